@@ -1,0 +1,113 @@
+"""Base images: the registry's `python:X-slim`, or Debian bootstrapped here with mmdebstrap."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from bench.cells import Base, Cell
+from bench.engine import first_line
+from bench.progress import say
+
+MODES = ("auto", "registry", "local")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+LOCAL_REPOSITORY = "flops-matrix/base"
+RECIPE_LABEL = "org.flops-matrix.base.recipe"
+
+
+class BaseUnavailable(RuntimeError):
+    """Neither base a cell allows can be had here; the message says why."""
+
+
+@dataclass(frozen=True)
+class ResolvedBase:
+    kind: str
+    reference: str  # what the Dockerfile's FROM names
+    image_id: str
+    python: str
+    requirements: str
+    recipe: str  # how the image came to be: pulled from where, or bootstrapped how
+
+    def provenance(self) -> dict[str, str]:
+        return {"kind": self.kind, "reference": self.reference, "id": self.image_id, "recipe": self.recipe}
+
+
+class Bases:
+    """Finds or makes each cell's base image once per matrix run."""
+
+    def __init__(self, client: docker.DockerClient, mode: str, mirror: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"base mode {mode!r} is not one of {', '.join(MODES)}")
+        self._client = client
+        self._mode = mode
+        self._mirror = mirror
+        self._registry_error = ""  # set once a pull has failed: do not wait on it again
+
+    def resolve(self, cell: Cell) -> ResolvedBase:
+        kinds = {"auto": ("registry", "local"), "registry": ("registry",), "local": ("local",)}[self._mode]
+        reasons = []
+        for kind in kinds:
+            base = cell.base(kind)
+            try:
+                if base.unavailable:
+                    raise BaseUnavailable(base.unavailable)
+                return self._registry(base) if kind == "registry" else self._local(base)
+            except BaseUnavailable as why:
+                reasons.append(f"{kind} base: {why}")
+                if kind != kinds[-1]:
+                    say(f"no {kind} base: {why}", cell.name)
+        raise BaseUnavailable("; ".join(reasons))
+
+    def _registry(self, base: Base) -> ResolvedBase:
+        try:
+            image = self._client.images.get(base.image)
+            recipe = f"registry image {base.image}, already present"
+        except docker.errors.ImageNotFound:
+            if self._registry_error:
+                raise BaseUnavailable(f"cannot pull {base.image}: {self._registry_error}") from None
+            say(f"pulling {base.image}")
+            try:
+                image = self._client.images.pull(base.image)
+            except docker.errors.APIError as error:
+                self._registry_error = first_line(error)
+                raise BaseUnavailable(f"cannot pull {base.image}: {self._registry_error}") from None
+            recipe = f"registry image {base.image}, pulled"
+        digests = image.attrs.get("RepoDigests") or []
+        if digests:
+            recipe += f" ({digests[0]})"
+        return ResolvedBase("registry", base.image, image.id, base.python, base.requirements, recipe)
+
+    def _local(self, base: Base) -> ResolvedBase:
+        reference = f"{LOCAL_REPOSITORY}:{base.suite}"
+        try:
+            image = self._client.images.get(reference)
+        except docker.errors.ImageNotFound:
+            image = self._bootstrap(base.suite, reference)
+        recipe = image.labels.get(RECIPE_LABEL, "local image of unknown origin")
+        return ResolvedBase("local", reference, image.id, base.python, base.requirements, recipe)
+
+    def _bootstrap(self, suite: str, reference: str) -> docker.models.images.Image:
+        if shutil.which("mmdebstrap") is None:
+            raise BaseUnavailable(f"{reference} is missing and mmdebstrap is not installed; run docker/setup-host.sh")
+        command = ["mmdebstrap", "--variant=minbase", suite]
+        recipe = f"{' '.join(command)} <tar> {self._mirror} at {datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}, docker import"
+        say(f"bootstrapping {reference} with mmdebstrap ({self._mirror})")
+        with tempfile.TemporaryDirectory(prefix="flops-matrix-base-") as tmp:
+            tarball = Path(tmp) / f"{suite}.tar"
+            run = subprocess.run([*command, str(tarball), self._mirror], capture_output=True, text=True)
+            if run.returncode != 0:
+                tail = " | ".join(run.stderr.strip().splitlines()[-3:])
+                raise BaseUnavailable(f"mmdebstrap {suite} failed (exit {run.returncode}): {tail}")
+            repository, tag = reference.split(":")
+            self._client.api.import_image(
+                src=str(tarball), repository=repository, tag=tag, changes=[f'LABEL {RECIPE_LABEL}="{recipe}"']
+            )
+        return self._client.images.get(reference)
+

@@ -1,0 +1,106 @@
+"""results/README.md, made from the JSON records under results/ and nothing else."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from bench import results
+
+HEADER = """# FLOPs Matrix results
+
+Written by `nox -s report` from the JSON records in this folder (one per cell, model and
+counter; `*.failed.json` for attempts that gave no number). Do not edit: rerun the matrix.
+"""
+
+
+def write(where: Path) -> Path:
+    target = where / "README.md"
+    where.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(results.load(where)))
+    return target
+
+
+def render(entries: list[dict]) -> str:
+    ok = [e for e in entries if e["status"] == "ok"]
+    missing = [e for e in entries if e["status"] != "ok"]
+    parts = [HEADER]
+    if ok:
+        parts += [_overview(ok), _details(ok), _versions(ok)]
+    else:
+        parts.append("No measurements yet: run `nox -s matrix`.\n")
+    if missing:
+        parts.append(_not_measured(missing, {_key(e) for e in ok}))
+    return "\n".join(parts)
+
+
+def _key(entry: dict) -> tuple[str, str, str]:
+    return entry["cell"], entry["model"], entry["counter"]
+
+
+def _cell_order(name: str) -> list:
+    """tf before torch, versions in numeric order, `latest` last."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.-]", name)]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _overview(ok: list[dict]) -> str:
+    cells = sorted({e["cell"] for e in ok}, key=_cell_order)
+    by_model: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for e in sorted(ok, key=lambda e: e["counter"]):
+        by_model[e["model"]][e["cell"]].append(f"{e['probe']['flops']:,} ({e['counter']})")
+    rows = [[f"`{model}`"] + ["<br>".join(by_model[model][c]) or "-" for c in cells] for model in sorted(by_model)]
+    return ("## FLOPs by model and cell\n\n"
+            "Each entry is the counter's total in FLOPs and the counter that gave it; thop reports MACs,"
+            " shown here x2 as the blog does (the table below gives the raw numbers).\n\n"
+            + _table(["model"] + cells, rows))
+
+
+def _details(ok: list[dict]) -> str:
+    rows = []
+    for e in sorted(ok, key=lambda e: (e["model"], _cell_order(e["cell"]), e["counter"])):
+        p = e["probe"]
+        prov = p["provenance"]
+        skipped = "; ".join(p["unsupported"]) or "-"
+        rows.append([
+            f"`{e['model']}`", e["cell"], f"`{e['counter']}`", f"{p['raw_total']:,} {p['unit']}",
+            f"x{p['flops_per_unit']}", f"{p['flops']:,}",
+            f"{prov['framework']['name']} {prov['framework']['version']}",
+            f"{prov['counter_tool']['name']} {prov['counter_tool']['version']}", prov["python"], skipped,
+        ])
+    return "## Every measurement\n\n" + _table(
+        ["model", "cell", "counter", "tool reports", "unit -> FLOPs", "FLOPs", "framework", "counter tool",
+         "Python", "not counted by the tool"], rows)
+
+
+def _versions(ok: list[dict]) -> str:
+    newest: dict[str, dict] = {}
+    for e in ok:
+        if e["cell"] not in newest or e["host"]["finished_at"] > newest[e["cell"]]["host"]["finished_at"]:
+            newest[e["cell"]] = e
+    rows = []
+    for cell in sorted(newest, key=_cell_order):
+        host = newest[cell]["host"]
+        image = host["image"]
+        rows.append([cell, f"{image['base']['kind']}: {image['base']['reference']}", f"`{image['id'][7:19]}`",
+                     host["docker_engine"], f"`{host['project_commit'][:12]}`", host["finished_at"]])
+    return ("## Where the numbers come from\n\n"
+            "Each record also holds the image's full `pip freeze`, the base image's recipe and the"
+            " platform; this is the newest run per cell.\n\n"
+            + _table(["cell", "base image", "image id", "Docker engine", "project commit", "finished"], rows))
+
+
+def _not_measured(missing: list[dict], measured: set[tuple[str, str, str]]) -> str:
+    rows = []
+    for e in sorted(missing, key=lambda e: (_cell_order(e["cell"]), e["model"], e["counter"])):
+        standing = "yes (earlier measurement kept)" if _key(e) in measured else "no"
+        rows.append([e["cell"], f"`{e['model']}`", f"`{e['counter']}`", e["status"], e["reason"].replace("|", "\\|"),
+                     standing])
+    return ("## Not run, or failed\n\n"
+            + _table(["cell", "model", "counter", "status", "why", "a number stands"], rows))

@@ -31,4 +31,4 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", "bench/cli.py")
+    session.run("ruff", "format", "--check", ".")

@@ -71,13 +71,15 @@ class Bases:
             recipe = f"registry image {base.image}, already present"
         except docker.errors.ImageNotFound:
             if self._registry_error:
-                raise BaseUnavailable(f"cannot pull {base.image}: {self._registry_error}") from None
+                raise BaseUnavailable(f"{base.image} not pulled: {self._registry_error}") from None
             say(f"pulling {base.image}")
             try:
                 image = self._client.images.pull(base.image)
+            except docker.errors.NotFound as error:
+                raise BaseUnavailable(f"{base.image} not pulled: {first_line(error.explanation or error)}") from None
             except docker.errors.APIError as error:
-                self._registry_error = first_line(error)
-                raise BaseUnavailable(f"cannot pull {base.image}: {self._registry_error}") from None
+                self._registry_error = f"the registry did not answer ({first_line(error.explanation or error)})"
+                raise BaseUnavailable(f"{base.image} not pulled: {self._registry_error}") from None
             recipe = f"registry image {base.image}, pulled"
         digests = image.attrs.get("RepoDigests") or []
         if digests:
@@ -97,7 +99,8 @@ class Bases:
         if shutil.which("mmdebstrap") is None:
             raise BaseUnavailable(f"{reference} is missing and mmdebstrap is not installed; run docker/setup-host.sh")
         command = ["mmdebstrap", "--variant=minbase", suite]
-        recipe = f"{' '.join(command)} <tar> {self._mirror} at {datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}, docker import"
+        when = datetime.now(timezone.utc)
+        recipe = f"{' '.join(command)} <tar> {self._mirror} at {when:%Y-%m-%dT%H:%MZ}, docker import"
         say(f"bootstrapping {reference} with mmdebstrap ({self._mirror})")
         with tempfile.TemporaryDirectory(prefix="flops-matrix-base-") as tmp:
             tarball = Path(tmp) / f"{suite}.tar"
@@ -110,4 +113,3 @@ class Bases:
                 src=str(tarball), repository=repository, tag=tag, changes=[f'LABEL {RECIPE_LABEL}="{recipe}"']
             )
         return self._client.images.get(reference)
-

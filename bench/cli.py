@@ -30,12 +30,20 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("matrix", help="build what is missing, run every cell, write results/ and the report")
     run.add_argument("--cells", type=_names, help="comma-separated cells (default: all)")
     run.add_argument("--models", type=_names, help="comma-separated models (default: all)")
-    run.add_argument("--base", choices=bases.MODES, default="auto",
-                     help="registry python:X-slim images, local Debian bootstraps, or the registry where it answers")
+    run.add_argument(
+        "--base",
+        choices=bases.MODES,
+        default="auto",
+        help="registry python:X-slim images, local Debian bootstraps, or the registry where it answers",
+    )
     run.add_argument("--debian-mirror", default=bases.DEFAULT_MIRROR, help="mirror for local bases")
     run.add_argument("--ca-bundle", help="CA bundle pip trusts in builds (default: $SSL_CERT_FILE, then $PIP_CERT)")
-    run.add_argument("--wheelhouse", action="append", default=[],
-                     help="folder of wheels to prefer to PyPI (repeatable; default: the folders in $PIP_FIND_LINKS)")
+    run.add_argument(
+        "--wheelhouse",
+        action="append",
+        default=[],
+        help="folder of wheels to prefer to PyPI (repeatable; default: the folders in $PIP_FIND_LINKS)",
+    )
     run.add_argument("--results", type=Path, default=paths.RESULTS)
     run.add_argument("--probe-timeout", type=float, default=600.0, help="seconds before a probe is stopped")
     run.add_argument("--memory", default="4g", help="memory limit of a probe's container")
@@ -54,9 +62,13 @@ def _matrix(args: argparse.Namespace) -> int:
     selected = cells.pick(cells.load(), args.cells)
     models = cells.pick_models(args.models)
     options = matrix.Options(
-        results=args.results, base_mode=args.base, mirror=args.debian_mirror,
-        ca_bundle=context.ca_bundle_from_env(args.ca_bundle), wheelhouses=_wheelhouses(args.wheelhouse),
-        probe_timeout_s=args.probe_timeout, memory=args.memory,
+        results=args.results,
+        base_mode=args.base,
+        mirror=args.debian_mirror,
+        ca_bundle=context.ca_bundle_from_env(args.ca_bundle),
+        wheelhouses=_wheelhouses(args.wheelhouse),
+        probe_timeout_s=args.probe_timeout,
+        memory=args.memory,
     )
     client = engine.connect()
     started = time.monotonic()

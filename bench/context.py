@@ -49,8 +49,11 @@ class BuildContext:
 
 def ca_bundle_from_env(explicit: str | None) -> Path | None:
     """The CA bundle builds should trust: the option's, else SSL_CERT_FILE's, else PIP_CERT's."""
-    for origin, value in (("--ca-bundle", explicit), ("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE")),
-                          ("PIP_CERT", os.environ.get("PIP_CERT"))):
+    for origin, value in (
+        ("--ca-bundle", explicit),
+        ("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE")),
+        ("PIP_CERT", os.environ.get("PIP_CERT")),
+    ):
         if value:
             path = Path(value)
             if not path.is_file():
@@ -91,19 +94,23 @@ def wheels_for(requirements: Path, python: str, arch: str, wheelhouses: list[Pat
             pin = wanted.get(name)
             if pin is None or not pin.specifier.contains(version, prereleases=True):
                 continue
-            if any(t.interpreter in interpreters and t.abi in abis
-                   and (t.platform == "any" or t.platform.endswith(suffix)) for t in tags):
+            if any(
+                t.interpreter in interpreters and t.abi in abis and (t.platform == "any" or t.platform.endswith(suffix))
+                for t in tags
+            ):
                 chosen.append(wheel)
     return chosen
 
 
-def assemble(cell: Cell, base: ResolvedBase, ca_bundle: Path | None, wheelhouses: list[Path],
-             arch: str) -> BuildContext:
+def assemble(
+    cell: Cell, base: ResolvedBase, ca_bundle: Path | None, wheelhouses: list[Path], arch: str
+) -> BuildContext:
     requirements = paths.REQUIREMENTS / base.requirements
     wheels = wheels_for(requirements, base.python, arch, wheelhouses)
     files: dict[str, Path | bytes] = {
         "Dockerfile": paths.DOCKER / cell.dockerfile,
         "install-python.sh": paths.DOCKER / "install-python.sh",
+        "check-pins.py": paths.DOCKER / "check-pins.py",
         "requirements.txt": requirements,
         "ca-bundle.crt": ca_bundle if ca_bundle else b"",
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import docker
 import docker.errors
 
-SETUP_HINT = "run docker/setup-host.sh (Debian: installs docker.io and starts dockerd) or point DOCKER_HOST at an engine"
+SETUP_HINT = "run docker/setup-host.sh (Debian: installs docker.io, starts dockerd) or point DOCKER_HOST at an engine"
 
 
 class EngineUnavailable(RuntimeError):
@@ -26,7 +26,7 @@ def engine_version(client: docker.DockerClient) -> str:
     return str(client.version().get("Version", "unknown"))
 
 
-def first_line(error: Exception) -> str:
+def first_line(error: Exception | str) -> str:
     """The first line of an error, short enough for a one-line message."""
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__

@@ -22,7 +22,7 @@ TAIL_LINES = 30
 
 
 class BuildFailed(RuntimeError):
-    def __init__(self, reason: str, log_tail: str):
+    def __init__(self, reason: str, log_tail: str) -> None:
         super().__init__(reason)
         self.log_tail = log_tail
 
@@ -49,8 +49,9 @@ def tag_for(cell: Cell, context: BuildContext) -> str:
     return f"{REPOSITORY}/{cell.name}:{context.inputs_hash[:16]}"
 
 
-def ensure(client: docker.DockerClient, cell: Cell, base: ResolvedBase, context: BuildContext,
-           log_dir: Path = paths.LOGS) -> CellImage:
+def ensure(
+    client: docker.DockerClient, cell: Cell, base: ResolvedBase, context: BuildContext, log_dir: Path = paths.LOGS
+) -> CellImage:
     """The cell's image: the existing one for these inputs, or a fresh build with progress lines."""
     tag = tag_for(cell, context)
     try:
@@ -66,8 +67,14 @@ def ensure(client: docker.DockerClient, cell: Cell, base: ResolvedBase, context:
     heartbeat = Heartbeat(cell.name)
     with log_path.open("w") as log, context.tarball() as tarball:
         stream = client.api.build(
-            fileobj=tarball, custom_context=True, tag=tag, buildargs=context.buildargs, rm=True,
-            forcerm=True, pull=False, decode=True,
+            fileobj=tarball,
+            custom_context=True,
+            tag=tag,
+            buildargs=context.buildargs,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
             labels={LABEL_CELL: cell.name, LABEL_INPUTS: context.inputs_hash},
         )
         try:

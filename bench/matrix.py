@@ -62,11 +62,19 @@ def run(client: docker.DockerClient, cells: list[Cell], models: list[str], optio
     return summary
 
 
-def _measure(client: docker.DockerClient, cell: Cell, image: images.CellImage, key: results.Key,
-             options: Options, engine_version: str, summary: Summary) -> None:
+def _measure(
+    client: docker.DockerClient,
+    cell: Cell,
+    image: images.CellImage,
+    key: results.Key,
+    options: Options,
+    engine_version: str,
+    summary: Summary,
+) -> None:
     say(f"{key.model} / {key.counter}: probing", cell.name)
-    run = runner.probe(client, image.tag, cell.name, key.model, key.counter, cell.env,
-                       options.probe_timeout_s, options.memory)
+    run = runner.probe(
+        client, image.tag, cell.name, key.model, key.counter, cell.env, options.probe_timeout_s, options.memory
+    )
     host = results.host_provenance(engine_version) | {"image": image.provenance(), "probe_wall_s": run.seconds}
     if run.document is None:
         say(f"{key.model} / {key.counter}: failed: {run.failure}", cell.name)
@@ -75,12 +83,15 @@ def _measure(client: docker.DockerClient, cell: Cell, image: images.CellImage, k
     results.write(options.results, results.record(key, "ok", probe=run.document, host=host))
     summary.add("ok")
     doc = run.document
-    say(f"{key.model} / {key.counter}: {doc['flops']:,} FLOPs ({doc['raw_total']:,} {doc['unit']}, {run.seconds} s)",
-        cell.name)
+    say(
+        f"{key.model} / {key.counter}: {doc['flops']:,} FLOPs ({doc['raw_total']:,} {doc['unit']}, {run.seconds} s)",
+        cell.name,
+    )
 
 
-def _write_all(where: Path, keys: list[results.Key], status: str, reason: str, log_tail: str, host: dict,
-               summary: Summary) -> None:
+def _write_all(
+    where: Path, keys: list[results.Key], status: str, reason: str, log_tail: str, host: dict, summary: Summary
+) -> None:
     for key in keys:
         results.write(where, results.record(key, status, reason=reason, log_tail=log_tail, host=host))
         summary.add(status)
@@ -88,6 +99,7 @@ def _write_all(where: Path, keys: list[results.Key], status: str, reason: str, l
 
 def describe(summary: Summary, seconds: float) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in summary.counts.items() if n)
-    return (f"matrix done in {seconds:.0f} s: {counts or 'nothing to do'}; images built: "
-            f"{', '.join(summary.built) or 'none'}; reused: {', '.join(summary.reused) or 'none'}")
-
+    return (
+        f"matrix done in {seconds:.0f} s: {counts or 'nothing to do'}; images built: "
+        f"{', '.join(summary.built) or 'none'}; reused: {', '.join(summary.reused) or 'none'}"
+    )

@@ -14,7 +14,7 @@ def say(message: str, cell: str = "") -> None:
 class Heartbeat:
     """Echoes a long step's latest output line at most every `every` seconds."""
 
-    def __init__(self, cell: str, every: float = 15.0):
+    def __init__(self, cell: str, every: float = 15.0) -> None:
         self._cell = cell
         self._every = every
         self._started = time.monotonic()

@@ -56,10 +56,11 @@ def _overview(ok: list[dict]) -> str:
     for e in sorted(ok, key=lambda e: e["counter"]):
         by_model[e["model"]][e["cell"]].append(f"{e['probe']['flops']:,} ({e['counter']})")
     rows = [[f"`{model}`"] + ["<br>".join(by_model[model][c]) or "-" for c in cells] for model in sorted(by_model)]
-    return ("## FLOPs by model and cell\n\n"
-            "Each entry is the counter's total in FLOPs and the counter that gave it; thop reports MACs,"
-            " shown here x2 as the blog does (the table below gives the raw numbers).\n\n"
-            + _table(["model"] + cells, rows))
+    return (
+        "## FLOPs by model and cell\n\n"
+        "Each entry is the counter's total in FLOPs and the counter that gave it; thop reports MACs,"
+        " shown here x2 as the blog does (the table below gives the raw numbers).\n\n" + _table(["model"] + cells, rows)
+    )
 
 
 def _details(ok: list[dict]) -> str:
@@ -68,15 +69,35 @@ def _details(ok: list[dict]) -> str:
         p = e["probe"]
         prov = p["provenance"]
         skipped = "; ".join(p["unsupported"]) or "-"
-        rows.append([
-            f"`{e['model']}`", e["cell"], f"`{e['counter']}`", f"{p['raw_total']:,} {p['unit']}",
-            f"x{p['flops_per_unit']}", f"{p['flops']:,}",
-            f"{prov['framework']['name']} {prov['framework']['version']}",
-            f"{prov['counter_tool']['name']} {prov['counter_tool']['version']}", prov["python"], skipped,
-        ])
+        rows.append(
+            [
+                f"`{e['model']}`",
+                e["cell"],
+                f"`{e['counter']}`",
+                f"{p['raw_total']:,} {p['unit']}",
+                f"x{p['flops_per_unit']}",
+                f"{p['flops']:,}",
+                f"{prov['framework']['name']} {prov['framework']['version']}",
+                f"{prov['counter_tool']['name']} {prov['counter_tool']['version']}",
+                prov["python"],
+                skipped,
+            ]
+        )
     return "## Every measurement\n\n" + _table(
-        ["model", "cell", "counter", "tool reports", "unit -> FLOPs", "FLOPs", "framework", "counter tool",
-         "Python", "not counted by the tool"], rows)
+        [
+            "model",
+            "cell",
+            "counter",
+            "tool reports",
+            "unit -> FLOPs",
+            "FLOPs",
+            "framework",
+            "counter tool",
+            "Python",
+            "not counted by the tool",
+        ],
+        rows,
+    )
 
 
 def _versions(ok: list[dict]) -> str:
@@ -88,19 +109,37 @@ def _versions(ok: list[dict]) -> str:
     for cell in sorted(newest, key=_cell_order):
         host = newest[cell]["host"]
         image = host["image"]
-        rows.append([cell, f"{image['base']['kind']}: {image['base']['reference']}", f"`{image['id'][7:19]}`",
-                     host["docker_engine"], f"`{host['project_commit'][:12]}`", host["finished_at"]])
-    return ("## Where the numbers come from\n\n"
-            "Each record also holds the image's full `pip freeze`, the base image's recipe and the"
-            " platform; this is the newest run per cell.\n\n"
-            + _table(["cell", "base image", "image id", "Docker engine", "project commit", "finished"], rows))
+        rows.append(
+            [
+                cell,
+                f"{image['base']['kind']}: {image['base']['reference']}",
+                f"`{image['id'][7:19]}`",
+                host["docker_engine"],
+                f"`{host['project_commit'][:12]}`",
+                host["finished_at"],
+            ]
+        )
+    return (
+        "## Where the numbers come from\n\n"
+        "Each record also holds the image's full `pip freeze`, the base image's recipe and the"
+        " platform; this is the newest run per cell.\n\n"
+        + _table(["cell", "base image", "image id", "Docker engine", "project commit", "finished"], rows)
+    )
 
 
 def _not_measured(missing: list[dict], measured: set[tuple[str, str, str]]) -> str:
+    """One row per cell and reason: a cell that could not be had fails the same way for every model."""
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for e in missing:
+        groups[(e["cell"], e["status"], e["reason"])].append(e)
     rows = []
-    for e in sorted(missing, key=lambda e: (_cell_order(e["cell"]), e["model"], e["counter"])):
-        standing = "yes (earlier measurement kept)" if _key(e) in measured else "no"
-        rows.append([e["cell"], f"`{e['model']}`", f"`{e['counter']}`", e["status"], e["reason"].replace("|", "\\|"),
-                     standing])
-    return ("## Not run, or failed\n\n"
-            + _table(["cell", "model", "counter", "status", "why", "a number stands"], rows))
+    for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (_cell_order(g[0][0]), g[0][1:])):
+        what = ", ".join(f"`{e['model']}` / `{e['counter']}`" for e in sorted(group, key=_key))
+        standing = [f"`{e['model']}` / `{e['counter']}`" for e in group if _key(e) in measured]
+        rows.append([cell, status, what, reason.replace("|", "\\|"), ", ".join(standing) or "none"])
+    return (
+        "## Not run, or failed\n\n"
+        "An attempt that gives no number never replaces an earlier measurement; the last column"
+        " names the measurements that still stand.\n\n"
+        + _table(["cell", "status", "models / counters", "why", "earlier measurements kept"], rows)
+    )

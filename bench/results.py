@@ -33,8 +33,9 @@ class Key:
         return results / self.cell / self.model / f"{self.counter}{suffix}"
 
 
-def record(key: Key, status: str, *, probe: dict | None = None, reason: str = "", log_tail: str = "",
-           host: dict | None = None) -> dict:
+def record(
+    key: Key, status: str, *, probe: dict | None = None, reason: str = "", log_tail: str = "", host: dict | None = None
+) -> dict:
     if status not in STATUSES:
         raise ValueError(f"status {status!r} is not one of {STATUSES}")
     return {
@@ -83,6 +84,7 @@ def host_provenance(engine_version: str) -> dict[str, str]:
 
 def project_commit() -> str:
     """HEAD, marked dirty when tracked files outside results/ differ from it."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=paths.ROOT, capture_output=True, text=True).stdout.strip()
 

@@ -42,12 +42,19 @@ def probe_command(cell: str, model: str, counter: str) -> list[str]:
     return [PYTHON, "/probe/probe.py", "--cell", cell, "--model", model, "--counter", counter]
 
 
-def run(client: docker.DockerClient, image: str, command: list[str], env: dict[str, str],
-        timeout_s: float, memory: str) -> tuple[int | str, bytes, bytes]:
+def run(
+    client: docker.DockerClient, image: str, command: list[str], env: dict[str, str], timeout_s: float, memory: str
+) -> tuple[int | str, bytes, bytes]:
     """Run `command` with the probe mounted in; (exit code or why it was stopped, stdout, stderr)."""
     container = client.containers.create(
-        image, command=command, environment=env, network_disabled=True, mem_limit=memory,
-        memswap_limit=memory, working_dir="/probe", labels={"org.flops-matrix.probe": "1"},
+        image,
+        command=command,
+        environment=env,
+        network_disabled=True,
+        mem_limit=memory,
+        memswap_limit=memory,
+        working_dir="/probe",
+        labels={"org.flops-matrix.probe": "1"},
     )
     try:
         container.put_archive("/", probe_archive())
@@ -65,13 +72,20 @@ def run(client: docker.DockerClient, image: str, command: list[str], env: dict[s
         container.remove(force=True)
 
 
-def probe(client: docker.DockerClient, image: str, cell: str, model: str, counter: str,
-          env: dict[str, str], timeout_s: float, memory: str,
-          command: list[str] | None = None) -> ProbeRun:
+def probe(
+    client: docker.DockerClient,
+    image: str,
+    cell: str,
+    model: str,
+    counter: str,
+    env: dict[str, str],
+    timeout_s: float,
+    memory: str,
+    command: list[str] | None = None,
+) -> ProbeRun:
     """One probe run, judged: a valid document for this request, or a one-line failure."""
     started = time.monotonic()
-    status, stdout, stderr = run(client, image, command or probe_command(cell, model, counter), env,
-                                 timeout_s, memory)
+    status, stdout, stderr = run(client, image, command or probe_command(cell, model, counter), env, timeout_s, memory)
     tail = stderr.decode("utf-8", "replace")[-TAIL_CHARS:]
     seconds = round(time.monotonic() - started, 1)
     failure = ""

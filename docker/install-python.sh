@@ -1,7 +1,7 @@
 #!/bin/sh
 # Usage: install-python.sh VERSION   (run by the Dockerfile, in /build)
 # Gives the image Python VERSION at /opt/venv/bin/python with the pins of requirements.txt
-# installed: the base's own interpreter where it has one (registry python:X-slim images), else
+# installed (and nothing unpinned): the base's own interpreter where it has one (registry python:X-slim images), else
 # Debian's (local bases). Wheels in wheels/ are preferred to PyPI; ca-bundle.crt, when not
 # empty, is the CA bundle pip trusts (for TLS-intercepting proxies).
 set -eu
@@ -40,4 +40,5 @@ esac
 [ -z "$tools" ] || $bootstrap install $tools
 /opt/venv/bin/python -m pip install --find-links /build/wheels -r requirements.txt
 /opt/venv/bin/python -m pip check
+/opt/venv/bin/python check-pins.py requirements.txt
 rm -rf /build/wheels

@@ -1,0 +1,64 @@
+"""Hand-made records for the pure parts (parsing, storing, rendering); never used as results."""
+
+from __future__ import annotations
+
+from bench import results
+
+
+def probe_document(cell: str = "torch-x", model: str = "seed", counter: str = "thop", raw: int = 10) -> dict:
+    return {
+        "schema": "flops-matrix/probe/1",
+        "cell": cell,
+        "model": model,
+        "counter": counter,
+        "recipe": "test",
+        "unit": "MAC",
+        "flops_per_unit": 2,
+        "raw_total": raw,
+        "flops": 2 * raw,
+        "breakdown": {"by": "module", "items": [{"name": "fc", "type": "Linear", "raw": raw}]},
+        "nodes": [],
+        "unsupported": ["sigmoid (Sigmoid): no thop rule, counted as 0"],
+        "notes": [],
+        "duration_s": 0.5,
+        "provenance": {
+            "python": "3.9.2",
+            "python_implementation": "CPython",
+            "platform": "Linux",
+            "framework": {"name": "torch", "version": "1.10.1"},
+            "counter_tool": {"name": "thop", "version": "0.0.31"},
+            "pip_freeze": ["thop==0.0.31"],
+        },
+    }
+
+
+def host(finished_at: str = "2026-01-01T00:00:00+00:00") -> dict:
+    return {
+        "docker_engine": "20.10",
+        "project_commit": "0123456789abcdef",
+        "host": "h",
+        "host_platform": "Linux",
+        "finished_at": finished_at,
+        "image": {
+            "tag": "t",
+            "id": "sha256:0123456789abcdef0123",
+            "inputs_hash": "x",
+            "wheelhouse_files": [],
+            "base": {"kind": "local", "reference": "flops-matrix/base:bullseye", "id": "b", "recipe": "r"},
+        },
+    }
+
+
+def ok(cell: str = "torch-x", model: str = "seed", counter: str = "thop", raw: int = 10) -> dict:
+    key = results.Key(cell, model, counter)
+    return results.record(key, "ok", probe=probe_document(cell, model, counter, raw), host=host())
+
+
+def failed(
+    cell: str = "torch-x",
+    model: str = "seed",
+    counter: str = "thop",
+    status: str = "failed",
+    reason: str = "probe exited with code 1: boom",
+) -> dict:
+    return results.record(results.Key(cell, model, counter), status, reason=reason, log_tail="boom", host=host())

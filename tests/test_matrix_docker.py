@@ -1,0 +1,141 @@
+"""The matrix end to end: real images, the real probe in real containers, results on disk.
+
+One session-wide pair of runs of `python -m bench matrix` over every cell (the first builds what
+is missing, the second must rebuild nothing); the tests read what those runs left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import jsonschema
+import pytest
+
+from bench import cells, paths, runner
+from bench.probe import catalog
+
+pytestmark = pytest.mark.docker
+
+# The cells this host can build, with the versions their records must show.
+EXPECTED = {
+    "tf-1.12.0": ("tensorflow", "1.12.0", "2.7."),
+    "tf-2.5.3": ("tensorflow", "2.5.3", "3.9."),
+    "torch-1.10.1": ("torch", "1.10.1+cu102", "3.9."),
+    "tf-latest": ("tensorflow", "2.21.0", "3.11."),
+    "torch-latest": ("torch", "2.13.0", "3.11."),
+}
+# Hand counts for the seed's Conv2D(1 -> 32, 4x4, stride (1,2)) on 1x1x100x256: 32 x 97 x 127 outputs.
+CONV_OUTPUTS = 32 * 97 * 127
+CONV_MACS = CONV_OUTPUTS * 4 * 4
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=paths.ROOT, capture_output=True, text=True, timeout=3600
+    )
+
+
+@pytest.fixture(scope="session")
+def runs(client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    where = tmp_path_factory.mktemp("results")
+    first = bench("matrix", "--results", str(where))
+    second = bench("matrix", "--results", str(where))
+    return where, [first, second]
+
+
+def record(where: Path, cell: str, model: str, counter: str) -> dict:
+    path = where / cell / model / f"{counter}.json"
+    assert path.is_file(), f"no measurement for {cell} {model} {counter}; failure: {read_failure(path)}"
+    return json.loads(path.read_text())
+
+
+def read_failure(path: Path) -> str:
+    failed = path.with_name(path.name.replace(".json", ".failed.json"))
+    return json.loads(failed.read_text())["reason"] if failed.is_file() else "none recorded"
+
+
+def test_both_runs_succeed_and_the_second_builds_nothing(runs: tuple[Path, list]) -> None:
+    first, second = runs[1]
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "images built: none" in second.stderr
+    assert "building" not in second.stderr
+
+
+def test_every_buildable_cell_measures_every_model_with_its_own_versions(runs: tuple[Path, list]) -> None:
+    where = runs[0]
+    defined = cells.load()
+    schema = json.loads((paths.SCHEMAS / "probe-1.schema.json").read_text())
+    for cell, (framework, version, python) in EXPECTED.items():
+        for model in catalog.MODELS:
+            for counter in defined[cell].counters:
+                entry = record(where, cell, model, counter)
+                jsonschema.validate(entry["probe"], schema)
+                provenance = entry["probe"]["provenance"]
+                assert entry["status"] == "ok" and entry["probe"]["flops"] > 0
+                assert provenance["framework"] == {"name": framework, "version": version}
+                assert provenance["python"].startswith(python)
+                assert any(line.lower().startswith(framework) for line in provenance["pip_freeze"])
+                host = entry["host"]
+                assert host["image"]["id"].startswith("sha256:") and host["image"]["base"]["kind"] in (
+                    "local",
+                    "registry",
+                )
+                assert host["docker_engine"] and host["project_commit"] and host["finished_at"]
+
+
+def test_tf_2_3_1_is_reported_not_run_with_its_reason(runs: tuple[Path, list]) -> None:
+    where = runs[0]
+    failure = json.loads((where / "tf-2.3.1" / "seed" / "tf-profiler-seed.failed.json").read_text())
+    assert failure["status"] == "not-run"
+    assert "CPython 3.5-3.8 only" in failure["reason"]
+    report = (where / "README.md").read_text()
+    assert "| tf-2.3.1 | not-run |" in report
+
+
+def test_the_conv_layer_matches_the_hand_count_in_every_counter(runs: tuple[Path, list]) -> None:
+    where = runs[0]
+    for cell in ("tf-1.12.0", "tf-2.5.3", "tf-latest"):
+        ops = {
+            i["name"]: i["raw"]
+            for i in record(where, cell, "seed-conv", "tf-profiler-seed")["probe"]["breakdown"]["items"]
+        }
+        assert ops["Conv2D"] == 2 * CONV_MACS
+        assert ops["BiasAdd"] == CONV_OUTPUTS
+    for cell in ("tf-2.5.3", "tf-latest"):  # a frozen graph holds the layer and nothing else
+        assert record(where, cell, "seed-conv", "tf-profiler-frozen")["probe"]["flops"] == 2 * CONV_MACS + CONV_OUTPUTS
+    for cell in ("torch-1.10.1", "torch-latest"):
+        conv = record(where, cell, "seed-conv", "thop")["probe"]["breakdown"]["items"][0]
+        assert conv["name"] == "conv2d"
+        assert conv["raw"] - CONV_MACS in (0, CONV_OUTPUTS)  # thop 0.0.31 adds one MAC per output for the bias
+
+
+def test_the_tf_breakdowns_add_up_and_name_every_node(runs: tuple[Path, list]) -> None:
+    where = runs[0]
+    for cell in ("tf-1.12.0", "tf-2.5.3", "tf-latest"):
+        probe = record(where, cell, "seed", "tf-profiler-seed")["probe"]
+        assert sum(i["raw"] for i in probe["breakdown"]["items"]) == probe["raw_total"]
+        assert sum(n["raw"] for n in probe["nodes"]) == probe["raw_total"]
+        assert any(n["name"].startswith("gru/") for n in probe["nodes"])
+
+
+def test_a_probe_that_crashes_in_a_real_image_is_a_one_line_failure(
+    runs: tuple[Path, list], client: docker.DockerClient
+) -> None:
+    image = record(runs[0], "torch-latest", "seed", "thop")["host"]["image"]["tag"]
+    run = runner.probe(client, image, "torch-latest", "seed", "tf-profiler-seed", {}, 120, "2g")
+    assert run.document is None
+    assert run.failure == "probe exited with code 1: ModuleNotFoundError: No module named 'tensorflow'"
+    assert "Traceback" in run.log_tail
+
+
+def test_the_report_covers_every_cell(runs: tuple[Path, list]) -> None:
+    report = (runs[0] / "README.md").read_text()
+    for cell in cells.load():
+        assert cell in report
+    assert os.path.getsize(runs[0] / "README.md") > 1000

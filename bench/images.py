@@ -95,7 +95,20 @@ def ensure(
             raise BuildFailed(f"build failed: {error.explanation or error}", "\n".join(tail)) from None
     image = client.images.get(tag)
     say(f"built {tag} ({image.attrs.get('Size', 0) / 1e6:,.0f} MB)", cell.name)
+    _remove_superseded(client, cell, image.id)
     return CellImage(tag, image.id, True, context, base)
+
+
+def _remove_superseded(client: docker.DockerClient, cell: Cell, current: str) -> None:
+    """Drop the cell's images built from older inputs: each is gigabytes, and none will be used again."""
+    for old in client.images.list(name=f"{REPOSITORY}/{cell.name}"):
+        if old.id == current:
+            continue
+        try:
+            client.images.remove(old.id, force=False)
+            say(f"removed superseded image {', '.join(old.tags) or old.short_id}", cell.name)
+        except docker.errors.APIError as error:  # in use by a container, say: leave it
+            say(f"kept superseded image {old.short_id}: {error.explanation or error}", cell.name)
 
 
 def _cause(tail: deque[str], engine_error: str) -> str:

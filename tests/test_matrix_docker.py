@@ -27,7 +27,7 @@ EXPECTED = {
     "tf-2.5.3": ("tensorflow", "2.5.3", "3.9."),
     "torch-1.10.1": ("torch", "1.10.1+cu102", "3.9."),
     "tf-latest": ("tensorflow", "2.21.0", "3.11."),
-    "torch-latest": ("torch", "2.13.0", "3.11."),
+    "torch-latest": ("torch", "2.13.0", "3.11."),  # 2.13.0+cpu from a wheelhouse
 }
 # Hand counts for the seed's Conv2D(1 -> 32, 4x4, stride (1,2)) on 1x1x100x256: 32 x 97 x 127 outputs.
 CONV_OUTPUTS = 32 * 97 * 127
@@ -78,7 +78,8 @@ def test_every_buildable_cell_measures_every_model_with_its_own_versions(runs: t
                 jsonschema.validate(entry["probe"], schema)
                 provenance = entry["probe"]["provenance"]
                 assert entry["status"] == "ok" and entry["probe"]["flops"] > 0
-                assert provenance["framework"] == {"name": framework, "version": version}
+                assert provenance["framework"]["name"] == framework
+                assert provenance["framework"]["version"].startswith(version)
                 assert provenance["python"].startswith(python)
                 assert any(line.lower().startswith(framework) for line in provenance["pip_freeze"])
                 host = entry["host"]

@@ -68,7 +68,7 @@ def _details(ok: list[dict]) -> str:
     for e in sorted(ok, key=lambda e: (e["model"], _cell_order(e["cell"]), e["counter"])):
         p = e["probe"]
         prov = p["provenance"]
-        skipped = "; ".join(p["unsupported"]) or "-"
+        skipped = _skipped(p["unsupported"])
         rows.append(
             [
                 f"`{e['model']}`",
@@ -98,6 +98,13 @@ def _details(ok: list[dict]) -> str:
         ],
         rows,
     )
+
+
+def _skipped(unsupported: list[str]) -> str:
+    """A long list shrinks to its size and first entry; the record keeps them all."""
+    if len(unsupported) <= 2:
+        return "; ".join(unsupported) or "-"
+    return f"{len(unsupported)} ops, e.g. {unsupported[0]}"
 
 
 def _versions(ok: list[dict]) -> str:

@@ -47,3 +47,9 @@ def test_write_reads_only_the_json_records(tmp_path: Path) -> None:
 
 def test_an_empty_folder_says_how_to_fill_it(tmp_path: Path) -> None:
     assert "run `nox -s matrix`" in report.render([])
+
+
+def test_a_long_list_of_skipped_ops_is_summarised() -> None:
+    entry = samples.ok()
+    entry["probe"]["unsupported"] = [f"op{i} (MatMul): shapes not fully known" for i in range(5)]
+    assert "| 5 ops, e.g. op0 (MatMul): shapes not fully known |" in report.render([entry])

@@ -39,11 +39,16 @@ class Cell:
     summary: str
     registry: Base
     local: Base
+    checks: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     dockerfile: str = "Dockerfile"
 
     def base(self, kind: str) -> Base:
         return self.registry if kind == "registry" else self.local
+
+    def jobs(self) -> list[tuple[str, str]]:
+        """(kind, name) of what the cell runs per model: its counters, then its checks."""
+        return [("count", c) for c in self.counters] + [("check", c) for c in self.checks]
 
 
 def _base(cell: str, kind: str, raw: dict) -> Base:
@@ -64,12 +69,18 @@ def _cell(raw: dict) -> Cell:
     unknown = [c for c in raw.get("counters", []) if c not in catalog.COUNTERS]
     if unknown:
         raise CellError(f"cell {name}: unknown counters {unknown} (the probe knows {sorted(catalog.COUNTERS)})")
+    unknown = [c for c in raw.get("checks", []) if c not in catalog.CHECKS]
+    if unknown:
+        raise CellError(f"cell {name}: unknown checks {unknown} (the probe knows {sorted(catalog.CHECKS)})")
+    if not raw.get("counters") and not raw.get("checks"):
+        raise CellError(f"cell {name}: has neither counters nor checks")
     try:
         return Cell(
             name=raw["name"],
             framework=raw["framework"],
-            counters=tuple(raw["counters"]),
+            counters=tuple(raw.get("counters", [])),
             summary=raw["summary"],
+            checks=tuple(raw.get("checks", [])),
             registry=_base(name, "registry", raw.get("registry", {"unavailable": "no registry base defined"})),
             local=_base(name, "local", raw.get("local", {"unavailable": "no local base defined"})),
             env=dict(raw.get("env", {})),

@@ -1,4 +1,4 @@
-"""One matrix run: for each cell, base -> image -> a probe per (model, counter) -> results/."""
+"""One matrix run: for each cell, base -> image -> a probe per (model, job) -> results/."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def run(client: docker.DockerClient, cells: list[Cell], models: list[str], optio
     arch = str(client.version().get("Arch", "amd64"))
     bases = Bases(client, options.base_mode, options.mirror)
     for cell in cells:
-        keys = [results.Key(cell.name, model, counter) for model in models for counter in cell.counters]
+        keys = [results.Key(cell.name, model, job, kind) for model in models for kind, job in cell.jobs()]
         host = results.host_provenance(engine_version)
         try:
             base = bases.resolve(cell)
@@ -71,22 +71,22 @@ def _measure(
     engine_version: str,
     summary: Summary,
 ) -> None:
-    say(f"{key.model} / {key.counter}: probing", cell.name)
-    run = runner.probe(
-        client, image.tag, cell.name, key.model, key.counter, cell.env, options.probe_timeout_s, options.memory
-    )
+    say(f"{key.model} / {key.job}: probing", cell.name)
+    run = runner.probe(client, image.tag, key, cell.env, options.probe_timeout_s, options.memory)
     host = results.host_provenance(engine_version) | {"image": image.provenance(), "probe_wall_s": run.seconds}
     if run.document is None:
-        say(f"{key.model} / {key.counter}: failed: {run.failure}", cell.name)
+        say(f"{key.model} / {key.job}: failed: {run.failure}", cell.name)
         _write_all(options.results, [key], "failed", run.failure, run.log_tail, host, summary)
         return
     results.write(options.results, results.record(key, "ok", probe=run.document, host=host))
     summary.add("ok")
-    doc = run.document
-    say(
-        f"{key.model} / {key.counter}: {doc['flops']:,} FLOPs ({doc['raw_total']:,} {doc['unit']}, {run.seconds} s)",
-        cell.name,
-    )
+    say(f"{key.model} / {key.job}: {_verdict(run.document)} ({run.seconds} s)", cell.name)
+
+
+def _verdict(doc: dict) -> str:
+    if "flops" in doc:
+        return f"{doc['flops']:,} FLOPs ({doc['raw_total']:,} {doc['unit']})"
+    return "holds" if doc["holds"] else "DOES NOT HOLD"
 
 
 def _write_all(

@@ -23,20 +23,23 @@ def write(where: Path) -> Path:
 
 
 def render(entries: list[dict]) -> str:
-    ok = [e for e in entries if e["status"] == "ok"]
+    ok = [e for e in entries if e["status"] == "ok" and e["kind"] == "count"]
+    checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
     missing = [e for e in entries if e["status"] != "ok"]
     parts = [HEADER]
     if ok:
         parts += [_overview(ok), _details(ok), _versions(ok)]
     else:
         parts.append("No measurements yet: run `nox -s matrix`.\n")
+    if checks:
+        parts.append(_checks(checks))
     if missing:
         parts.append(_not_measured(missing, {_key(e) for e in ok}))
     return "\n".join(parts)
 
 
 def _key(entry: dict) -> tuple[str, str, str]:
-    return entry["cell"], entry["model"], entry["counter"]
+    return entry["cell"], entry["model"], entry["job"]
 
 
 def _cell_order(name: str) -> list:
@@ -53,8 +56,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def _overview(ok: list[dict]) -> str:
     cells = sorted({e["cell"] for e in ok}, key=_cell_order)
     by_model: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for e in sorted(ok, key=lambda e: e["counter"]):
-        by_model[e["model"]][e["cell"]].append(f"{e['probe']['flops']:,} ({e['counter']})")
+    for e in sorted(ok, key=lambda e: e["job"]):
+        by_model[e["model"]][e["cell"]].append(f"{e['probe']['flops']:,} ({e['job']})")
     rows = [[f"`{model}`"] + ["<br>".join(by_model[model][c]) or "-" for c in cells] for model in sorted(by_model)]
     return (
         "## FLOPs by model and cell\n\n"
@@ -65,7 +68,7 @@ def _overview(ok: list[dict]) -> str:
 
 def _details(ok: list[dict]) -> str:
     rows = []
-    for e in sorted(ok, key=lambda e: (e["model"], _cell_order(e["cell"]), e["counter"])):
+    for e in sorted(ok, key=lambda e: (e["model"], _cell_order(e["cell"]), e["job"])):
         p = e["probe"]
         prov = p["provenance"]
         skipped = _skipped(p["unsupported"])
@@ -73,7 +76,7 @@ def _details(ok: list[dict]) -> str:
             [
                 f"`{e['model']}`",
                 e["cell"],
-                f"`{e['counter']}`",
+                f"`{e['job']}`",
                 f"{p['raw_total']:,} {p['unit']}",
                 f"x{p['flops_per_unit']}",
                 f"{p['flops']:,}",
@@ -134,6 +137,31 @@ def _versions(ok: list[dict]) -> str:
     )
 
 
+def _checks(checks: list[dict]) -> str:
+    rows = []
+    for e in sorted(checks, key=lambda e: (e["model"], e["job"])):
+        result = e["probe"]["result"]
+        for c in result["comparisons"]:
+            expected = "same function" if c["same_function_expected"] else "different functions"
+            rows.append(
+                [
+                    f"`{e['model']}`",
+                    e["cell"],
+                    f"{c['a']} vs {c['b']}",
+                    expected,
+                    "equal" if c["params_equal"] else "DIFFERENT",
+                    f"{c['max_abs_diff']:.2e}",
+                    "holds" if c["holds"] else "**DOES NOT HOLD**",
+                ]
+            )
+    return (
+        "## Equivalence checks\n\n"
+        "The same weights copied into each build, one fixed input (tolerance"
+        f" {checks[0]['probe']['result']['tolerance']:g} on the largest output difference).\n\n"
+        + _table(["model", "cell", "builds", "expected", "parameters per layer", "max abs diff", "verdict"], rows)
+    )
+
+
 def _not_measured(missing: list[dict], measured: set[tuple[str, str, str]]) -> str:
     """One row per cell and reason: a cell that could not be had fails the same way for every model."""
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
@@ -141,8 +169,8 @@ def _not_measured(missing: list[dict], measured: set[tuple[str, str, str]]) -> s
         groups[(e["cell"], e["status"], e["reason"])].append(e)
     rows = []
     for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (_cell_order(g[0][0]), g[0][1:])):
-        what = ", ".join(f"`{e['model']}` / `{e['counter']}`" for e in sorted(group, key=_key))
-        standing = [f"`{e['model']}` / `{e['counter']}`" for e in group if _key(e) in measured]
+        what = ", ".join(f"`{e['model']}` / `{e['job']}`" for e in sorted(group, key=_key))
+        standing = [f"`{e['model']}` / `{e['job']}`" for e in group if _key(e) in measured]
         rows.append([cell, status, what, reason.replace("|", "\\|"), ", ".join(standing) or "none"])
     return (
         "## Not run, or failed\n\n"

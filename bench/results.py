@@ -1,8 +1,8 @@
-"""Result records under results/: one JSON file per (cell, model, counter), written atomically.
+"""Result records under results/: one JSON file per (cell, model, job), written atomically.
 
-A measurement lives in `<cell>/<model>/<counter>.json`. An attempt that produced no number
-(failed, or not run) goes to `<counter>.failed.json` beside it, so it never replaces a standing
-measurement; the next success removes it.
+A job is a counter (a measurement) or a check. Its result lives in `<cell>/<model>/<job>.json`.
+An attempt that produced no result (failed, or not run) goes to `<job>.failed.json` beside it, so
+it never replaces a standing one; the next success removes it.
 """
 
 from __future__ import annotations
@@ -18,19 +18,23 @@ from pathlib import Path
 
 from bench import paths
 
-SCHEMA = "flops-matrix/result/1"
+SCHEMA = "flops-matrix/result/2"
 STATUSES = ("ok", "failed", "not-run")
+
+
+KINDS = ("count", "check")
 
 
 @dataclass(frozen=True)
 class Key:
     cell: str
     model: str
-    counter: str
+    job: str  # a counter's or a check's name
+    kind: str = "count"
 
     def path(self, results: Path, status: str) -> Path:
         suffix = ".json" if status == "ok" else ".failed.json"
-        return results / self.cell / self.model / f"{self.counter}{suffix}"
+        return results / self.cell / self.model / f"{self.job}{suffix}"
 
 
 def record(
@@ -38,12 +42,15 @@ def record(
 ) -> dict:
     if status not in STATUSES:
         raise ValueError(f"status {status!r} is not one of {STATUSES}")
+    if key.kind not in KINDS:
+        raise ValueError(f"kind {key.kind!r} is not one of {KINDS}")
     return {
         "schema": SCHEMA,
         "status": status,
         "cell": key.cell,
         "model": key.model,
-        "counter": key.counter,
+        "job": key.job,
+        "kind": key.kind,
         "reason": reason,
         "log_tail": log_tail,
         "probe": probe,
@@ -53,7 +60,7 @@ def record(
 
 def write(results: Path, entry: dict) -> Path:
     """Store one record atomically; a success clears the failure beside it."""
-    key = Key(entry["cell"], entry["model"], entry["counter"])
+    key = Key(entry["cell"], entry["model"], entry["job"], entry["kind"])
     target = key.path(results, entry["status"])
     _write_atomically(target, json.dumps(entry, indent=1, sort_keys=True) + "\n")
     if entry["status"] == "ok":

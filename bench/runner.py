@@ -16,6 +16,7 @@ import requests
 
 from bench import paths
 from bench.probe import catalog
+from bench.results import Key
 
 PYTHON = "/opt/venv/bin/python"
 TAIL_CHARS = 4000
@@ -38,8 +39,19 @@ def probe_archive() -> bytes:
     return buffer.getvalue()
 
 
-def probe_command(cell: str, model: str, counter: str) -> list[str]:
-    return [PYTHON, "/probe/probe.py", "--cell", cell, "--model", model, "--counter", counter]
+SCHEMAS = {
+    "count": (catalog.COUNT_SCHEMA, "probe-2.schema.json"),
+    "check": (catalog.CHECK_SCHEMA, "check-1.schema.json"),
+}
+
+
+def probe_command(key: Key) -> list[str]:
+    return [PYTHON, "/probe/probe.py", "--cell", key.cell, "--model", key.model, f"--{_field(key)}", key.job]
+
+
+def _field(key: Key) -> str:
+    """The document's field that names the job."""
+    return "counter" if key.kind == "count" else "check"
 
 
 def run(
@@ -75,9 +87,7 @@ def run(
 def probe(
     client: docker.DockerClient,
     image: str,
-    cell: str,
-    model: str,
-    counter: str,
+    key: Key,
     env: dict[str, str],
     timeout_s: float,
     memory: str,
@@ -85,7 +95,7 @@ def probe(
 ) -> ProbeRun:
     """One probe run, judged: a valid document for this request, or a one-line failure."""
     started = time.monotonic()
-    status, stdout, stderr = run(client, image, command or probe_command(cell, model, counter), env, timeout_s, memory)
+    status, stdout, stderr = run(client, image, command or probe_command(key), env, timeout_s, memory)
     tail = stderr.decode("utf-8", "replace")[-TAIL_CHARS:]
     seconds = round(time.monotonic() - started, 1)
     failure = ""
@@ -97,33 +107,34 @@ def probe(
             failure += f": {last[0].strip()[:300]}"
     else:
         try:
-            document = parse(stdout, cell, model, counter)
+            document = parse(stdout, key)
         except ValueError as error:
             failure = str(error)
     return ProbeRun(document, failure, tail, seconds)
 
 
-def parse(stdout: bytes, cell: str, model: str, counter: str) -> dict:
-    """The probe's document, checked against the schema and the request; ValueError otherwise."""
+def parse(stdout: bytes, key: Key) -> dict:
+    """The probe's document, checked against its schema and the request; ValueError otherwise."""
     text = stdout.decode("utf-8", "replace").strip()
     try:
         document = json.loads(text)
     except ValueError:
         raise ValueError(f"probe printed no JSON document (stdout began: {text[:120]!r})") from None
+    name, schema_file = SCHEMAS[key.kind]
     try:
-        jsonschema.validate(document, _schema())
+        jsonschema.validate(document, _schema(schema_file))
     except jsonschema.ValidationError as error:
         where = "/".join(str(p) for p in error.absolute_path) or "document"
-        raise ValueError(f"probe output breaks schema {catalog.SCHEMA} at {where}: {error.message[:200]}") from None
-    asked = {"cell": cell, "model": model, "counter": counter}
+        raise ValueError(f"probe output breaks schema {name} at {where}: {error.message[:200]}") from None
+    asked = {"cell": key.cell, "model": key.model, _field(key): key.job}
     wrong = {k: document[k] for k, v in asked.items() if document[k] != v}
     if wrong:
         raise ValueError(f"probe answered a different request: {wrong}")
-    if document["flops"] != document["raw_total"] * document["flops_per_unit"]:
+    if key.kind == "count" and document["flops"] != document["raw_total"] * document["flops_per_unit"]:
         raise ValueError("probe's flops is not raw_total x flops_per_unit")
     return document
 
 
 @cache
-def _schema() -> dict:
-    return json.loads((paths.SCHEMAS / "probe-1.schema.json").read_text())
+def _schema(file_name: str) -> dict:
+    return json.loads((paths.SCHEMAS / file_name).read_text())

@@ -7,7 +7,7 @@ from bench import results
 
 def probe_document(cell: str = "torch-x", model: str = "seed", counter: str = "thop", raw: int = 10) -> dict:
     return {
-        "schema": "flops-matrix/probe/1",
+        "schema": "flops-matrix/probe/2",
         "cell": cell,
         "model": model,
         "counter": counter,
@@ -18,6 +18,7 @@ def probe_document(cell: str = "torch-x", model: str = "seed", counter: str = "t
         "flops": 2 * raw,
         "breakdown": {"by": "module", "items": [{"name": "fc", "type": "Linear", "raw": raw}]},
         "nodes": [],
+        "layers": [{"name": "fc", "class": "Linear", "params": 24832, "config": {"bias": True}}],
         "unsupported": ["sigmoid (Sigmoid): no thop rule, counted as 0"],
         "notes": [],
         "duration_s": 0.5,

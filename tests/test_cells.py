@@ -8,9 +8,10 @@ from bench.probe import catalog
 
 def test_every_cell_in_the_file_is_complete() -> None:
     loaded = cells.load()
-    assert list(loaded) == ["tf-1.12.0", "tf-2.3.1", "tf-2.5.3", "torch-1.10.1", "tf-latest", "torch-latest"]
+    assert list(loaded) == ["tf-1.12.0", "tf-2.3.1", "tf-2.5.3", "torch-1.10.1", "tf-latest", "torch-latest", "twins"]
     for cell in loaded.values():
-        assert cell.counters and all(c in catalog.COUNTERS for c in cell.counters)
+        assert cell.jobs() and all(c in catalog.COUNTERS for c in cell.counters)
+        assert all(c in catalog.CHECKS for c in cell.checks)
         assert all(catalog.COUNTERS[c][0] == cell.framework for c in cell.counters)
         assert not cell.registry.unavailable and cell.registry.image.startswith("python:")
 
@@ -47,6 +48,8 @@ def test_no_names_means_everything() -> None:
             "nope.txt is missing",
         ),
         ('name = "x"\ncounters = ["thop"]', "missing key 'framework'"),
+        ('name = "x"\nframework = "torch"\nsummary = "s"', "neither counters nor checks"),
+        ('name = "x"\nframework = "torch"\nchecks = ["vibes"]\nsummary = "s"', "unknown checks"),
     ],
 )
 def test_bad_definitions_are_refused_with_the_reason(tmp_path: Path, entry: str, message: str) -> None:

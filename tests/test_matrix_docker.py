@@ -18,6 +18,7 @@ import pytest
 
 from bench import cells, paths, runner
 from bench.probe import catalog
+from bench.results import Key
 
 pytestmark = pytest.mark.docker
 
@@ -70,7 +71,7 @@ def test_both_runs_succeed_and_the_second_builds_nothing(runs: tuple[Path, list]
 def test_every_buildable_cell_measures_every_model_with_its_own_versions(runs: tuple[Path, list]) -> None:
     where = runs[0]
     defined = cells.load()
-    schema = json.loads((paths.SCHEMAS / "probe-1.schema.json").read_text())
+    schema = json.loads((paths.SCHEMAS / "probe-2.schema.json").read_text())
     for cell, (framework, version, python) in EXPECTED.items():
         for model in catalog.MODELS:
             for counter in defined[cell].counters:
@@ -129,7 +130,7 @@ def test_a_probe_that_crashes_in_a_real_image_is_a_one_line_failure(
     runs: tuple[Path, list], client: docker.DockerClient
 ) -> None:
     image = record(runs[0], "torch-latest", "seed", "thop")["host"]["image"]["tag"]
-    run = runner.probe(client, image, "torch-latest", "seed", "tf-profiler-seed", {}, 120, "2g")
+    run = runner.probe(client, image, Key("torch-latest", "seed", "tf-profiler-seed"), {}, 120, "2g")
     assert run.document is None
     assert run.failure == "probe exited with code 1: ModuleNotFoundError: No module named 'tensorflow'"
     assert "Traceback" in run.log_tail
@@ -140,3 +141,23 @@ def test_the_report_covers_every_cell(runs: tuple[Path, list]) -> None:
     for cell in cells.load():
         assert cell in report
     assert os.path.getsize(runs[0] / "README.md") > 1000
+
+
+def test_each_model_is_one_function_in_keras_and_pytorch(runs: tuple[Path, list]) -> None:
+    for model in catalog.MODELS:
+        check = record(runs[0], "twins", model, "equivalence")["probe"]
+        assert check["holds"], check["result"]["comparisons"]
+        assert all(c["params_equal"] for c in check["result"]["comparisons"])
+    seed = record(runs[0], "twins", "seed", "equivalence")["probe"]["result"]["comparisons"]
+    blog_pair = next(c for c in seed if not c["same_function_expected"])
+    assert blog_pair["max_abs_diff"] > 1e-3  # the blog's PyTorch GRU reads the frames as a batch
+
+
+def test_every_counted_build_has_the_definitions_parameter_counts(runs: tuple[Path, list]) -> None:
+    expected = {"conv": 544, "gru": 1198656, "output": 24832}  # 32*(16+1); 3*(4064*96 + 96*96 + 2*96); 96*256+256
+    for cell, (framework, _, _) in EXPECTED.items():
+        for counter in cells.load()[cell].counters:
+            layers = {row["name"]: row["params"] for row in record(runs[0], cell, "seed", counter)["probe"]["layers"]}
+            if framework == "torch":
+                layers = {"conv": layers["conv2d"], "gru": layers["gru"], "output": layers["fc"]}
+            assert {k: layers[k] for k in expected} == expected, cell

@@ -9,6 +9,7 @@ import docker
 import pytest
 
 from bench import bases, cells, images, matrix, paths, results, runner
+from bench.results import Key
 from tests import samples
 
 pytestmark = pytest.mark.docker
@@ -22,7 +23,7 @@ def base_image(client: docker.DockerClient) -> str:
 
 
 def probe(client: docker.DockerClient, image: str, command: list[str], timeout: float = 60) -> runner.ProbeRun:
-    return runner.probe(client, image, "c", "seed", "thop", {}, timeout, "256m", command=command)
+    return runner.probe(client, image, Key("c", "seed", "thop"), {}, timeout, "256m", command=command)
 
 
 def test_a_crash_is_reported_with_its_last_words(client: docker.DockerClient, base_image: str) -> None:

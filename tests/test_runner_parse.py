@@ -6,7 +6,10 @@ import tarfile
 import pytest
 
 from bench import runner
+from bench.results import Key
 from tests import samples
+
+KEY = Key("torch-x", "seed", "thop")
 
 
 def encode(document: dict) -> bytes:
@@ -14,7 +17,7 @@ def encode(document: dict) -> bytes:
 
 
 def test_a_valid_document_is_accepted() -> None:
-    assert runner.parse(encode(samples.probe_document()), "torch-x", "seed", "thop")["flops"] == 20
+    assert runner.parse(encode(samples.probe_document()), KEY)["flops"] == 20
 
 
 @pytest.mark.parametrize(
@@ -22,12 +25,12 @@ def test_a_valid_document_is_accepted() -> None:
     [
         (b"", "printed no JSON document"),
         (b"[INFO] Register count_convNd()\n{", "stdout began: '[INFO] Register"),
-        (b'{"schema": "flops-matrix/probe/1"}', "breaks schema flops-matrix/probe/1 at document"),
+        (b'{"schema": "flops-matrix/probe/2"}', "breaks schema flops-matrix/probe/2 at document"),
     ],
 )
 def test_garbage_is_refused_in_one_line(stdout: bytes, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)) as caught:
-        runner.parse(stdout, "torch-x", "seed", "thop")
+        runner.parse(stdout, KEY)
     assert "\n" not in str(caught.value)
 
 
@@ -35,22 +38,28 @@ def test_a_wrong_field_is_named() -> None:
     document = samples.probe_document()
     document["unit"] = "GFLOP"
     with pytest.raises(ValueError, match="at unit"):
-        runner.parse(encode(document), "torch-x", "seed", "thop")
+        runner.parse(encode(document), KEY)
 
 
 def test_an_answer_to_another_request_is_refused() -> None:
     with pytest.raises(ValueError, match="different request: {'model': 'seed'}"):
-        runner.parse(encode(samples.probe_document()), "torch-x", "seed-conv", "thop")
+        runner.parse(encode(samples.probe_document()), Key("torch-x", "seed-conv", "thop"))
 
 
 def test_inconsistent_totals_are_refused() -> None:
     document = samples.probe_document()
     document["flops"] += 1
     with pytest.raises(ValueError, match="not raw_total x flops_per_unit"):
-        runner.parse(encode(document), "torch-x", "seed", "thop")
+        runner.parse(encode(document), KEY)
 
 
 def test_the_probe_archive_holds_every_probe_module() -> None:
     with tarfile.open(fileobj=io.BytesIO(runner.probe_archive())) as tar:
         names = set(tar.getnames())
     assert {"probe/probe.py", "probe/catalog.py", "probe/count_tf.py", "probe/count_torch.py"} <= names
+
+
+def test_a_check_document_is_judged_by_its_own_schema() -> None:
+    document = {"schema": "flops-matrix/check/1", "cell": "twins", "model": "seed", "check": "equivalence"}
+    with pytest.raises(ValueError, match="breaks schema flops-matrix/check/1"):
+        runner.parse(encode(document), Key("twins", "seed", "equivalence", "check"))

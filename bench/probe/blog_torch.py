@@ -25,22 +25,3 @@ class test_model_torch(nn.Module):
         out = self.fc(out)
         out = self.sigmoid(out)
         return out
-
-
-class test_model_conv_torch(nn.Module):
-    """The control: the seed model's Conv2D + ReLU alone."""
-
-    def __init__(self):
-        super(test_model_conv_torch, self).__init__()
-        self.conv2d = nn.Conv2d(in_channels=1, out_channels=32, kernel_size=(4,4), stride=(1,2))
-        self.relu = nn.ReLU()
-
-    def forward(self, inputs):
-        return self.relu(self.conv2d(inputs))
-
-
-BUILDERS = {"seed": test_model_torch, "seed-conv": test_model_conv_torch}
-
-
-def seed_input():
-    return torch.randn(1, 1, 100, 256)

@@ -3,14 +3,16 @@
 Plain data only: this module runs under Python 2.7 inside old images and on the host.
 """
 
-SCHEMA = "flops-matrix/probe/1"
+try:
+    import zoo  # in a container, the probe's folder is the script's folder
+except ImportError:  # on the host, bench.probe is a package
+    from bench.probe import zoo
+
+COUNT_SCHEMA = "flops-matrix/probe/2"
+CHECK_SCHEMA = "flops-matrix/check/1"
 
 # model name -> what it is
-MODELS = {
-    "seed": "Conv2D(32, 4x4, stride (1,2), relu) -> reshape -> GRU(96) -> Dense(256, sigmoid)"
-    " on a (1, 1, 100, 256) input, built exactly as the blog builds it",
-    "seed-conv": "the seed model's Conv2D(32, 4x4, stride (1,2), relu) alone (the blog's control)",
-}
+MODELS = dict((name, definition["summary"]) for name, definition in sorted(zoo.MODELS.items()))
 
 # counter name -> (framework, unit the tool reports, FLOPs per reported unit, description)
 COUNTERS = {
@@ -34,4 +36,10 @@ COUNTERS = {
         2,
         "thop.profile(model, inputs=(x,)): multiply-accumulates; FLOPs = 2 x MACs as the blog does",
     ),
+}
+
+# check name -> description
+CHECKS = {
+    "equivalence": "the model's Keras and PyTorch builds (from the definition and, for the seed, the"
+    " blog's code) have equal per-layer parameter counts and, with the same weights, the same outputs",
 }

@@ -2,7 +2,8 @@
 common answer (see probe.py)."""
 from __future__ import absolute_import, division, print_function
 
-SHAPE = (1, 1, 100, 256)
+import build_keras
+import zoo
 
 
 def _op_types(proto):
@@ -16,10 +17,18 @@ def _op_types(proto):
     return items
 
 
-def _nodes(tf, graph):
-    """Every op in the graph with the profiler's count and whether TF has a FLOPs rule for it."""
+def _rule(graph, op):
+    """Whether TF has a FLOPs rule for the op, and could apply it to this graph's shapes."""
     from tensorflow.python.framework import ops
 
+    try:
+        return "counted" if ops.get_stats_for_node_def(graph, op.node_def, "flops").value is not None else "no-rule"
+    except ValueError:
+        return "shape-unknown"
+
+
+def _nodes(tf, graph):
+    """Every op in the graph: the profiler's count, its rule, output shape and inputs (the evidence)."""
     profiler = tf.profiler
     options = profiler.ProfileOptionBuilder(profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
     scope = profiler.profile(graph=graph, run_meta=tf.RunMetadata(), cmd="scope", options=options)
@@ -29,26 +38,31 @@ def _nodes(tf, graph):
         pending.extend(node.children)
         if node.float_ops:
             counted[node.name] = int(node.float_ops)
-    nodes, unsupported = [], []
+    nodes = []
     for op in graph.get_operations():
-        try:
-            rule = "counted" if ops.get_stats_for_node_def(graph, op.node_def, "flops").value is not None else "no-rule"
-        except ValueError:  # the op's FLOPs rule needs shapes this graph does not know
-            rule = "shape-unknown"
-            unsupported.append("%s (%s): shapes not fully known, counted as 0" % (op.name, op.type))
-        nodes.append({"name": op.name, "op": op.type, "raw": counted.get(op.name, 0), "rule": rule})
-    return nodes, unsupported
+        nodes.append({
+            "name": op.name,
+            "op": op.type,
+            "raw": counted.get(op.name, 0),
+            "rule": _rule(graph, op),
+            "shape": str(op.outputs[0].shape) if op.outputs else "",
+            "inputs": [t.op.name for t in op.inputs],
+        })
+    return nodes
 
 
-def _answer(tf, proto, graph):
+def _answer(tf, proto, graph, model):
     import tensorflow
 
-    nodes, unsupported = _nodes(tf, graph)
+    nodes = _nodes(tf, graph)
+    unsupported = ["%s (%s): shapes not fully known, counted as 0" % (n["name"], n["op"])
+                   for n in nodes if n["rule"] == "shape-unknown"]
     uncounted = sorted(set(n["op"] for n in nodes if n["rule"] == "no-rule"))
     return {
         "raw_total": int(proto.total_float_ops),
         "breakdown": {"by": "op_type", "items": _op_types(proto)},
         "nodes": nodes,
+        "layers": build_keras.describe(model),
         "unsupported": unsupported,
         "notes": ["op types in the graph without a FLOPs rule in this TensorFlow: " + ", ".join(uncounted)],
         "framework": {"name": "tensorflow", "version": tensorflow.__version__},
@@ -60,8 +74,9 @@ def seed_recipe(model_name):
     """The blog's code: the whole Keras session graph, input generator and initializers included."""
     import blog_keras
 
-    proto, graph = blog_keras.seed_recipe(model_name)
-    return _answer(blog_keras.tf, proto, graph)
+    shape = tuple(zoo.MODELS[model_name]["input"])
+    proto, graph, model = blog_keras.seed_recipe(build_keras.builder(model_name), shape)
+    return _answer(blog_keras.tf, proto, graph, model)
 
 
 def frozen(model_name):
@@ -69,13 +84,12 @@ def frozen(model_name):
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    import blog_keras
-
-    if blog_keras.TF1:
+    if tf.__version__.startswith("1."):
         raise RuntimeError("tf-profiler-frozen needs TensorFlow 2 (concrete functions)")
-    model = blog_keras.BUILDERS[model_name](SHAPE)
+    shape = tuple(zoo.MODELS[model_name]["input"])
+    model = build_keras.builder(model_name)(shape)
     function = tf.function(lambda x: model(x))
-    concrete = function.get_concrete_function(tf.TensorSpec(SHAPE, tf.float32))
+    concrete = function.get_concrete_function(tf.TensorSpec(shape, tf.float32))
     graph_def = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
     graph = tf.Graph()
     with graph.as_default():
@@ -83,7 +97,7 @@ def frozen(model_name):
     v1 = tf.compat.v1
     proto = v1.profiler.profile(graph=graph, run_meta=v1.RunMetadata(), cmd="op",
                                 options=v1.profiler.ProfileOptionBuilder.float_operation())
-    return _answer(v1, proto, graph)
+    return _answer(v1, proto, graph, model)
 
 
 COUNTERS = {"tf-profiler-seed": seed_recipe, "tf-profiler-frozen": frozen}

@@ -6,14 +6,14 @@ import sys
 
 def thop_count(model_name):
     """The blog's `thop.profile(model, inputs=(x,))`, with a per-module record of thop's rules."""
-    import torch
     import thop
+    import torch
 
-    import blog_torch
+    import build_torch
     import installed
 
-    model = blog_torch.BUILDERS[model_name]()
-    x = blog_torch.seed_input()
+    model = build_torch.builder(model_name)()
+    x = build_torch.seed_input(model_name)
     # thop's rule table is a module-level dict; `thop.profile` is shadowed by the function.
     rules = sys.modules["thop.profile"].register_hooks
     counted = {}
@@ -30,15 +30,18 @@ def thop_count(model_name):
 
     items, unsupported = [], []
     for name, module in model.named_modules():
-        if list(module.children()):
+        if not name or list(module.children()):
             continue
         kind = type(module).__name__
-        if type(module) not in rules:
+        rule = rules.get(type(module))
+        if rule is None:
             unsupported.append("%s (%s): no thop rule, counted as 0" % (name, kind))
-        items.append({"name": name, "type": kind, "raw": counted.get(module, 0)})
+        items.append({"name": name, "type": kind, "raw": counted.get(module, 0),
+                      "rule": rule.__name__ if rule else ""})
     return {
         "raw_total": int(macs),
         "breakdown": {"by": "module", "items": items},
+        "layers": build_torch.describe(model),
         "unsupported": unsupported,
         "framework": {"name": "torch", "version": torch.__version__},
         "tool": {"name": "thop", "version": installed.dist_version("thop")},

@@ -2,6 +2,7 @@
 
 Runs unchanged under Python 2.7 and 3.6+ inside every cell's image:
     python probe.py --cell tf-1.12.0 --model seed --counter tf-profiler-seed
+    python probe.py --cell twins --model seed --check equivalence   (schema: catalog.CHECK_SCHEMA)
 Exit 0 with the document on stdout; exit 2 for a request it does not know; anything else is a
 crash whose traceback is on stderr. Frameworks print to stdout too (thop's [INFO] lines, the
 TF profiler's tables), so stdout is handed to stderr while they work.
@@ -27,6 +28,17 @@ def _claim_stdout():
     return ours
 
 
+def _provenance(answer):
+    return {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "framework": answer["framework"],
+        "counter_tool": answer["tool"],
+        "pip_freeze": installed.pip_freeze(),
+    }
+
+
 def _counter_function(counter):
     framework = catalog.COUNTERS[counter][0]
     if framework == "tensorflow":
@@ -42,7 +54,7 @@ def measure(cell, model, counter):
     answer = _counter_function(counter)(model)
     raw_total = answer["raw_total"]
     return {
-        "schema": catalog.SCHEMA,
+        "schema": catalog.COUNT_SCHEMA,
         "cell": cell,
         "model": model,
         "counter": counter,
@@ -53,34 +65,56 @@ def measure(cell, model, counter):
         "flops": raw_total * flops_per_unit,
         "breakdown": answer["breakdown"],
         "nodes": answer.get("nodes", []),
+        "layers": answer["layers"],
         "unsupported": answer["unsupported"],
         "notes": answer.get("notes", []),
         "duration_s": round(time.time() - started, 3),
-        "provenance": {
-            "python": platform.python_version(),
-            "python_implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-            "framework": answer["framework"],
-            "counter_tool": answer["tool"],
-            "pip_freeze": installed.pip_freeze(),
-        },
+        "provenance": _provenance(answer),
     }
+
+
+def check(cell, model, name):
+    import equivalence
+
+    started = time.time()
+    answer = equivalence.CHECKS[name](model)
+    return {
+        "schema": catalog.CHECK_SCHEMA,
+        "cell": cell,
+        "model": model,
+        "check": name,
+        "recipe": catalog.CHECKS[name],
+        "holds": all(c["holds"] for c in answer["comparisons"]),
+        "result": dict((k, v) for k, v in answer.items() if k not in ("framework", "tool")),
+        "duration_s": round(time.time() - started, 3),
+        "provenance": _provenance(answer),
+    }
+
+
+def _refuse(what, name, known):
+    sys.stderr.write("probe: unknown %s %r (known: %s)\n" % (what, name, ", ".join(sorted(known))))
+    return 2
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cell", required=True)
     parser.add_argument("--model", required=True)
-    parser.add_argument("--counter", required=True)
+    job = parser.add_mutually_exclusive_group(required=True)
+    job.add_argument("--counter")
+    job.add_argument("--check")
     args = parser.parse_args(argv)
     if args.model not in catalog.MODELS:
-        sys.stderr.write("probe: unknown model %r (known: %s)\n" % (args.model, ", ".join(sorted(catalog.MODELS))))
-        return 2
-    if args.counter not in catalog.COUNTERS:
-        sys.stderr.write("probe: unknown counter %r (known: %s)\n" % (args.counter, ", ".join(sorted(catalog.COUNTERS))))
-        return 2
+        return _refuse("model", args.model, catalog.MODELS)
+    if args.counter and args.counter not in catalog.COUNTERS:
+        return _refuse("counter", args.counter, catalog.COUNTERS)
+    if args.check and args.check not in catalog.CHECKS:
+        return _refuse("check", args.check, catalog.CHECKS)
     out = _claim_stdout()
-    document = measure(args.cell, args.model, args.counter)
+    if args.counter:
+        document = measure(args.cell, args.model, args.counter)
+    else:
+        document = check(args.cell, args.model, args.check)
     os.write(out, (json.dumps(document, sort_keys=True) + "\n").encode("utf-8"))
     return 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench import bases, cells, context, engine, matrix, paths, report
 from bench.progress import say
+from bench.reference import convention
 
 EXIT_FAILED_CELLS = 1
 EXIT_USAGE = 2
@@ -50,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = commands.add_parser("report", help="write results/README.md from the JSON under results/")
     rep.add_argument("--results", type=Path, default=paths.RESULTS)
+    rep.add_argument(
+        "--convention",
+        type=convention.parse,
+        default=convention.PRESETS["default"],
+        help="how the reference prices operations: default, macs, or overrides like mac=1,act:tanh=4",
+    )
     return parser
 
 
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "matrix":
             return _matrix(args)
-        say(f"report: {report.write(args.results)}")
+        say(f"report: {report.write(args.results, args.convention)}")
         return 0
     except (cells.CellError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

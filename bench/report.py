@@ -1,4 +1,5 @@
-"""results/README.md, made from the JSON records under results/ and nothing else."""
+"""results/README.md, made from the JSON records under results/ (and the model definitions and
+formulas that the reconciliation prices them against)."""
 
 from __future__ import annotations
 
@@ -6,33 +7,43 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from bench import results
+from bench import explain, results
+from bench.markdown import table
+from bench.reference.convention import PRESETS, Convention
 
 HEADER = """# FLOPs Matrix results
 
-Written by `nox -s report` from the JSON records in this folder (one per cell, model and
-counter; `*.failed.json` for attempts that gave no number). Do not edit: rerun the matrix.
+Written by `nox -s report` from the JSON records in this folder (one per cell, model and job;
+`*.failed.json` for attempts that gave no result). Do not edit: rerun the matrix. To price the
+reference another way: `nox -s report -- --convention macs` (or `mac=1,act:tanh=4`, ...).
 """
 
 
-def write(where: Path) -> Path:
+def write(where: Path, convention: Convention = PRESETS["default"]) -> Path:
     target = where / "README.md"
     where.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(results.load(where)))
+    target.write_text(render(results.load(where), convention))
     return target
 
 
-def render(entries: list[dict]) -> str:
+def render(entries: list[dict], convention: Convention = PRESETS["default"]) -> str:
     ok = [e for e in entries if e["status"] == "ok" and e["kind"] == "count"]
     checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
     missing = [e for e in entries if e["status"] != "ok"]
     parts = [HEADER]
+    explained = explain.reconciliations(ok, convention)
+    if explained:
+        parts += [explain.QUESTION + "\n", explain.summary(explained, _cell_order)]
+    for model in sorted({r.model for r in explained}, key=lambda m: (m != "seed", m)):
+        parts.append(explain.section(model, [r for r in explained if r.model == model], convention, _cell_order))
     if ok:
-        parts += [_overview(ok), _details(ok), _versions(ok)]
+        parts += [_overview(ok)]
     else:
         parts.append("No measurements yet: run `nox -s matrix`.\n")
     if checks:
         parts.append(_checks(checks))
+    if ok:
+        parts += [_details(ok), _versions(ok)]
     if missing:
         parts.append(_not_measured(missing, {_key(e) for e in ok}))
     return "\n".join(parts)
@@ -47,12 +58,6 @@ def _cell_order(name: str) -> list:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.-]", name)]
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 def _overview(ok: list[dict]) -> str:
     cells = sorted({e["cell"] for e in ok}, key=_cell_order)
     by_model: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -62,7 +67,7 @@ def _overview(ok: list[dict]) -> str:
     return (
         "## FLOPs by model and cell\n\n"
         "Each entry is the counter's total in FLOPs and the counter that gave it; thop reports MACs,"
-        " shown here x2 as the blog does (the table below gives the raw numbers).\n\n" + _table(["model"] + cells, rows)
+        " shown here x2 as the blog does (the table below gives the raw numbers).\n\n" + table(["model"] + cells, rows)
     )
 
 
@@ -86,7 +91,7 @@ def _details(ok: list[dict]) -> str:
                 skipped,
             ]
         )
-    return "## Every measurement\n\n" + _table(
+    return "## Every measurement\n\n" + table(
         [
             "model",
             "cell",
@@ -133,7 +138,7 @@ def _versions(ok: list[dict]) -> str:
         "## Where the numbers come from\n\n"
         "Each record also holds the image's full `pip freeze`, the base image's recipe and the"
         " platform; this is the newest run per cell.\n\n"
-        + _table(["cell", "base image", "image id", "Docker engine", "project commit", "finished"], rows)
+        + table(["cell", "base image", "image id", "Docker engine", "project commit", "finished"], rows)
     )
 
 
@@ -158,7 +163,7 @@ def _checks(checks: list[dict]) -> str:
         "## Equivalence checks\n\n"
         "The same weights copied into each build, one fixed input (tolerance"
         f" {checks[0]['probe']['result']['tolerance']:g} on the largest output difference).\n\n"
-        + _table(["model", "cell", "builds", "expected", "parameters per layer", "max abs diff", "verdict"], rows)
+        + table(["model", "cell", "builds", "expected", "parameters per layer", "max abs diff", "verdict"], rows)
     )
 
 
@@ -176,5 +181,5 @@ def _not_measured(missing: list[dict], measured: set[tuple[str, str, str]]) -> s
         "## Not run, or failed\n\n"
         "An attempt that gives no number never replaces an earlier measurement; the last column"
         " names the measurements that still stand.\n\n"
-        + _table(["cell", "status", "models / counters", "why", "earlier measurements kept"], rows)
+        + table(["cell", "status", "models / counters", "why", "earlier measurements kept"], rows)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench import results
 
 
-def probe_document(cell: str = "torch-x", model: str = "seed", counter: str = "thop", raw: int = 10) -> dict:
+def probe_document(cell: str = "torch-x", model: str = "toy", counter: str = "thop", raw: int = 10) -> dict:
     return {
         "schema": "flops-matrix/probe/2",
         "cell": cell,
@@ -50,14 +50,14 @@ def host(finished_at: str = "2026-01-01T00:00:00+00:00") -> dict:
     }
 
 
-def ok(cell: str = "torch-x", model: str = "seed", counter: str = "thop", raw: int = 10) -> dict:
+def ok(cell: str = "torch-x", model: str = "toy", counter: str = "thop", raw: int = 10) -> dict:
     key = results.Key(cell, model, counter)
     return results.record(key, "ok", probe=probe_document(cell, model, counter, raw), host=host())
 
 
 def failed(
     cell: str = "torch-x",
-    model: str = "seed",
+    model: str = "toy",
     counter: str = "thop",
     status: str = "failed",
     reason: str = "probe exited with code 1: boom",

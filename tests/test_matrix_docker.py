@@ -17,7 +17,10 @@ import jsonschema
 import pytest
 
 from bench import cells, paths, runner
-from bench.probe import catalog
+from bench.probe import catalog, zoo
+from bench.reconcile import reconcile
+from bench.reference.convention import PRESETS, parse
+from bench.reference.formulas import analyse
 from bench.results import Key
 
 pytestmark = pytest.mark.docker
@@ -161,3 +164,31 @@ def test_every_counted_build_has_the_definitions_parameter_counts(runs: tuple[Pa
             if framework == "torch":
                 layers = {"conv": layers["conv2d"], "gru": layers["gru"], "output": layers["fc"]}
             assert {k: layers[k] for k in expected} == expected, cell
+
+
+def test_every_measurement_of_the_seed_models_reconciles_to_zero(runs: tuple[Path, list]) -> None:
+    where = runs[0]
+    for convention in (PRESETS["default"], PRESETS["macs"], parse("mac=1,act:tanh=4")):
+        for cell in EXPECTED:
+            for model in ("seed", "seed-conv"):
+                for counter in cells.load()[cell].counters:
+                    result = reconcile(zoo.MODELS[model], record(where, cell, model, counter), convention)
+                    assert result.residual == 0, (convention.name, cell, model, counter, result.unexplained)
+
+
+def test_the_reference_agrees_exactly_with_counters_that_count_what_it_counts(runs: tuple[Path, list]) -> None:
+    where = runs[0]
+    # A frozen Conv2D-only graph holds the layer alone; the profiler prices MACs at 2, bias at 1, ReLU not at all.
+    no_activations = parse("act=0")
+    reference = sum(no_activations.flops(c.total()) for c in analyse(zoo.MODELS["seed-conv"]))
+    for cell in ("tf-2.5.3", "tf-latest"):
+        assert record(where, cell, "seed-conv", "tf-profiler-frozen")["probe"]["flops"] == reference
+    # thop 0.1 counts a convolution's MACs and nothing else.
+    macs = sum(PRESETS["macs"].flops(c.total()) for c in analyse(zoo.MODELS["seed-conv"]))
+    assert record(where, "torch-latest", "seed-conv", "thop")["probe"]["raw_total"] == macs
+
+
+def test_the_report_opens_with_the_answer(runs: tuple[Path, list]) -> None:
+    report = (runs[0] / "README.md").read_text()
+    assert report.index("**The answer:**") < report.index("## `seed`: each counter's total, explained")
+    assert "tf.profiler prices 0 to 2 of them while thop prices 97 of them" in report

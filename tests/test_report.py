@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from bench import report, results
+from bench.reference import convention
 from tests import samples
 
 
@@ -35,7 +36,7 @@ def test_cells_that_did_not_run_are_listed_once_per_reason() -> None:
 def test_a_failure_beside_a_measurement_says_the_measurement_stands() -> None:
     text = report.render([samples.ok(), samples.failed()])
     row = next(line for line in text.splitlines() if line.startswith("| torch-x | failed"))
-    assert row.endswith("| `seed` / `thop` |")
+    assert row.endswith("| `toy` / `thop` |")
 
 
 def test_write_reads_only_the_json_records(tmp_path: Path) -> None:
@@ -53,3 +54,18 @@ def test_a_long_list_of_skipped_ops_is_summarised() -> None:
     entry = samples.ok()
     entry["probe"]["unsupported"] = [f"op{i} (MatMul): shapes not fully known" for i in range(5)]
     assert "| 5 ops, e.g. op0 (MatMul): shapes not fully known |" in report.render([entry])
+
+
+def test_measurements_of_zoo_models_are_explained_and_the_convention_switches() -> None:
+    entry = samples.ok("torch-x", "seed-conv", "thop", raw=6307328)
+    entry["probe"]["breakdown"]["items"] = [
+        {"name": "conv2d", "type": "Conv2d", "raw": 6307328, "rule": "count_convNd"},
+        {"name": "relu", "type": "ReLU", "raw": 0, "rule": "zero_ops"},
+    ]
+    entry["probe"]["layers"] = [{"name": "conv2d", "class": "Conv2d", "params": 544, "config": {"bias": True}}]
+    entry["probe"]["provenance"]["counter_tool"]["version"] = "0.1.1-2209072238"
+    default = report.render([entry])
+    assert "## `seed-conv`: each counter's total, explained" in default
+    assert "**13,403,072 FLOPs**" in default and "+ 0 (residual)" in default
+    macs = report.render([entry], convention.PRESETS["macs"])
+    assert "**6,307,328 FLOPs**" in macs

@@ -9,7 +9,7 @@ from tests import samples
 
 def test_a_measurement_lands_in_its_own_file(tmp_path: Path) -> None:
     path = results.write(tmp_path, samples.ok())
-    assert path == tmp_path / "torch-x" / "seed" / "thop.json"
+    assert path == tmp_path / "torch-x" / "toy" / "thop.json"
     assert json.loads(path.read_text())["probe"]["flops"] == 20
     assert [p.name for p in path.parent.iterdir()] == ["thop.json"]  # no temporary files left
 
@@ -18,7 +18,7 @@ def test_a_failure_never_replaces_a_measurement(tmp_path: Path) -> None:
     results.write(tmp_path, samples.ok(raw=7))
     failure = results.write(tmp_path, samples.failed())
     assert failure.name == "thop.failed.json"
-    standing = json.loads((tmp_path / "torch-x" / "seed" / "thop.json").read_text())
+    standing = json.loads((tmp_path / "torch-x" / "toy" / "thop.json").read_text())
     assert standing["probe"]["raw_total"] == 7
     assert {e["status"] for e in results.load(tmp_path)} == {"ok", "failed"}
 

@@ -9,7 +9,7 @@ from bench import runner
 from bench.results import Key
 from tests import samples
 
-KEY = Key("torch-x", "seed", "thop")
+KEY = Key("torch-x", "toy", "thop")
 
 
 def encode(document: dict) -> bytes:
@@ -42,7 +42,7 @@ def test_a_wrong_field_is_named() -> None:
 
 
 def test_an_answer_to_another_request_is_refused() -> None:
-    with pytest.raises(ValueError, match="different request: {'model': 'seed'}"):
+    with pytest.raises(ValueError, match="different request: {'model': 'toy'}"):
         runner.parse(encode(samples.probe_document()), Key("torch-x", "seed-conv", "thop"))
 
 

@@ -68,7 +68,6 @@ class Attribution:
     layers: dict[str, LayerView]
     outside: dict[str, tuple[int, list[str]]]  # bucket -> (FLOPs, counted nodes)
     unexplained: list[tuple[str, int, str]]  # (node or module, FLOPs, why it has no place)
-    built: dict[str, dict]  # layer or module name -> as built (class, params, config)
 
 
 def attribute(definition: dict, probe: dict) -> Attribution:
@@ -158,7 +157,7 @@ def _tensorflow(definition: dict, probe: dict) -> Attribution:
     built = {row["name"]: row for row in probe["layers"]}
     for name, spec in specs.items():
         _explain_hard_sigmoid(views[name], spec, built.get(name, {}))
-    return Attribution(probe["counter"], views, outside, unexplained, built)
+    return Attribution(probe["counter"], views, outside, unexplained)
 
 
 def _explain_steps(view: LayerView, nodes: list[dict]) -> None:
@@ -294,7 +293,7 @@ def _thop(definition: dict, probe: dict) -> Attribution:
         if spec["kind"] in RECURRENT:
             _explain_thop_steps(view, spec, shape, built.get(spec["torch"][0], {"config": {}}), cost.steps)
         shape = cost.out_shape
-    return Attribution(probe["counter"], views, {}, unexplained, built)
+    return Attribution(probe["counter"], views, {}, unexplained)
 
 
 def _explain_thop_steps(view: LayerView, spec: dict, in_shape: tuple, module: dict, steps: int) -> None:

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench import attribution
-from bench.attribution import Attribution, LayerView
+from bench.attribution import LayerView
 from bench.markdown import number
 from bench.reference.convention import Convention
 from bench.reference.formulas import LayerCost, analyse
@@ -87,7 +87,7 @@ def reconcile(definition: dict, record: dict, convention: Convention) -> Reconci
     )
     for cost in costs:
         view = seen.layers.get(cost.name) or LayerView(cost.name)
-        result.adjustments += _layer(cost, view, seen, convention, probe)
+        result.adjustments += _layer(cost, view, convention, result.tool)
         if cost.steps:
             result.steps[cost.name] = cost.steps
             result.priced_steps[cost.name] = view.steps_counted or 0
@@ -103,43 +103,23 @@ def reconcile(definition: dict, record: dict, convention: Convention) -> Reconci
     return result
 
 
-def _layer(
-    cost: LayerCost, view: LayerView, seen: Attribution, convention: Convention, probe: dict
-) -> list[Adjustment]:
+def _layer(cost: LayerCost, view: LayerView, convention: Convention, tool: str) -> list[Adjustment]:
     expected: Counter[str] = Counter(cost.once)
     adjustments = []
     if cost.steps:
         priced = view.steps_counted or 0
         if priced != cost.steps:
             step_flops = convention.flops(cost.step)
-            adjustments.append(
-                Adjustment(
-                    "steps",
-                    cost.name,
-                    (priced - cost.steps) * step_flops,
-                    f"{cost.name} runs {cost.steps} time steps of {number(step_flops)} FLOPs each; the counter priced"
-                    f" {priced}",
-                )
-            )
+            text = f"{cost.name} runs {cost.steps} time steps of {number(step_flops)} FLOPs each; {priced} priced"
+            adjustments.append(Adjustment("steps", cost.name, (priced - cost.steps) * step_flops, text))
         for component, count in cost.step.items():
             expected[component] += priced * count
     counted = view.flops()
     for component in sorted(set(expected) | set(counted)):
-        delta = counted[component] - expected[component] * convention.weight(component)
-        if delta:
+        if counted[component] != expected[component] * convention.weight(component):
             evidence = [item for instance in view.instances.values() for item in instance.evidence.get(component, [])]
             adjustments.append(
-                _component(
-                    cost.name,
-                    component,
-                    delta,
-                    counted[component],
-                    expected[component],
-                    convention,
-                    evidence,
-                    view,
-                    probe,
-                )
+                _component(cost.name, component, counted[component], expected[component], convention, evidence, tool)
             )
     return adjustments
 
@@ -148,20 +128,12 @@ LABELS = {"mac": "multiply-accumulates", "bias": "bias adds", "elementwise": "el
 
 
 def _component(
-    layer: str,
-    component: str,
-    delta: float,
-    counted: float,
-    count: int,
-    convention: Convention,
-    evidence: list[dict],
-    view: LayerView,
-    probe: dict,
+    layer: str, component: str, counted: float, count: int, convention: Convention, evidence: list[dict], tool: str
 ) -> Adjustment:
     """One component's difference, said as what the counter did with it, from the evidence."""
     names = tuple(item["name"] for item in evidence)
-    tool = probe["provenance"]["counter_tool"]["name"]
     weight = convention.weight(component)
+    delta = counted - count * weight
     if component == "mac" and count:
         text = f"{layer}: {tool} counts {_flops(counted / count)} per multiply-accumulate, the convention {weight:g}"
         return Adjustment("mac", layer, delta, text, names)

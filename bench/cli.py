@@ -82,7 +82,7 @@ def _matrix(args: argparse.Namespace) -> int:
     summary = matrix.run(client, selected, models, options)
     say(matrix.describe(summary, time.monotonic() - started))
     say(f"report: {report.write(args.results)}")
-    return EXIT_FAILED_CELLS if summary.counts["failed"] else 0
+    return EXIT_FAILED_CELLS if summary.counts["failed"] or summary.broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import docker
 
 from bench import context, engine, images, results, runner
-from bench.bases import Bases, BaseUnavailable
+from bench.bases import DEFAULT_MIRROR, Bases, BaseUnavailable
 from bench.cells import Cell
 from bench.progress import say
 
@@ -17,7 +17,7 @@ from bench.progress import say
 class Options:
     results: Path
     base_mode: str = "auto"
-    mirror: str = ""
+    mirror: str = DEFAULT_MIRROR
     ca_bundle: Path | None = None
     wheelhouses: tuple[Path, ...] = ()
     probe_timeout_s: float = 600.0
@@ -29,6 +29,7 @@ class Summary:
     counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in results.STATUSES})
     built: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)  # checks whose claim did not hold
 
     def add(self, status: str) -> None:
         self.counts[status] += 1
@@ -80,6 +81,8 @@ def _measure(
         return
     results.write(options.results, results.record(key, "ok", probe=run.document, host=host))
     summary.add("ok")
+    if run.document.get("holds") is False:
+        summary.broken.append(f"{key.cell} {key.model} {key.job}")
     say(f"{key.model} / {key.job}: {_verdict(run.document)} ({run.seconds} s)", cell.name)
 
 
@@ -102,4 +105,5 @@ def describe(summary: Summary, seconds: float) -> str:
     return (
         f"matrix done in {seconds:.0f} s: {counts or 'nothing to do'}; images built: "
         f"{', '.join(summary.built) or 'none'}; reused: {', '.join(summary.reused) or 'none'}"
+        + (f"; checks that DO NOT HOLD: {', '.join(summary.broken)}" if summary.broken else "")
     )

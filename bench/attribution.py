@@ -124,9 +124,10 @@ def _tensorflow(definition: dict, probe: dict) -> Attribution:
         flops, names = outside.get(name, (0, []))
         outside[name] = (flops + node["raw"], names + [node["name"]])
 
+    layer_names = set(specs)
     for node in probe["nodes"]:
         segments = node["name"].split("/")
-        layer = _layer_of(segments, set(specs))
+        layer = _layer_of(segments, layer_names)
         if "Initializer" in segments:
             if node["raw"]:
                 bucket(BUCKET_INITIALIZERS, node)

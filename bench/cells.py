@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,11 @@ def load(path: Path = paths.CELLS_FILE) -> dict[str, Cell]:
             raise CellError(f"cell {cell.name} is defined twice in {path.name}")
         cells[cell.name] = cell
     return cells
+
+
+def order_key(name: str) -> list:
+    """Cell names in reading order: tf before torch, versions numerically, `latest` last."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.-]", name)]
 
 
 def pick(available: dict[str, Cell], names: list[str] | None) -> list[Cell]:

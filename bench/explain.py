@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from bench.cells import order_key
 from bench.markdown import number, signed, table
 from bench.probe import catalog, zoo
 from bench.reconcile import CAUSES, Reconciliation, reconcile
@@ -29,8 +28,8 @@ def reconciliations(entries: list[dict], convention: Convention) -> list[Reconci
     return found
 
 
-def section(model: str, rows: list[Reconciliation], convention: Convention, order: Callable) -> str:
-    rows = sorted(rows, key=lambda r: (order(r.cell), r.counter))
+def section(model: str, rows: list[Reconciliation], convention: Convention) -> str:
+    rows = sorted(rows, key=lambda r: (order_key(r.cell), r.counter))
     causes = [c for c in CAUSES if any(c in r.by_cause() for r in rows)]
     body = [
         [r.cell, f"`{r.counter}`", number(r.total), number(r.reference)]
@@ -54,10 +53,10 @@ def _column(r: Reconciliation, cause: str) -> str:
     return signed(sum(a.flops for a in group)) if group else "0"
 
 
-def summary(rows: list[Reconciliation], order: Callable) -> str:
+def summary(rows: list[Reconciliation]) -> str:
     """The answer in one line per measurement of the seed models, from the reconciliations."""
     lines = [_lead(rows), "In short (each line is one measurement; the sections below give every term):\n"]
-    for r in sorted(rows, key=lambda r: (r.model != "seed", r.model, order(r.cell), r.counter)):
+    for r in sorted(rows, key=lambda r: (r.model != "seed", r.model, order_key(r.cell), r.counter)):
         share = 100 * r.total / r.reference if r.reference else 0
         parts = [f"{share:.1f}% of the reference {number(r.reference)}"]
         steps = [a for a in r.adjustments if a.cause == "steps"]

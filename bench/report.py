@@ -3,11 +3,11 @@ formulas that the reconciliation prices them against)."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
 from bench import explain, results
+from bench.cells import order_key
 from bench.markdown import table
 from bench.reference.convention import PRESETS, Convention
 
@@ -33,9 +33,9 @@ def render(entries: list[dict], convention: Convention = PRESETS["default"]) -> 
     parts = [HEADER]
     explained = explain.reconciliations(ok, convention)
     if explained:
-        parts += [explain.QUESTION + "\n", explain.summary(explained, _cell_order)]
+        parts += [explain.QUESTION + "\n", explain.summary(explained)]
     for model in sorted({r.model for r in explained}, key=lambda m: (m != "seed", m)):
-        parts.append(explain.section(model, [r for r in explained if r.model == model], convention, _cell_order))
+        parts.append(explain.section(model, [r for r in explained if r.model == model], convention))
     if ok:
         parts += [_overview(ok)]
     else:
@@ -45,7 +45,7 @@ def render(entries: list[dict], convention: Convention = PRESETS["default"]) -> 
     if ok:
         parts += [_details(ok), _versions(ok)]
     if missing:
-        parts.append(_not_measured(missing, {_key(e) for e in ok}))
+        parts.append(_not_measured(missing, {_key(e) for e in ok + checks}))
     return "\n".join(parts)
 
 
@@ -53,13 +53,8 @@ def _key(entry: dict) -> tuple[str, str, str]:
     return entry["cell"], entry["model"], entry["job"]
 
 
-def _cell_order(name: str) -> list:
-    """tf before torch, versions in numeric order, `latest` last."""
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.-]", name)]
-
-
 def _overview(ok: list[dict]) -> str:
-    cells = sorted({e["cell"] for e in ok}, key=_cell_order)
+    cells = sorted({e["cell"] for e in ok}, key=order_key)
     by_model: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for e in sorted(ok, key=lambda e: e["job"]):
         by_model[e["model"]][e["cell"]].append(f"{e['probe']['flops']:,} ({e['job']})")
@@ -73,7 +68,7 @@ def _overview(ok: list[dict]) -> str:
 
 def _details(ok: list[dict]) -> str:
     rows = []
-    for e in sorted(ok, key=lambda e: (e["model"], _cell_order(e["cell"]), e["job"])):
+    for e in sorted(ok, key=lambda e: (e["model"], order_key(e["cell"]), e["job"])):
         p = e["probe"]
         prov = p["provenance"]
         skipped = _skipped(p["unsupported"])
@@ -121,7 +116,7 @@ def _versions(ok: list[dict]) -> str:
         if e["cell"] not in newest or e["host"]["finished_at"] > newest[e["cell"]]["host"]["finished_at"]:
             newest[e["cell"]] = e
     rows = []
-    for cell in sorted(newest, key=_cell_order):
+    for cell in sorted(newest, key=order_key):
         host = newest[cell]["host"]
         image = host["image"]
         rows.append(
@@ -173,7 +168,7 @@ def _not_measured(missing: list[dict], measured: set[tuple[str, str, str]]) -> s
     for e in missing:
         groups[(e["cell"], e["status"], e["reason"])].append(e)
     rows = []
-    for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (_cell_order(g[0][0]), g[0][1:])):
+    for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (order_key(g[0][0]), g[0][1:])):
         what = ", ".join(f"`{e['model']}` / `{e['job']}`" for e in sorted(group, key=_key))
         standing = [f"`{e['model']}` / `{e['job']}`" for e in group if _key(e) in measured]
         rows.append([cell, status, what, reason.replace("|", "\\|"), ", ".join(standing) or "none"])

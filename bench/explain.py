@@ -1,50 +1,129 @@
-"""The report's answer: every counter's total reconciled with the analytic reference, per model."""
+"""The report's answer: every counter's total reconciled with the analytic reference, per model.
+
+Nothing here knows a model, counter or layer by name: the opening answer is drawn from whatever
+reconciliations there are.
+"""
 
 from __future__ import annotations
 
 from bench.cells import order_key
+from bench.counters import ADAPTERS
 from bench.markdown import number, signed, table
-from bench.probe import catalog, zoo
+from bench.probe import catalog
 from bench.reconcile import CAUSES, Reconciliation, reconcile
 from bench.reference.convention import Convention
 from bench.reference.formulas import analyse
 
 QUESTION = (
-    "The blog asks why TensorFlow 1.12 and 2.x count roughly the same FLOPs for its Conv2D -> GRU ->"
-    " Dense model while PyTorch + thop counts ten times more, when a Conv2D-only model agrees"
-    " everywhere. Each counter's total below is split into the analytic reference (what the model"
-    " computes, counted from its definition) plus named adjustments, each computed from the"
-    " counter's own breakdown, plus the residual that nothing explains."
+    "Each counter's total below is split into the analytic reference (what the model computes,"
+    " counted from the definition the record holds), plus named adjustments (what the counter's"
+    " rule model predicts it does differently, from the graph or modules the probe saw and never from"
+    " the counted numbers), plus the residual: what was counted minus what the rule model predicted."
+    " A residual of 0 means the counter did exactly what its rules say; anything else is named below."
 )
 
 
-def reconciliations(entries: list[dict], convention: Convention) -> list[Reconciliation]:
-    """One per measurement of a zoo model that the current probe schema describes."""
-    found = []
+def reconciliations(entries: list[dict], convention: Convention) -> tuple[list[Reconciliation], list[str]]:
+    """One per measurement the current probe schema describes and a counter adapter reads; and why
+    the others were not reconciled."""
+    found, skipped = [], []
     for entry in entries:
         probe = entry.get("probe") or {}
-        if entry["model"] in zoo.MODELS and probe.get("schema") == catalog.COUNT_SCHEMA:
-            found.append(reconcile(zoo.MODELS[entry["model"]], entry, convention))
-    return found
+        name = f"`{entry['model']}` / {entry['cell']} / `{entry['job']}`"
+        if probe.get("schema") != catalog.COUNT_SCHEMA:
+            skipped.append(f"{name}: recorded by probe schema {probe.get('schema')}, not {catalog.COUNT_SCHEMA}")
+        elif entry["job"] not in ADAPTERS:
+            skipped.append(f"{name}: no counter adapter on the host")
+        else:
+            found.append(reconcile(entry, convention))
+    return found, skipped
 
 
-def section(model: str, rows: list[Reconciliation], convention: Convention) -> str:
-    rows = sorted(rows, key=lambda r: (order_key(r.cell), r.counter))
+def _ordered(rows: list[Reconciliation]) -> list[Reconciliation]:
+    return sorted(rows, key=lambda r: (r.model, order_key(r.cell), r.counter))
+
+
+def answer(rows: list[Reconciliation]) -> str:
+    """Per model: how far the counters spread, and the largest causes with their share."""
+    lines = ["**The answer**, model by model (largest causes of disagreement first):\n"]
+    for model in sorted({r.model for r in rows}):
+        lines.append(_model_answer([r for r in rows if r.model == model]))
+    lines.append("\nIn short (each line is one measurement; the sections below give every term):\n")
+    lines += [_short(r) for r in _ordered(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def _model_answer(rows: list[Reconciliation]) -> str:
+    reference = rows[0].reference
+    shares = [100 * r.total / reference for r in rows] if reference else [0.0]
+    size: dict[str, float] = {}
+    for r in rows:
+        for cause, group in r.by_cause().items():
+            size[cause] = max(size.get(cause, 0), abs(sum(a.flops for a in group)))
+    ranked = sorted(size, key=lambda c: (-size[c], list(CAUSES).index(c)))[:3]
+    causes = [f"{CAUSES[c]}, up to {_share(size[c], reference)} of the reference{_detail(c, rows)}" for c in ranked]
+    off = [r for r in rows if r.residual]
+    residual = (
+        "the residual is 0 in every row"
+        if not off
+        else f"the residual is not 0 in {len(off)} of {len(rows)} rows: "
+        + ", ".join(f"{r.cell} `{r.counter}` {signed(r.residual)}" for r in _ordered(off))
+    )
+    return (
+        f"- **`{rows[0].model}`**: the counters give {min(shares):.1f}% to {max(shares):.1f}% of the reference,"
+        f" {number(reference)} FLOPs. Largest causes: " + ("; ".join(causes) or "none") + f"; {residual}."
+    )
+
+
+def _share(flops: float, reference: float) -> str:
+    return f"{100 * flops / reference:.1f}%" if reference else "-"
+
+
+def _detail(cause: str, rows: list[Reconciliation]) -> str:
+    """For recurrent steps: each layer's share and how many steps each tool prices."""
+    if cause != "steps":
+        tools = sorted({r.tool for r in rows if cause in r.by_cause()})
+        return f" ({', '.join(tools)})"
+    parts = []
+    for layer, steps in rows[0].steps.items():
+        cost = next(c for c in analyse(rows[0].definition) if c.name == layer)
+        share = _share(rows[0].convention.flops(cost.total()), rows[0].reference)
+        priced: dict[str, list[int]] = {}
+        for r in rows:
+            priced.setdefault(r.tool, []).append(r.priced_steps.get(layer, 0))
+        said = ", ".join(f"{tool} prices {_span(counts)}" for tool, counts in sorted(priced.items()))
+        parts.append(f"the {layer}'s {steps} steps are {share} of it: {said}")
+    return f" ({'; '.join(parts)})"
+
+
+def _span(counts: list[int]) -> str:
+    low, high = min(counts), max(counts)
+    return f"{low}" if low == high else f"{low} to {high}"
+
+
+def _short(r: Reconciliation) -> str:
+    parts = [f"{_share(r.total, r.reference)} of the reference {number(r.reference)}"]
+    for layer, steps in r.steps.items():
+        parts.append(f"{r.priced_steps.get(layer, 0)} of the {layer}'s {steps} steps priced")
+    for cause, group in r.by_cause().items():
+        if cause != "steps":
+            parts.append(f"{signed(sum(a.flops for a in group))} {CAUSES[cause]}")
+    parts.append(f"residual {signed(r.residual) if r.residual else 0}")
+    return f"- `{r.model}`, {r.cell}, `{r.counter}`: {number(r.total)} = {'; '.join(parts)}."
+
+
+def section(model: str, rows: list[Reconciliation]) -> str:
+    rows = _ordered(rows)
     causes = [c for c in CAUSES if any(c in r.by_cause() for r in rows)]
     body = [
-        [r.cell, f"`{r.counter}`", number(r.total), number(r.reference)]
+        [r.cell, f"`{r.counter}`", f"{r.raw_total:,} {r.unit.value}", number(r.total), number(r.reference)]
         + [_column(r, c) for c in causes]
         + [number(r.residual)]
         for r in rows
     ]
-    header = ["cell", "counter", "counter's total", "reference"] + [CAUSES[c] for c in causes] + ["residual"]
-    lines = [
-        f"## `{model}`: each counter's total, explained\n",
-        _reference(model, convention) + "\n",
-        table(header, body),
-    ]
-    for r in rows:
-        lines.append(_row(r))
+    header = ["cell", "counter", "as reported", "in FLOPs", "reference"] + [CAUSES[c] for c in causes] + ["residual"]
+    lines = [f"## `{model}`: each counter's total, explained\n", _reference(rows[0]) + "\n", table(header, body)]
+    lines += [_row(r) for r in rows]
     return "\n".join(lines)
 
 
@@ -53,102 +132,37 @@ def _column(r: Reconciliation, cause: str) -> str:
     return signed(sum(a.flops for a in group)) if group else "0"
 
 
-def summary(rows: list[Reconciliation]) -> str:
-    """The answer in one line per measurement of the seed models, from the reconciliations."""
-    lines = [_lead(rows), "In short (each line is one measurement; the sections below give every term):\n"]
-    for r in sorted(rows, key=lambda r: (r.model != "seed", r.model, order_key(r.cell), r.counter)):
-        share = 100 * r.total / r.reference if r.reference else 0
-        parts = [f"{share:.1f}% of the reference {number(r.reference)}"]
-        steps = [a for a in r.adjustments if a.cause == "steps"]
-        for layer in sorted({a.layer for a in steps}):
-            priced = r.priced_steps.get(layer)
-            parts.append(f"{priced} of the {layer}'s {r.steps.get(layer)} steps priced")
-        if not steps and r.steps:
-            parts.append(" and ".join(f"all {n} of the {layer}'s steps priced" for layer, n in r.steps.items()))
-        outside = sum(a.flops for a in r.adjustments if a.cause == "outside")
-        if outside:
-            parts.append(f"{number(outside)} FLOPs of ops outside the model added")
-        rest = r.total - r.reference - sum(a.flops for a in steps) - outside - r.residual
-        parts.append(f"{signed(rest)} from how it prices MACs, bias adds, activations and element-wise work")
-        lines.append(f"- `{r.model}`, {r.cell}, `{r.counter}`: {number(r.total)} = {'; '.join(parts)}.")
-    return "\n".join(lines) + "\n"
-
-
-def _lead(rows: list[Reconciliation]) -> str:
-    """The blog's question answered in three sentences, every number taken from the rows."""
-    seed = [r for r in rows if r.model == "seed" and r.steps]
-    control = [r for r in rows if r.model == "seed-conv"]
-    if not seed:
-        return ""
-    layer, steps = next(iter(seed[0].steps.items()))
-    cost = next(c for c in analyse(zoo.MODELS["seed"]) if c.name == layer)
-    share = 100 * seed[0].convention.flops(cost.total()) / seed[0].reference
-    priced: dict[str, list[int]] = {}
-    for r in seed:
-        priced.setdefault(r.tool, []).append(r.priced_steps[layer])
-    said = [f"{tool} prices {_span(counts)} of them" for tool, counts in sorted(priced.items())]
-    rest = max(abs(_beyond(r, ("steps", "mac"))) for r in seed)
-    text = (
-        f"**The answer:** the {layer}'s {steps} time steps are {share:.1f}% of the seed model's"
-        f" {number(seed[0].reference)} FLOPs, and {' while '.join(said)}. Everything else (bias adds,"
-        " activations, the initializers and input generator that the blog's whole-graph recipe also"
-        f" counts) moves a total by at most {number(rest)} FLOPs ({100 * rest / seed[0].reference:.1f}% of"
-        " the reference)."
-    )
-    if any(a.cause == "mac" for r in rows for a in r.adjustments):
-        text += (
-            f" (On top of that, the tools count 2 FLOPs per multiply-accumulate where this convention counts"
-            f" {seed[0].convention.weight('mac'):g}.)"
-        )
-    if control:
-        spread = max(abs(_beyond(r, ("mac",))) / r.reference for r in control)
-        text += (
-            f" The Conv2D-only control has no loop, so there every counter is within {100 * spread:.1f}% of"
-            " its reference."
-        )
-    return text + "\n"
-
-
-def _beyond(r: Reconciliation, causes: tuple[str, ...]) -> float:
-    """How far the total sits from the reference once the named causes are taken out."""
-    return r.total - r.reference - sum(a.flops for a in r.adjustments if a.cause in causes)
-
-
-def _span(counts: list[int]) -> str:
-    low, high = min(counts), max(counts)
-    return f"{low}" if low == high else f"{low} to {high}"
-
-
-def _reference(model: str, convention: Convention) -> str:
-    costs = analyse(zoo.MODELS[model])
-    total = sum(convention.flops(c.total()) for c in costs)
+def _reference(r: Reconciliation) -> str:
+    convention = r.convention
     parts = []
-    for cost in costs:
+    for cost in analyse(r.definition):
         flops = convention.flops(cost.total())
-        if cost.steps:
-            parts.append(f"{cost.name} {number(flops)} ({cost.steps} steps of {number(convention.flops(cost.step))})")
-        else:
-            parts.append(f"{cost.name} {number(flops)}")
+        steps = f" ({cost.steps} steps of {number(convention.flops(cost.step))})" if cost.steps else ""
+        parts.append(f"{cost.name} {number(flops)}{steps}")
     return (
-        f"Analytic reference for `{model}` ({zoo.MODELS[model]['summary']}): **{number(total)} FLOPs**"
-        f" under the convention {convention.name!r} ({convention.describe()}): {'; '.join(parts)}."
+        f"Analytic reference for `{r.model}` ({r.definition.get('summary', 'no summary')}):"
+        f" **{number(r.reference)} FLOPs** under the convention {convention.name!r} ({convention.describe()}):"
+        f" {'; '.join(parts)}."
     )
 
 
 def _row(r: Reconciliation) -> str:
+    unit = "" if r.unit_flops == 1 else f" ({r.raw_total:,} {r.unit.value}s x {number(r.unit_flops)})"
     terms = " ".join(f"{signed(sum(a.flops for a in group))} ({CAUSES[c]})" for c, group in r.by_cause().items())
     lines = [
-        f"**{r.cell}, `{r.counter}`: {number(r.total)}** = {number(r.reference)} (reference) {terms}"
+        f"**{r.cell}, `{r.counter}`: {number(r.total)}**{unit} = {number(r.reference)} (reference) {terms}"
         f" {signed(r.residual)} (residual)\n"
     ]
     for cause, group in r.by_cause().items():
         text = "; ".join(a.text for a in group)
         if cause == "steps":
-            text += ". Why: " + "; ".join(why for a in group for why in r.why.get(a.layer, []))
-        elif cause == "outside":
-            text += ". The recipe profiles the whole graph it built, not just the model"
+            text += ". Why: " + "; ".join(why for a in group for why in r.why.get(a.layer, ()))
+        elif cause == "outside" and r.outside_why:
+            text += f". {r.outside_why[0].upper()}{r.outside_why[1:]}"
         lines.append(f"- {CAUSES[cause]} ({signed(sum(a.flops for a in group))}): {text}.")
     lines += [f"- note on {layer}: {note}." for layer, notes in r.notes.items() for note in notes]
-    if r.unexplained:
-        lines.append(f"- residual: counted but unexplained: {'; '.join(r.unexplained)}.")
+    if r.definition_note:
+        lines.append(f"- definition: {r.definition_note}.")
+    for residual in r.residuals:
+        lines.append(f"- residual at {residual.place} ({signed(residual.flops)}): {'; '.join(residual.items)}.")
     return "\n".join(lines) + "\n"

@@ -31,11 +31,13 @@ def render(entries: list[dict], convention: Convention = PRESETS["default"]) -> 
     checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
     missing = [e for e in entries if e["status"] != "ok"]
     parts = [HEADER]
-    explained = explain.reconciliations(ok, convention)
+    explained, skipped = explain.reconciliations(ok, convention)
     if explained:
-        parts += [explain.QUESTION + "\n", explain.summary(explained)]
-    for model in sorted({r.model for r in explained}, key=lambda m: (m != "seed", m)):
-        parts.append(explain.section(model, [r for r in explained if r.model == model], convention))
+        parts += [explain.QUESTION + "\n", explain.answer(explained)]
+    for model in sorted({r.model for r in explained}):
+        parts.append(explain.section(model, [r for r in explained if r.model == model]))
+    if skipped:
+        parts.append("Measurements not reconciled:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n")
     if ok:
         parts += [_overview(ok)]
     else:
@@ -61,8 +63,9 @@ def _overview(ok: list[dict]) -> str:
     rows = [[f"`{model}`"] + ["<br>".join(by_model[model][c]) or "-" for c in cells] for model in sorted(by_model)]
     return (
         "## FLOPs by model and cell\n\n"
-        "Each entry is the counter's total in FLOPs and the counter that gave it; thop reports MACs,"
-        " shown here x2 as the blog does (the table below gives the raw numbers).\n\n" + table(["model"] + cells, rows)
+        "Each entry is the counter's total in FLOPs and the counter that gave it; a count the tool reports"
+        " in MACs is shown at the catalog's FLOPs per MAC (the table below gives the raw numbers).\n\n"
+        + table(["model"] + cells, rows)
     )
 
 

@@ -40,7 +40,7 @@ def probe_archive() -> bytes:
 
 
 SCHEMAS = {
-    "count": (catalog.COUNT_SCHEMA, "probe-2.schema.json"),
+    "count": (catalog.COUNT_SCHEMA, "probe-3.schema.json"),
     "check": (catalog.CHECK_SCHEMA, "check-1.schema.json"),
 }
 

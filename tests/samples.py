@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from bench import results
+from bench.probe import zoo
+
+TOY = {
+    "summary": "Dense(256) on 96 features",
+    "input": [1, 96],
+    "layers": [{"name": "output", "kind": "dense", "units": 256, "activation": "sigmoid", "torch": ["fc", "sigmoid"]}],
+}
 
 
 def probe_document(cell: str = "torch-x", model: str = "toy", counter: str = "thop", raw: int = 10) -> dict:
     return {
-        "schema": "flops-matrix/probe/2",
+        "schema": "flops-matrix/probe/3",
         "cell": cell,
         "model": model,
         "counter": counter,
@@ -16,6 +23,8 @@ def probe_document(cell: str = "torch-x", model: str = "toy", counter: str = "th
         "flops_per_unit": 2,
         "raw_total": raw,
         "flops": 2 * raw,
+        "definition": TOY,
+        "definition_sha256": zoo.fingerprint(TOY),
         "breakdown": {"by": "module", "items": [{"name": "fc", "type": "Linear", "raw": raw}]},
         "nodes": [],
         "layers": [{"name": "fc", "class": "Linear", "params": 24832, "config": {"bias": True}}],

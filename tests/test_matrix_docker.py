@@ -18,10 +18,10 @@ import pytest
 
 from bench import cells, paths, runner
 from bench.probe import catalog, zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS, parse
 from bench.reference.formulas import analyse
 from bench.results import Key
+from tests import test_recorded
 
 pytestmark = pytest.mark.docker
 
@@ -74,7 +74,7 @@ def test_both_runs_succeed_and_the_second_builds_nothing(runs: tuple[Path, list]
 def test_every_buildable_cell_measures_every_model_with_its_own_versions(runs: tuple[Path, list]) -> None:
     where = runs[0]
     defined = cells.load()
-    schema = json.loads((paths.SCHEMAS / "probe-2.schema.json").read_text())
+    schema = json.loads((paths.SCHEMAS / "probe-3.schema.json").read_text())
     for cell, (framework, version, python) in EXPECTED.items():
         for model in catalog.MODELS:
             for counter in defined[cell].counters:
@@ -166,14 +166,19 @@ def test_every_counted_build_has_the_definitions_parameter_counts(runs: tuple[Pa
             assert {k: layers[k] for k in expected} == expected, cell
 
 
-def test_every_measurement_of_the_seed_models_reconciles_to_zero(runs: tuple[Path, list]) -> None:
+def test_every_fresh_measurement_reconciles_to_zero_and_a_tampered_one_does_not(runs: tuple[Path, list]) -> None:
     where = runs[0]
-    for convention in (PRESETS["default"], PRESETS["macs"], parse("mac=1,act:tanh=4")):
-        for cell in EXPECTED:
-            for model in ("seed", "seed-conv"):
-                for counter in cells.load()[cell].counters:
-                    result = reconcile(zoo.MODELS[model], record(where, cell, model, counter), convention)
-                    assert result.residual == 0, (convention.name, cell, model, counter, result.unexplained)
+    assert test_recorded.check_every_measurement_reconciles_to_zero(where) == 14 * len(test_recorded.CONVENTIONS)
+    test_recorded.check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(where)
+    test_recorded.check_a_tampered_node_is_residual_at_its_layer(where)
+    test_recorded.check_a_layer_off_by_one_step_is_residual_at_that_layer(where)
+    test_recorded.check_a_rule_model_of_another_version_leaves_a_residual(where)
+
+
+def test_every_record_keeps_the_definition_it_measured(runs: tuple[Path, list]) -> None:
+    for entry in test_recorded.measurements(runs[0]):
+        assert entry["probe"]["definition"] == zoo.MODELS[entry["model"]]
+        assert entry["probe"]["definition_sha256"] == zoo.fingerprint(zoo.MODELS[entry["model"]])
 
 
 def test_the_reference_agrees_exactly_with_counters_that_count_what_it_counts(runs: tuple[Path, list]) -> None:
@@ -190,5 +195,8 @@ def test_the_reference_agrees_exactly_with_counters_that_count_what_it_counts(ru
 
 def test_the_report_opens_with_the_answer(runs: tuple[Path, list]) -> None:
     report = (runs[0] / "README.md").read_text()
-    assert report.index("**The answer:**") < report.index("## `seed`: each counter's total, explained")
-    assert "tf.profiler prices 0 to 2 of them while thop prices 97 of them" in report
+    assert report.index("**The answer**") < report.index("## `seed`: each counter's total, explained")
+    seed = next(line for line in report.splitlines() if line.startswith("- **`seed`**"))
+    assert "recurrent steps priced, up to 92.7% of the reference" in seed
+    assert "tf.profiler prices 0 to 2, thop prices 97" in seed
+    assert seed.endswith("the residual is 0 in every row.")

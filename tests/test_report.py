@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from bench import report, results
+from bench.probe import zoo
 from bench.reference import convention
 from tests import samples
 
@@ -64,8 +65,12 @@ def test_measurements_of_zoo_models_are_explained_and_the_convention_switches() 
     ]
     entry["probe"]["layers"] = [{"name": "conv2d", "class": "Conv2d", "params": 544, "config": {"bias": True}}]
     entry["probe"]["provenance"]["counter_tool"]["version"] = "0.1.1-2209072238"
+    entry["probe"]["definition"] = zoo.MODELS["seed-conv"]
+    entry["probe"]["definition_sha256"] = zoo.fingerprint(zoo.MODELS["seed-conv"])
     default = report.render([entry])
     assert "## `seed-conv`: each counter's total, explained" in default
     assert "**13,403,072 FLOPs**" in default and "+ 0 (residual)" in default
+    assert "the residual is 0 in every row" in default
     macs = report.render([entry], convention.PRESETS["macs"])
     assert "**6,307,328 FLOPs**" in macs
+    assert "per multiply-accumulate" not in macs  # thop reports MACs: nothing to convert under `macs`

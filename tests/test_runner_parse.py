@@ -25,7 +25,7 @@ def test_a_valid_document_is_accepted() -> None:
     [
         (b"", "printed no JSON document"),
         (b"[INFO] Register count_convNd()\n{", "stdout began: '[INFO] Register"),
-        (b'{"schema": "flops-matrix/probe/2"}', "breaks schema flops-matrix/probe/2 at document"),
+        (b'{"schema": "flops-matrix/probe/3"}', "breaks schema flops-matrix/probe/3 at document"),
     ],
 )
 def test_garbage_is_refused_in_one_line(stdout: bytes, message: str) -> None:

@@ -8,7 +8,7 @@ try:
 except ImportError:  # on the host, bench.probe is a package
     from bench.probe import zoo
 
-COUNT_SCHEMA = "flops-matrix/probe/2"
+COUNT_SCHEMA = "flops-matrix/probe/3"
 CHECK_SCHEMA = "flops-matrix/check/1"
 
 # model name -> what it is

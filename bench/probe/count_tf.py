@@ -27,8 +27,21 @@ def _rule(graph, op):
         return "shape-unknown"
 
 
+def _attrs(op):
+    """The attributes TensorFlow's FLOPs rules read (MatMul's transposes, a conv's data format)."""
+    found = {}
+    for name in ("transpose_a", "transpose_b", "data_format", "ksize"):
+        try:
+            value = op.get_attr(name)
+        except ValueError:
+            continue
+        found[name] = value.decode("ascii") if isinstance(value, bytes) else value
+    return found
+
+
 def _nodes(tf, graph):
-    """Every op in the graph: the profiler's count, its rule, output shape and inputs (the evidence)."""
+    """Every op in the graph: the profiler's count, its rule, output and input shapes, inputs and the
+    attributes its FLOPs rule reads (the evidence a rule model predicts the count from)."""
     profiler = tf.profiler
     options = profiler.ProfileOptionBuilder(profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
     scope = profiler.profile(graph=graph, run_meta=tf.RunMetadata(), cmd="scope", options=options)
@@ -47,6 +60,8 @@ def _nodes(tf, graph):
             "rule": _rule(graph, op),
             "shape": str(op.outputs[0].shape) if op.outputs else "",
             "inputs": [t.op.name for t in op.inputs],
+            "input_shapes": [str(t.shape) for t in op.inputs],
+            "attrs": _attrs(op),
         })
     return nodes
 

@@ -17,6 +17,29 @@ def _gate_order(matrix, units):
     return np.concatenate([r, z, h], axis=-1)
 
 
+def _copy_conv2d(torch, module, weights, spec):
+    module.weight.copy_(torch.from_numpy(weights[0].transpose(3, 2, 0, 1).copy()))
+    module.bias.copy_(torch.from_numpy(weights[1]))
+
+
+def _copy_dense(torch, module, weights, spec):
+    module.weight.copy_(torch.from_numpy(weights[0].T.copy()))
+    module.bias.copy_(torch.from_numpy(weights[1]))
+
+
+def _copy_gru(torch, module, weights, spec):
+    kernel, recurrent, bias = weights
+    units = spec["units"]
+    module.weight_ih_l0.copy_(torch.from_numpy(_gate_order(kernel, units).T.copy()))
+    module.weight_hh_l0.copy_(torch.from_numpy(_gate_order(recurrent, units).T.copy()))
+    module.bias_ih_l0.copy_(torch.from_numpy(_gate_order(bias[0], units).copy()))
+    module.bias_hh_l0.copy_(torch.from_numpy(_gate_order(bias[1], units).copy()))
+
+
+# layer kind -> how its Keras weights go into its first PyTorch module
+WEIGHT_COPIES = {"conv2d": _copy_conv2d, "dense": _copy_dense, "gru": _copy_gru}
+
+
 def _copy_into_torch(keras_model, torch_model, definition):
     import torch
 
@@ -25,23 +48,10 @@ def _copy_into_torch(keras_model, torch_model, definition):
         for spec in definition["layers"]:
             if not spec["torch"]:
                 continue
-            weights = keras_model.get_layer(spec["name"]).get_weights()
-            module = modules[spec["torch"][0]]
-            if spec["kind"] == "conv2d":
-                module.weight.copy_(torch.from_numpy(weights[0].transpose(3, 2, 0, 1).copy()))
-                module.bias.copy_(torch.from_numpy(weights[1]))
-            elif spec["kind"] == "dense":
-                module.weight.copy_(torch.from_numpy(weights[0].T.copy()))
-                module.bias.copy_(torch.from_numpy(weights[1]))
-            elif spec["kind"] == "gru":
-                kernel, recurrent, bias = weights
-                units = spec["units"]
-                module.weight_ih_l0.copy_(torch.from_numpy(_gate_order(kernel, units).T.copy()))
-                module.weight_hh_l0.copy_(torch.from_numpy(_gate_order(recurrent, units).T.copy()))
-                module.bias_ih_l0.copy_(torch.from_numpy(_gate_order(bias[0], units).copy()))
-                module.bias_hh_l0.copy_(torch.from_numpy(_gate_order(bias[1], units).copy()))
-            else:
+            if spec["kind"] not in WEIGHT_COPIES:
                 raise ValueError("no weight copy for layer kind %r" % spec["kind"])
+            weights = keras_model.get_layer(spec["name"]).get_weights()
+            WEIGHT_COPIES[spec["kind"]](torch, modules[spec["torch"][0]], weights, spec)
 
 
 def _params_per_layer(rows, definition, framework):

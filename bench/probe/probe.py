@@ -18,6 +18,7 @@ import time
 
 import catalog
 import installed
+import zoo
 
 
 def _claim_stdout():
@@ -63,6 +64,8 @@ def measure(cell, model, counter):
         "flops_per_unit": flops_per_unit,
         "raw_total": raw_total,
         "flops": raw_total * flops_per_unit,
+        "definition": zoo.MODELS[model],
+        "definition_sha256": zoo.fingerprint(zoo.MODELS[model]),
         "breakdown": answer["breakdown"],
         "nodes": answer.get("nodes", []),
         "layers": answer["layers"],

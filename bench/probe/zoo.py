@@ -8,6 +8,15 @@ Layer keys: `name` (the Keras layer name, also the TensorFlow name scope), `kind
 options, and `torch`: the PyTorch module names that implement the layer, in order (an
 activation is a module of its own in PyTorch).
 """
+import hashlib
+import json
+
+
+def fingerprint(definition):
+    """sha256 of the definition as canonical JSON: the same under Python 2.7 and 3."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 SEED_CONV = {
     "name": "conv", "kind": "conv2d", "filters": 32, "kernel": [4, 4], "strides": [1, 2],

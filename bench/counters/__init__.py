@@ -1,0 +1,19 @@
+"""The host side of each counter, one registry entry per counter of the probe's catalog: its unit,
+how its record maps onto the model's layers, its rule model and the words the report uses.
+
+Adding a counter: an entry in bench/probe/catalog.py, its function in bench/probe/count_*.py, an
+adapter module here with its rule model, its entry below, and tests.
+"""
+
+from __future__ import annotations
+
+from bench.counters import tf_profiler, thop
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+
+__all__ = ["ADAPTERS", "Adapter", "Item", "Reading", "Steps", "Unit"]
+
+ADAPTERS: dict[str, Adapter] = {
+    "tf-profiler-seed": tf_profiler.ADAPTER_SEED,
+    "tf-profiler-frozen": tf_profiler.ADAPTER_FROZEN,
+    "thop": thop.ADAPTER,
+}

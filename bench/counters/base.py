@@ -1,0 +1,72 @@
+"""What a counter adapter gives the reconciliation: each thing the counter counted, placed on a
+layer (or a bucket outside the model) and a reference component, with what the counter's rule
+model predicts for it from structure alone (never from the counted number)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from bench.reference.convention import Convention
+
+__all__ = ["Unit", "Item", "Steps", "Reading", "Adapter"]
+
+
+class Unit(Enum):
+    """The unit a tool reports in. Converting it to FLOPs is the convention's job."""
+
+    FLOP = "FLOP"
+    MAC = "MAC"
+
+    def flops(self, convention: Convention) -> float:
+        return 1 if self is Unit.FLOP else convention.weight("mac")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One graph node or module the counter reports, with the rule model's prediction for it."""
+
+    name: str
+    place: str  # the model layer it belongs to, or a bucket for work outside the model
+    counted: int  # what the counter reported for it, in the tool's unit
+    predicted: Counter[str]  # component -> what the rule model predicts, in the tool's unit
+    rule: str  # the counter's rule as the rule model applies it: the evidence, in words
+    macs: int = 0  # multiply-accumulates the rule model sees priced in it (recurrent steps come from these)
+    where: str = ""  # where in the layer: "loop body", "outside the loop", ...
+    cause: str = ""  # a cause of reconcile.CAUSES overriding the component's own
+
+    @property
+    def expected(self) -> int:
+        return sum(self.predicted.values())
+
+
+@dataclass(frozen=True)
+class Steps:
+    """How many time steps of a recurrent layer the counter prices, decided from structure."""
+
+    priced: int
+    why: tuple[str, ...] = ()
+
+
+@dataclass
+class Reading:
+    """A counter's record, read by its adapter: every item placed and predicted."""
+
+    items: list[Item]
+    steps: dict[str, Steps] = field(default_factory=dict)  # recurrent layer -> steps priced
+    notes: dict[str, list[str]] = field(default_factory=dict)  # layer -> other evidence-backed remarks
+
+    def at(self, place: str) -> list[Item]:
+        return [item for item in self.items if item.place == place]
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One counter on the host: its unit, how its record maps onto the model, its rule model, its words."""
+
+    tool: str  # how the report names the tool
+    unit: Unit
+    read: Callable[[dict, dict], Reading]  # (definition, probe document) -> Reading
+    outside: str = ""  # one sentence on why the counter counts work outside the model, if it does

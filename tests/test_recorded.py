@@ -1,0 +1,142 @@
+"""The rule models against real records: the ones committed under results/ here, and the fresh
+ones of a matrix run in test_matrix_docker.py (which calls the same checks).
+
+Each property comes with its failing twin: a record tampered consistently (node, op-type
+breakdown and total), a rule model of another counter version, a layer off by one step.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import paths, results
+from bench.counters import tf_profiler
+from bench.reconcile import reconcile
+from bench.reference.convention import PRESETS, parse
+from bench.reference.formulas import analyse
+
+CONVENTIONS = (PRESETS["default"], PRESETS["macs"], parse("mac=1,act:tanh=4"))
+
+
+def measurements(where: Path) -> list[dict]:
+    return [e for e in results.load(where) if e["status"] == "ok" and e["kind"] == "count"]
+
+
+def find(where: Path, cell: str, model: str, counter: str) -> dict:
+    return json.loads((where / cell / model / f"{counter}.json").read_text())
+
+
+def tamper(record: dict, node: str, amount: int) -> dict:
+    """Add `amount` to one graph node, to its op type's line of the breakdown and to the totals."""
+    record = copy.deepcopy(record)
+    probe = record["probe"]
+    target = next(n for n in probe["nodes"] if n["name"] == node)
+    target["raw"] += amount
+    next(i for i in probe["breakdown"]["items"] if i["name"] == target["op"])["raw"] += amount
+    probe["raw_total"] += amount
+    probe["flops"] += amount * probe["flops_per_unit"]
+    return record
+
+
+def check_every_measurement_reconciles_to_zero(where: Path) -> int:
+    rows = 0
+    for entry in measurements(where):
+        for convention in CONVENTIONS:
+            result = reconcile(entry, convention)
+            assert result.residual == 0, (entry["cell"], entry["model"], entry["job"], result.residuals)
+            assert result.total == result.reference + sum(a.flops for a in result.adjustments)
+            rows += 1
+    return rows
+
+
+def check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(where: Path) -> None:
+    for entry in measurements(where):
+        probe = entry["probe"]
+        if probe["breakdown"]["by"] != "op_type":
+            continue
+        tf = tf_profiler.version(probe["provenance"]["counter_tool"]["version"])
+        wrong = [n["name"] for n in probe["nodes"] if tf_profiler.rule_status(n, tf) != n["rule"]]
+        assert not wrong, (entry["cell"], entry["model"], entry["job"], wrong[:5])
+
+
+def check_a_tampered_node_is_residual_at_its_layer(where: Path) -> None:
+    record = find(where, "tf-2.5.3", "seed", "tf-profiler-seed")
+    result = reconcile(tamper(record, "gru/gru_cell_1/MatMul", 1000), PRESETS["default"])
+    assert result.residual == 1000
+    assert [(r.place, r.flops) for r in result.residuals] == [("gru", 1000)]
+    assert "gru/gru_cell_1/MatMul: counted 2,341,864 FLOPs, rule model 2,340,864" in result.residuals[0].items[0]
+
+
+def check_a_layer_off_by_one_step_is_residual_at_that_layer(where: Path) -> None:
+    record = find(where, "tf-1.12.0", "seed", "tf-profiler-seed")
+    gru = next(c for c in analyse(record["probe"]["definition"]) if c.name == "gru")
+    step = PRESETS["default"].flops(gru.step)
+    result = reconcile(tamper(record, "gru/while/MatMul", int(step)), PRESETS["default"])
+    assert [(r.place, r.flops) for r in result.residuals] == [("gru", step)]
+    assert result.priced_steps == {"gru": 2}  # the structure did not change, so neither did the prediction
+
+
+def check_a_rule_model_of_another_version_leaves_a_residual(where: Path) -> None:
+    record = find(where, "tf-latest", "seed", "tf-profiler-seed")
+    record["probe"]["provenance"]["counter_tool"]["version"] = "2.5.3"  # no AddV2 rule
+    places = {r.place for r in reconcile(record, PRESETS["default"]).residuals}
+    assert "gru" in places and "conv" not in places
+    tf = tf_profiler.version("2.5.3")
+    assert any(tf_profiler.rule_status(n, tf) != n["rule"] for n in record["probe"]["nodes"])
+    thop = find(where, "torch-1.10.1", "seed-conv", "thop")
+    thop["probe"]["provenance"]["counter_tool"]["version"] = "0.1.1"  # no conv bias
+    assert [r.place for r in reconcile(thop, PRESETS["default"]).residuals] == ["conv"]
+
+
+def test_every_committed_measurement_reconciles_to_zero() -> None:
+    assert check_every_measurement_reconciles_to_zero(paths.RESULTS) >= 14 * len(CONVENTIONS)
+
+
+def test_the_tf_rule_model_says_of_every_committed_node_what_tensorflow_said() -> None:
+    check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(paths.RESULTS)
+
+
+def test_a_tampered_committed_node_is_residual_at_its_layer() -> None:
+    check_a_tampered_node_is_residual_at_its_layer(paths.RESULTS)
+
+
+def test_a_committed_layer_off_by_one_step_is_residual_at_that_layer() -> None:
+    check_a_layer_off_by_one_step_is_residual_at_that_layer(paths.RESULTS)
+
+
+def test_a_rule_model_of_another_version_leaves_a_residual_on_committed_records() -> None:
+    check_a_rule_model_of_another_version_leaves_a_residual(paths.RESULTS)
+
+
+def test_the_report_of_a_tampered_copy_shows_the_residual_on_that_row_alone(tmp_path: Path) -> None:
+    copied = tmp_path / "results"
+    shutil.copytree(paths.RESULTS, copied)
+    path = copied / "tf-2.5.3" / "seed" / "tf-profiler-seed.json"
+    path.write_text(json.dumps(tamper(json.loads(path.read_text()), "gru/gru_cell_1/MatMul", 1000)))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "report", "--results", str(copied)],
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    residuals = section_residuals((copied / "README.md").read_text())
+    assert residuals.pop(("seed", "tf-2.5.3", "`tf-profiler-seed`")) == "1,000"
+    assert len(residuals) >= 13 and set(residuals.values()) == {"0"}, residuals
+
+
+def section_residuals(report: str) -> dict[tuple[str, str, str], str]:
+    """(model, cell, counter) -> the residual column of each model section's table."""
+    found, model = {}, None
+    for line in report.splitlines():
+        if line.startswith("## "):
+            model = line.split("`")[1] if line.endswith("each counter's total, explained") else None
+        elif model and line.startswith("| ") and not line.startswith("| cell"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            found[(model, cells[0], cells[1])] = cells[-1]
+    return found

@@ -1,4 +1,8 @@
-"""Sessions: `nox -s matrix`, `nox -s report`, `nox -s tests`, `nox -s lint`. The work lives in bench/."""
+"""Sessions: `nox -s matrix`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`. The work
+lives in bench/."""
+
+import hashlib
+from pathlib import Path
 
 import nox
 
@@ -6,24 +10,36 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 
+def _install(session: nox.Session, requirements: str) -> None:
+    """pip only when the pins changed: a rerun with nothing to do should not pay for an install."""
+    digest = hashlib.sha256()
+    for name in sorted(Path("bench").glob("requirements*.txt")):
+        digest.update(name.read_bytes())
+    stamp = Path(session.virtualenv.location) / ".requirements.sha256"
+    if stamp.is_file() and stamp.read_text() == f"{requirements} {digest.hexdigest()}":
+        return
+    session.install("-r", requirements)
+    stamp.write_text(f"{requirements} {digest.hexdigest()}")
+
+
 @nox.session
 def matrix(session: nox.Session) -> None:
-    """Build what is missing, run every cell (`-- --cells a,b --models x`), write results/."""
-    session.install("-r", "bench/requirements.txt")
+    """Build what is missing, run what is not recorded (`-- --cells a,b --models x --force`), write results/."""
+    _install(session, "bench/requirements.txt")
     session.run("python", "-m", "bench", "matrix", *session.posargs)
 
 
 @nox.session
 def report(session: nox.Session) -> None:
     """Rewrite results/README.md from the JSON records alone."""
-    session.install("-r", "bench/requirements.txt")
+    _install(session, "bench/requirements.txt")
     session.run("python", "-m", "bench", "report", *session.posargs)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests and real-container integration tests (`-- -m "not docker"` for the quick ones)."""
-    session.install("-r", "bench/requirements-dev.txt")
+    _install(session, "bench/requirements-dev.txt")
     session.run("pytest", *session.posargs)
 
 
@@ -32,3 +48,10 @@ def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def perf(session: nox.Session) -> None:
+    """The speed benchmark (bench/perf.py): figures to .matrix/perf.json."""
+    _install(session, "bench/requirements.txt")
+    session.run("python", "-m", "bench.perf", *session.posargs)

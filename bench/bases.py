@@ -13,11 +13,11 @@ import docker
 import docker.errors
 
 from bench.cells import Base, Cell
-from bench.engine import first_line
+from bench.errors import first_line
 from bench.progress import say
 
 MODES = ("auto", "registry", "local")
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_MIRROR: str | None = None  # mmdebstrap's own default
 LOCAL_REPOSITORY = "flops-matrix/base"
 RECIPE_LABEL = "org.flops-matrix.base.recipe"
 
@@ -42,7 +42,7 @@ class ResolvedBase:
 class Bases:
     """Finds or makes each cell's base image once per matrix run."""
 
-    def __init__(self, client: docker.DockerClient, mode: str, mirror: str) -> None:
+    def __init__(self, client: docker.DockerClient, mode: str, mirror: str | None) -> None:
         if mode not in MODES:
             raise ValueError(f"base mode {mode!r} is not one of {', '.join(MODES)}")
         self._client = client
@@ -99,12 +99,13 @@ class Bases:
         if shutil.which("mmdebstrap") is None:
             raise BaseUnavailable(f"{reference} is missing and mmdebstrap is not installed; run docker/setup-host.sh")
         command = ["mmdebstrap", "--variant=minbase", suite]
+        mirror = [self._mirror] if self._mirror else []  # else mmdebstrap's own default
         when = datetime.now(timezone.utc)
-        recipe = f"{' '.join(command)} <tar> {self._mirror} at {when:%Y-%m-%dT%H:%MZ}, docker import"
-        say(f"bootstrapping {reference} with mmdebstrap ({self._mirror})")
+        recipe = f"{' '.join([*command, '<tar>', *mirror])} at {when:%Y-%m-%dT%H:%MZ}, docker import"
+        say(f"bootstrapping {reference} with mmdebstrap" + (f" ({self._mirror})" if mirror else ""))
         with tempfile.TemporaryDirectory(prefix="flops-matrix-base-") as tmp:
             tarball = Path(tmp) / f"{suite}.tar"
-            run = subprocess.run([*command, str(tarball), self._mirror], capture_output=True, text=True)
+            run = subprocess.run([*command, str(tarball), *mirror], capture_output=True, text=True)
             if run.returncode != 0:
                 tail = " | ".join(run.stderr.strip().splitlines()[-3:])
                 raise BaseUnavailable(f"mmdebstrap {suite} failed (exit {run.returncode}): {tail}")

@@ -52,7 +52,39 @@ class Cell:
         return [("count", c) for c in self.counters] + [("check", c) for c in self.checks]
 
 
+CELL_KEYS = {
+    "name": "text",
+    "framework": "text",
+    "summary": "text",
+    "counters": "names",
+    "checks": "names",
+    "registry": "table",
+    "local": "table",
+    "env": "text table",
+    "dockerfile": "text",
+}
+BASE_KEYS = {key: "text" for key in ("python", "requirements", "image", "suite", "unavailable")}
+_SHAPES = {
+    "text": ("a string", lambda v: isinstance(v, str)),
+    "names": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)),
+    "table": ("a table", lambda v: isinstance(v, dict)),
+    "text table": ("a table of strings", lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
+}
+
+
+def _check_keys(where: str, raw: dict, keys: dict[str, str]) -> None:
+    """Unknown keys (a typo would silently drop a setting) and values of the wrong type, named."""
+    unknown = [key for key in raw if key not in keys]
+    if unknown:
+        raise CellError(f"{where}: unknown key {', '.join(map(repr, unknown))} (known: {', '.join(keys)})")
+    for key, value in raw.items():
+        words, fits = _SHAPES[keys[key]]
+        if not fits(value):
+            raise CellError(f"{where}: key {key!r} must be {words}, not {type(value).__name__} {str(value)[:60]!r}")
+
+
 def _base(cell: str, kind: str, raw: dict) -> Base:
+    _check_keys(f"cell {cell}: {kind} base", raw, BASE_KEYS)
     if raw.get("unavailable"):
         return Base(kind=kind, unavailable=raw["unavailable"])
     where = "image" if kind == "registry" else "suite"
@@ -65,8 +97,12 @@ def _base(cell: str, kind: str, raw: dict) -> Base:
     return base
 
 
-def _cell(raw: dict) -> Cell:
-    name = raw.get("name", "?")
+def _cell(raw: dict, number: int) -> Cell:
+    name = raw.get("name") if isinstance(raw.get("name"), str) else f"#{number} (no name)"
+    _check_keys(f"cell {name}", raw, CELL_KEYS)
+    missing = [key for key in ("name", "framework", "summary") if key not in raw]
+    if missing:
+        raise CellError(f"cell {name}: missing key {', '.join(map(repr, missing))}")
     unknown = [c for c in raw.get("counters", []) if c not in catalog.COUNTERS]
     if unknown:
         raise CellError(f"cell {name}: unknown counters {unknown} (the probe knows {sorted(catalog.COUNTERS)})")
@@ -75,31 +111,44 @@ def _cell(raw: dict) -> Cell:
         raise CellError(f"cell {name}: unknown checks {unknown} (the probe knows {sorted(catalog.CHECKS)})")
     if not raw.get("counters") and not raw.get("checks"):
         raise CellError(f"cell {name}: has neither counters nor checks")
-    try:
-        return Cell(
-            name=raw["name"],
-            framework=raw["framework"],
-            counters=tuple(raw.get("counters", [])),
-            summary=raw["summary"],
-            checks=tuple(raw.get("checks", [])),
-            registry=_base(name, "registry", raw.get("registry", {"unavailable": "no registry base defined"})),
-            local=_base(name, "local", raw.get("local", {"unavailable": "no local base defined"})),
-            env=dict(raw.get("env", {})),
-            dockerfile=raw.get("dockerfile", "Dockerfile"),
-        )
-    except KeyError as missing:
-        raise CellError(f"cell {name}: missing key {missing}") from None
+    return Cell(
+        name=raw["name"],
+        framework=raw["framework"],
+        counters=tuple(raw.get("counters", [])),
+        summary=raw["summary"],
+        checks=tuple(raw.get("checks", [])),
+        registry=_base(name, "registry", raw.get("registry", {"unavailable": "no registry base defined"})),
+        local=_base(name, "local", raw.get("local", {"unavailable": "no local base defined"})),
+        env=dict(raw.get("env", {})),
+        dockerfile=raw.get("dockerfile", "Dockerfile"),
+    )
 
 
 def load(path: Path = paths.CELLS_FILE) -> dict[str, Cell]:
-    """All cells, in file order."""
-    with path.open("rb") as handle:
-        raw = tomllib.load(handle)
+    """All cells, in file order; a CellError that names the file, and the line or the cell and key, otherwise."""
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except OSError as error:
+        raise CellError(f"{path}: cannot read: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise CellError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise CellError(f"{path}: not UTF-8 text: byte {error.start} ({error.reason})") from None
+    entries = raw.get("cell", [])
+    unknown = [key for key in raw if key != "cell"]
+    if unknown or not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise CellError(f"{path}: expected only [[cell]] tables, found {', '.join(map(repr, unknown or ['cell']))}")
+    if not entries:
+        raise CellError(f"{path}: defines no [[cell]]")
     cells: dict[str, Cell] = {}
-    for entry in raw.get("cell", []):
-        cell = _cell(entry)
+    for number, entry in enumerate(entries, 1):
+        try:
+            cell = _cell(entry, number)
+        except CellError as error:
+            raise CellError(f"{path}: {error}") from None
         if cell.name in cells:
-            raise CellError(f"cell {cell.name} is defined twice in {path.name}")
+            raise CellError(f"{path}: cell {cell.name} is defined twice")
         cells[cell.name] = cell
     return cells
 
@@ -110,9 +159,12 @@ def order_key(name: str) -> list:
 
 
 def pick(available: dict[str, Cell], names: list[str] | None) -> list[Cell]:
-    """The requested cells (all when none are named), or a CellError naming the unknown ones."""
-    if not names:
+    """The requested cells (all when `names` is None), or a CellError naming the unknown ones.
+    An empty list is refused: it would otherwise mean `all` by accident."""
+    if names is None:
         return list(available.values())
+    if not names:
+        raise CellError("the list of cells is empty: name at least one, or none for all")
     unknown = [n for n in names if n not in available]
     if unknown:
         raise CellError(f"unknown cell {', '.join(unknown)} (known: {', '.join(available)})")
@@ -120,8 +172,11 @@ def pick(available: dict[str, Cell], names: list[str] | None) -> list[Cell]:
 
 
 def pick_models(names: list[str] | None) -> list[str]:
-    if not names:
+    """The requested models (all when `names` is None); an empty list is refused, as in `pick`."""
+    if names is None:
         return list(catalog.MODELS)
+    if not names:
+        raise CellError("the list of models is empty: name at least one, or none for all")
     unknown = [n for n in names if n not in catalog.MODELS]
     if unknown:
         raise CellError(f"unknown model {', '.join(unknown)} (known: {', '.join(catalog.MODELS)})")

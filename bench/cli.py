@@ -1,35 +1,131 @@
 """Command line: `python -m bench matrix|report`, which the nox sessions call.
 
-Every failure the user can act on ends in one line on stderr and a non-zero exit.
+Every failure the user can act on ends in one line on stderr and a non-zero exit. Bad input is
+refused before any engine is contacted or anything is built or written.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
-from bench import bases, cells, context, engine, matrix, paths, report
-from bench.progress import say
+from bench import bases, cells, context, engine, matrix, paths, report, results, runner
+from bench.progress import Progress, say
 from bench.reference import convention
+from bench.reference.convention import Convention
 
 EXIT_FAILED_CELLS = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
+EXIT_UNWRITABLE = 4
+
+CELLS_FILE_VARIABLE = "FLOPS_MATRIX_CELLS_FILE"
+MIN_MEMORY = 64 * 1024**2  # below this no framework even imports; docker itself would take 6m
+_SIZE = re.compile(r"(\d+)([bkmg]?)", re.IGNORECASE)
+
+MATRIX_EPILOG = f"""environment:
+  {CELLS_FILE_VARIABLE}  read the cells from this TOML file instead of docker/cells.toml
+  PIP_FIND_LINKS, SSL_CERT_FILE, PIP_CERT, DOCKER_HOST  as described in the README
+
+exit codes: 0 done; 1 a cell failed or a check did not hold; 2 bad input; 3 no Docker engine;
+  4 an output could not be written"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's refusals in one line, like every other error (it prints its usage first otherwise)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {' '.join(message.split())}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
 
 
 def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+    """A comma-separated list that names something: an empty one would silently mean `all`."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"the list {text!r} is empty: name at least one, or leave the option out")
+    return names
+
+
+def _memory(text: str) -> str:
+    """A Docker memory size: digits with an optional b, k, m or g suffix, and room for a framework."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Docker memory size (digits, then b, k, m or g; e.g. 4g)")
+    size = int(match[1]) * 1024 ** "bkmg".index((match[2] or "b").lower())
+    if size < MIN_MEMORY:
+        raise argparse.ArgumentTypeError(f"{text!r} is below the minimum of {MIN_MEMORY // 1024**2}m")
+    return match[0].lower()
+
+
+def _seconds(text: str) -> float:
+    """A timeout: a finite number of seconds above 0 (0, nan or inf would never or always stop a probe)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds above 0")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """`i/n`: the i-th of n stable subsets of the cells, 1 <= i <= n."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if match is None or not 1 <= int(match[1]) <= int(match[2]):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shard i/n with 1 <= i <= n (e.g. 2/3)")
+    return int(match[1]), int(match[2])
+
+
+def _cpus(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of CPUs above 0 (e.g. 1.5)")
+    return value
+
+
+def _engine(text: str) -> str:
+    if not text.startswith(engine.SCHEMES):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an engine URL ({', '.join(engine.SCHEMES)}...)")
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description="FLOPs Matrix")
+    parser = _Parser(prog="python -m bench", description="FLOPs Matrix")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("matrix", help="build what is missing, run every cell, write results/ and the report")
-    run.add_argument("--cells", type=_names, help="comma-separated cells (default: all)")
+    run = commands.add_parser(
+        "matrix",
+        help="build what is missing, run every cell, write results/ and the report",
+        epilog=MATRIX_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--cells",
+        type=_names,
+        help=f"comma-separated cells of docker/cells.toml or ${CELLS_FILE_VARIABLE} (default: all)",
+    )
     run.add_argument("--models", type=_names, help="comma-separated models (default: all)")
     run.add_argument(
         "--base",
@@ -46,8 +142,30 @@ def _parser() -> argparse.ArgumentParser:
         help="folder of wheels to prefer to PyPI (repeatable; default: the folders in $PIP_FIND_LINKS)",
     )
     run.add_argument("--results", type=Path, default=paths.RESULTS)
-    run.add_argument("--probe-timeout", type=float, default=600.0, help="seconds before a probe is stopped")
-    run.add_argument("--memory", default="4g", help="memory limit of a probe's container")
+    run.add_argument(
+        "--probe-timeout", type=_seconds, default=600.0, help="seconds before a probe is stopped (a number above 0)"
+    )
+    run.add_argument(
+        "--memory", type=_memory, default="4g", help="memory limit of a probe's container (e.g. 4g; at least 64m)"
+    )
+    run.add_argument("--cpus", type=_cpus, default=2.0, help="CPU limit of a probe's container (default 2)")
+    run.add_argument(
+        "--jobs",
+        type=_count,
+        default=os.cpu_count() or 1,
+        help="cells built and run at a time on each engine (default: this machine's cores)",
+    )
+    run.add_argument("--force", action="store_true", help="re-measure jobs already recorded for the same inputs")
+    run.add_argument(
+        "--engine",
+        type=_engine,
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a Docker engine to spread cells over (repeatable: unix://, tcp:// with TLS, ssh://; default: DOCKER_HOST"
+        " or the local socket)",
+    )
+    run.add_argument("--shard", type=_shard, help="run the i-th of n stable subsets of the cells (i/n), for CI jobs")
 
     rep = commands.add_parser("report", help="write results/README.md from the JSON under results/")
     rep.add_argument("--results", type=Path, default=paths.RESULTS)
@@ -60,13 +178,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cells_file() -> Path:
+    """docker/cells.toml, or the file $FLOPS_MATRIX_CELLS_FILE names (for trying out a cell, and for tests)."""
+    return Path(os.environ.get(CELLS_FILE_VARIABLE) or paths.CELLS_FILE)
+
+
 def _wheelhouses(given: list[str]) -> tuple[Path, ...]:
     folders = given or os.environ.get("PIP_FIND_LINKS", "").split()
     return tuple(Path(f) for f in folders if Path(f).is_dir())
 
 
+def _report(where: Path, used: Convention = convention.PRESETS["default"]) -> None:
+    """Rewrite the report; each record it had to leave out is one line on stderr, and no failure."""
+    path, problems = report.write(where, used)
+    for problem in problems:
+        print(f"warning: left out {where / problem.path}: {problem.reason}", file=sys.stderr)
+    plural = "s" * (len(problems) != 1)
+    say(f"report: {path}" + (f" ({len(problems)} unreadable or invalid record{plural} left out)" if problems else ""))
+
+
 def _matrix(args: argparse.Namespace) -> int:
-    selected = cells.pick(cells.load(), args.cells)
+    selected = cells.pick(cells.load(cells_file()), args.cells)
+    if args.shard:
+        selected = matrix.shard(selected, *args.shard)
     models = cells.pick_models(args.models)
     options = matrix.Options(
         results=args.results,
@@ -74,30 +208,62 @@ def _matrix(args: argparse.Namespace) -> int:
         mirror=args.debian_mirror,
         ca_bundle=context.ca_bundle_from_env(args.ca_bundle),
         wheelhouses=_wheelhouses(args.wheelhouse),
-        probe_timeout_s=args.probe_timeout,
-        memory=args.memory,
+        limits=runner.Limits(timeout_s=args.probe_timeout, memory=args.memory, cpus=args.cpus),
+        workers=args.jobs,
+        force=args.force,
     )
-    client = engine.connect()
+    results.ensure_writable(args.results)
+    engines = engine.engines(args.engine)
+    for each in engines:
+        removed = runner.remove_leftovers(each.client)
+        if removed:
+            say(f"removed {removed} probe container(s) an interrupted run left on {each.url}")
+    progress, cancel = Progress(), threading.Event()
     started = time.monotonic()
-    summary = matrix.run(client, selected, models, options)
+    try:
+        summary = matrix.run(engines, selected, models, options, progress, cancel)
+    except BaseException as error:
+        cancel.set()
+        runner.stop_all()
+        progress.stop()
+        if isinstance(error, (KeyboardInterrupt, Stopped, matrix.Cancelled)):
+            _report(args.results)  # what was measured before the stop is in the report too
+        raise
+    finally:
+        progress.stop()
     say(matrix.describe(summary, time.monotonic() - started))
-    say(f"report: {report.write(args.results)}")
+    _report(args.results)
     return EXIT_FAILED_CELLS if summary.counts["failed"] or summary.broken else 0
+
+
+class Stopped(Exception):
+    """SIGTERM (what CI cancellation and `timeout` send), handled like Ctrl-C."""
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         if args.command == "matrix":
             return _matrix(args)
-        say(f"report: {report.write(args.results, args.convention)}")
+        _report(args.results, args.convention)
         return 0
+    except results.Unwritable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_UNWRITABLE
     except (cells.CellError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except engine.EngineUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ENVIRONMENT
-    except KeyboardInterrupt:
+    except Stopped as stop:
+        print(f"error: stopped by {stop}; results written so far are kept", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except (KeyboardInterrupt, matrix.Cancelled):
         print("error: interrupted; results written so far are kept", file=sys.stderr)
         return 130

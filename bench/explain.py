@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bench.cells import order_key
 from bench.counters import ADAPTERS
-from bench.markdown import number, signed, table
+from bench.markdown import code, number, signed, table, text
 from bench.probe import catalog
 from bench.reconcile import CAUSES, Reconciliation, reconcile
 from bench.reference.convention import Convention
@@ -29,9 +29,9 @@ def reconciliations(entries: list[dict], convention: Convention) -> tuple[list[R
     found, skipped = [], []
     for entry in entries:
         probe = entry.get("probe") or {}
-        name = f"`{entry['model']}` / {entry['cell']} / `{entry['job']}`"
+        name = f"{code(entry['model'])} / {text(entry['cell'])} / {code(entry['job'])}"
         if probe.get("schema") != catalog.COUNT_SCHEMA:
-            skipped.append(f"{name}: recorded by probe schema {probe.get('schema')}, not {catalog.COUNT_SCHEMA}")
+            skipped.append(f"{name}: recorded by probe schema {text(probe.get('schema'))}, not {catalog.COUNT_SCHEMA}")
         elif entry["job"] not in ADAPTERS:
             skipped.append(f"{name}: no counter adapter on the host")
         else:
@@ -67,10 +67,10 @@ def _model_answer(rows: list[Reconciliation]) -> str:
         "the residual is 0 in every row"
         if not off
         else f"the residual is not 0 in {len(off)} of {len(rows)} rows: "
-        + ", ".join(f"{r.cell} `{r.counter}` {signed(r.residual)}" for r in _ordered(off))
+        + ", ".join(f"{text(r.cell)} {code(r.counter)} {signed(r.residual)}" for r in _ordered(off))
     )
     return (
-        f"- **`{rows[0].model}`**: the counters give {min(shares):.1f}% to {max(shares):.1f}% of the reference,"
+        f"- **{code(rows[0].model)}**: the counters give {min(shares):.1f}% to {max(shares):.1f}% of the reference,"
         f" {number(reference)} FLOPs. Largest causes: " + ("; ".join(causes) or "none") + f"; {residual}."
     )
 
@@ -92,7 +92,7 @@ def _detail(cause: str, rows: list[Reconciliation]) -> str:
         for r in rows:
             priced.setdefault(r.tool, []).append(r.priced_steps.get(layer, 0))
         said = ", ".join(f"{tool} prices {_span(counts)}" for tool, counts in sorted(priced.items()))
-        parts.append(f"the {layer}'s {steps} steps are {share} of it: {said}")
+        parts.append(f"the {text(layer)}'s {steps} steps are {share} of it: {said}")
     return f" ({'; '.join(parts)})"
 
 
@@ -104,25 +104,25 @@ def _span(counts: list[int]) -> str:
 def _short(r: Reconciliation) -> str:
     parts = [f"{_share(r.total, r.reference)} of the reference {number(r.reference)}"]
     for layer, steps in r.steps.items():
-        parts.append(f"{r.priced_steps.get(layer, 0)} of the {layer}'s {steps} steps priced")
+        parts.append(f"{r.priced_steps.get(layer, 0)} of the {text(layer)}'s {steps} steps priced")
     for cause, group in r.by_cause().items():
         if cause != "steps":
             parts.append(f"{signed(sum(a.flops for a in group))} {CAUSES[cause]}")
     parts.append(f"residual {signed(r.residual) if r.residual else 0}")
-    return f"- `{r.model}`, {r.cell}, `{r.counter}`: {number(r.total)} = {'; '.join(parts)}."
+    return f"- {code(r.model)}, {text(r.cell)}, {code(r.counter)}: {number(r.total)} = {'; '.join(parts)}."
 
 
 def section(model: str, rows: list[Reconciliation]) -> str:
     rows = _ordered(rows)
     causes = [c for c in CAUSES if any(c in r.by_cause() for r in rows)]
     body = [
-        [r.cell, f"`{r.counter}`", f"{r.raw_total:,} {r.unit.value}", number(r.total), number(r.reference)]
+        [r.cell, code(r.counter), f"{r.raw_total:,} {r.unit.value}", number(r.total), number(r.reference)]
         + [_column(r, c) for c in causes]
         + [number(r.residual)]
         for r in rows
     ]
     header = ["cell", "counter", "as reported", "in FLOPs", "reference"] + [CAUSES[c] for c in causes] + ["residual"]
-    lines = [f"## `{model}`: each counter's total, explained\n", _reference(rows[0]) + "\n", table(header, body)]
+    lines = [f"## {code(model)}: each counter's total, explained\n", _reference(rows[0]) + "\n", table(header, body)]
     lines += [_row(r) for r in rows]
     return "\n".join(lines)
 
@@ -138,10 +138,11 @@ def _reference(r: Reconciliation) -> str:
     for cost in analyse(r.definition):
         flops = convention.flops(cost.total())
         steps = f" ({cost.steps} steps of {number(convention.flops(cost.step))})" if cost.steps else ""
-        parts.append(f"{cost.name} {number(flops)}{steps}")
+        parts.append(f"{text(cost.name)} {number(flops)}{steps}")
     return (
-        f"Analytic reference for `{r.model}` ({r.definition.get('summary', 'no summary')}):"
-        f" **{number(r.reference)} FLOPs** under the convention {convention.name!r} ({convention.describe()}):"
+        f"Analytic reference for {code(r.model)} ({text(r.definition.get('summary', 'no summary'))}):"
+        f" **{number(r.reference)} FLOPs** under the convention {text(repr(convention.name))}"
+        f" ({text(convention.describe())}):"
         f" {'; '.join(parts)}."
     )
 
@@ -150,19 +151,20 @@ def _row(r: Reconciliation) -> str:
     unit = "" if r.unit_flops == 1 else f" ({r.raw_total:,} {r.unit.value}s x {number(r.unit_flops)})"
     terms = " ".join(f"{signed(sum(a.flops for a in group))} ({CAUSES[c]})" for c, group in r.by_cause().items())
     lines = [
-        f"**{r.cell}, `{r.counter}`: {number(r.total)}**{unit} = {number(r.reference)} (reference) {terms}"
+        f"**{text(r.cell)}, {code(r.counter)}: {number(r.total)}**{unit} = {number(r.reference)} (reference) {terms}"
         f" {signed(r.residual)} (residual)\n"
     ]
     for cause, group in r.by_cause().items():
-        text = "; ".join(a.text for a in group)
+        said = "; ".join(a.text for a in group)
         if cause == "steps":
-            text += ". Why: " + "; ".join(why for a in group for why in r.why.get(a.layer, ()))
+            said += ". Why: " + "; ".join(why for a in group for why in r.why.get(a.layer, ()))
         elif cause == "outside" and r.outside_why:
-            text += f". {r.outside_why[0].upper()}{r.outside_why[1:]}"
-        lines.append(f"- {CAUSES[cause]} ({signed(sum(a.flops for a in group))}): {text}.")
-    lines += [f"- note on {layer}: {note}." for layer, notes in r.notes.items() for note in notes]
+            said += f". {r.outside_why[0].upper()}{r.outside_why[1:]}"
+        lines.append(f"- {CAUSES[cause]} ({signed(sum(a.flops for a in group))}): {text(said)}.")
+    lines += [f"- note on {text(layer)}: {text(note)}." for layer, notes in r.notes.items() for note in notes]
     if r.definition_note:
-        lines.append(f"- definition: {r.definition_note}.")
+        lines.append(f"- definition: {text(r.definition_note)}.")
     for residual in r.residuals:
-        lines.append(f"- residual at {residual.place} ({signed(residual.flops)}): {'; '.join(residual.items)}.")
+        items = text("; ".join(residual.items))
+        lines.append(f"- residual at {text(residual.place)} ({signed(residual.flops)}): {items}.")
     return "\n".join(lines) + "\n"

@@ -1,89 +1,249 @@
-"""One matrix run: for each cell, base -> image -> a probe per (model, job) -> results/."""
+"""One matrix run: cells spread over engines and workers; per cell base -> image -> one container
+for the jobs whose results are not already recorded for the same inputs -> results/.
+
+A measurement is keyed by the hash of everything that determines it (the image's inputs, the
+probe's code, the model's definition, the job): a job whose key has a record is not run again
+unless `force` says so. A cell whose jobs are all recorded needs no image and no container.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import docker
+import docker.errors
+import requests
 
-from bench import context, engine, images, results, runner
-from bench.bases import DEFAULT_MIRROR, Bases, BaseUnavailable
+from bench import context, images, paths, results, runner
+from bench.bases import BaseUnavailable
 from bench.cells import Cell
-from bench.progress import say
+from bench.engine import Engine
+from bench.errors import first_line
+from bench.probe import catalog, zoo
+from bench.progress import Progress, say
 
 
 @dataclass(frozen=True)
 class Options:
     results: Path
     base_mode: str = "auto"
-    mirror: str = DEFAULT_MIRROR
+    mirror: str | None = None  # None: mmdebstrap's own default
     ca_bundle: Path | None = None
     wheelhouses: tuple[Path, ...] = ()
-    probe_timeout_s: float = 600.0
-    memory: str = "4g"
+    limits: runner.Limits = runner.Limits()
+    workers: int = 1  # cells at a time on each engine
+    force: bool = False  # re-measure jobs whose results are recorded
 
 
 @dataclass
 class Summary:
     counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in results.STATUSES})
+    cached: int = 0
     built: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)  # checks whose claim did not hold
+    engine_errors: list[str] = field(default_factory=list)
+    fatal: BaseException | None = None  # what stopped a worker and must stop the run (a full disk, say)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, status: str) -> None:
-        self.counts[status] += 1
+        with self.lock:
+            self.counts[status] += 1
 
 
-def run(client: docker.DockerClient, cells: list[Cell], models: list[str], options: Options) -> Summary:
+class Cancelled(Exception):
+    """The run was asked to stop (Ctrl-C, SIGTERM): workers finish nothing new."""
+
+
+def inputs_key(image_inputs: str, key: results.Key) -> str:
+    """The hash of everything that determines one measurement."""
+    parts = {
+        "image_inputs": image_inputs,
+        "probe": runner.probe_hash(),
+        "definition": zoo.fingerprint(zoo.MODELS[key.model]),
+        "schema": catalog.COUNT_SCHEMA if key.kind == "count" else catalog.CHECK_SCHEMA,
+        "cell": key.cell,
+        "kind": key.kind,
+        "job": key.job,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def recorded_key(where: Path, key: results.Key) -> str:
+    """The inputs key of the standing measurement for `key`, or "" when there is none."""
+    try:
+        entry = json.loads(key.path(where, "ok").read_text())
+    except (OSError, ValueError):
+        return ""
+    return str((entry.get("host") or {}).get("inputs_key", "")) if isinstance(entry, dict) else ""
+
+
+def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
+    """Shard `index` of `count` (1-based): a stable subset, each cell in exactly one shard, decided
+    by its name alone so that adding a cell moves no other."""
+    return [c for c in cells if int(hashlib.sha256(c.name.encode()).hexdigest(), 16) % count == index - 1]
+
+
+def plan(cells: list[Cell], models: list[str]) -> dict[str, list[results.Key]]:
+    return {
+        cell.name: [results.Key(cell.name, model, job, kind) for model in models for kind, job in cell.jobs()]
+        for cell in cells
+    }
+
+
+def run(
+    engines: list[Engine],
+    cells: list[Cell],
+    models: list[str],
+    options: Options,
+    progress: Progress,
+    cancel: threading.Event,
+) -> Summary:
+    """Every cell once, on whichever engine's worker is free first."""
     summary = Summary()
-    engine_version = engine.engine_version(client)
-    arch = str(client.version().get("Arch", "amd64"))
-    bases = Bases(client, options.base_mode, options.mirror)
-    for cell in cells:
-        keys = [results.Key(cell.name, model, job, kind) for model in models for kind, job in cell.jobs()]
-        host = results.host_provenance(engine_version)
-        try:
-            base = bases.resolve(cell)
-        except BaseUnavailable as why:
-            say(f"not run: {why}", cell.name)
-            _write_all(options.results, keys, "not-run", str(why), "", host, summary)
-            continue
-        say(f"base: {base.kind} {base.reference}, Python {base.python}", cell.name)
-        build_context = context.assemble(cell, base, options.ca_bundle, list(options.wheelhouses), arch)
-        try:
-            image = images.ensure(client, cell, base, build_context)
-        except images.BuildFailed as failure:
-            say(f"failed: {failure}", cell.name)
-            _write_all(options.results, keys, "failed", str(failure), failure.log_tail, host, summary)
-            continue
-        (summary.built if image.built else summary.reused).append(cell.name)
-        for key in keys:
-            _measure(client, cell, image, key, options, engine_version, summary)
+    keys = plan(cells, models)
+    pending = sorted(cells, key=lambda cell: -_expected_seconds(options.results, keys[cell.name]))
+    take = threading.Lock()
+
+    def next_cell() -> Cell | None:
+        with take:
+            return pending.pop(0) if pending and not cancel.is_set() else None
+
+    def worker(engine: Engine) -> None:
+        while (cell := next_cell()) is not None:
+            finished: set[results.Key] = set()
+            try:
+                if engine.broken:
+                    raise EngineGone(engine.broken)
+                _cell(engine, cell, keys[cell.name], options, summary, progress, cancel, finished)
+            except Cancelled:
+                return
+            except (EngineGone, docker.errors.DockerException, requests.exceptions.RequestException) as error:
+                if cancel.is_set():
+                    return
+                if not engine.broken:
+                    engine.broken = f"engine {engine.url} stopped answering: {first_line(error)}"
+                    progress.fail(cell.name, engine.broken)
+                with summary.lock:
+                    summary.engine_errors.append(f"{cell.name}: {engine.broken}")
+                left = [k for k in keys[cell.name] if k not in finished]
+                try:
+                    _write_all(options.results, left, "failed", engine.broken, "", {}, summary, progress)
+                except Exception as fatal:  # handed to the main thread below
+                    summary.fatal = fatal
+                    cancel.set()
+                    return
+            except Exception as error:  # a full disk, say: the main thread raises it
+                summary.fatal = error
+                cancel.set()
+                return
+
+    progress.start(sum(len(k) for k in keys.values()))
+    threads = [  # engines interleaved, so that each gets a cell before any gets two
+        threading.Thread(target=worker, args=(engine,), daemon=True, name=f"{engine.url}#{n}")
+        for n in range(options.workers)
+        for engine in engines
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():  # join in short waits, so that signals reach the main thread
+            thread.join(0.2)
+    if summary.fatal is not None:
+        raise summary.fatal
+    if cancel.is_set():
+        raise Cancelled
     return summary
 
 
-def _measure(
-    client: docker.DockerClient,
+def _expected_seconds(where: Path, keys: list[results.Key]) -> float:
+    """How long the cell took last time (from its records), so that the longest start first and no
+    worker waits alone on a long cell at the end; a cell never measured counts as the longest."""
+    total = 0.0
+    for key in keys:
+        try:
+            host = json.loads(key.path(where, "ok").read_text()).get("host") or {}
+        except (OSError, ValueError, AttributeError):
+            return float("inf")
+        total += float(host.get("probe_wall_s", 0)) + float(host.get("probe_startup_s", 0))
+    return total
+
+
+class EngineGone(RuntimeError):
+    """An engine that stopped answering earlier in this run."""
+
+
+def _cell(
+    engine: Engine,
     cell: Cell,
-    image: images.CellImage,
-    key: results.Key,
+    keys: list[results.Key],
     options: Options,
-    engine_version: str,
     summary: Summary,
+    progress: Progress,
+    cancel: threading.Event,
+    finished: set[results.Key],
 ) -> None:
-    say(f"{key.model} / {key.job}: probing", cell.name)
-    run = runner.probe(client, image.tag, key, cell.env, options.probe_timeout_s, options.memory)
-    host = results.host_provenance(engine_version) | {"image": image.provenance(), "probe_wall_s": run.seconds}
-    if run.document is None:
-        say(f"{key.model} / {key.job}: failed: {run.failure}", cell.name)
-        _write_all(options.results, [key], "failed", run.failure, run.log_tail, host, summary)
+    host = results.host_provenance(engine.version) | {"engine": engine.url}
+    try:
+        with _locked(f"base-{engine.url}"):
+            base = engine.bases(options.base_mode, options.mirror).resolve(cell)
+    except BaseUnavailable as why:
+        say(f"not run: {why}", cell.name)
+        _write_all(options.results, keys, "not-run", str(why), "", host, summary, progress)
         return
-    results.write(options.results, results.record(key, "ok", probe=run.document, host=host))
+    build_context = context.assemble(cell, base, options.ca_bundle, list(options.wheelhouses), engine.arch)
+    wanted = {key: inputs_key(build_context.inputs_hash, key) for key in keys}
+    todo = [k for k in keys if options.force or recorded_key(options.results, k) != wanted[k]]
+    if len(todo) < len(keys):
+        with summary.lock:
+            summary.cached += len(keys) - len(todo)
+        progress.advance(len(keys) - len(todo))
+    if not todo:
+        say(f"all {len(keys)} results recorded for these inputs: nothing to run", cell.name)
+        return
+    try:
+        with _locked(f"image-{engine.url}-{cell.name}"):
+            image = images.ensure(engine.client, cell, base, build_context)
+    except images.BuildFailed as failure:
+        progress.fail(cell.name, str(failure))
+        _write_all(options.results, todo, "failed", str(failure), failure.log_tail, host, summary, progress)
+        return
+    with summary.lock:
+        (summary.built if image.built else summary.reused).append(cell.name)
+    provenance = host | {"image": image.provenance()}
+    for run in runner.run_cell(engine.client, image.tag, cell.name, todo, cell.env, options.limits):
+        if cancel.is_set():
+            raise Cancelled
+        _record(options.results, run, provenance | {"inputs_key": wanted[run.key]}, summary, progress)
+        finished.add(run.key)
+
+
+def _record(where: Path, run: runner.ProbeRun, provenance: dict, summary: Summary, progress: Progress) -> None:
+    key = run.key
+    finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    host = provenance | {"finished_at": finished, "probe_wall_s": run.seconds}
+    if run.startup_s:
+        host["probe_startup_s"] = run.startup_s  # the container's start and the frameworks' import
+    if run.document is None:
+        progress.fail(key.cell, f"{key.model} / {key.job}: {run.failure}")
+        results.write(where, results.record(key, "failed", reason=run.failure, log_tail=run.log_tail, host=host))
+        summary.add("failed")
+        progress.advance()
+        return
+    results.write(where, results.record(key, "ok", probe=run.document, host=host))
     summary.add("ok")
     if run.document.get("holds") is False:
-        summary.broken.append(f"{key.cell} {key.model} {key.job}")
-    say(f"{key.model} / {key.job}: {_verdict(run.document)} ({run.seconds} s)", cell.name)
+        with summary.lock:
+            summary.broken.append(f"{key.cell} {key.model} {key.job}")
+    progress.done(key.cell, f"{key.model} / {key.job}: {_verdict(run.document)} ({run.seconds} s)")
 
 
 def _verdict(doc: dict) -> str:
@@ -93,17 +253,48 @@ def _verdict(doc: dict) -> str:
 
 
 def _write_all(
-    where: Path, keys: list[results.Key], status: str, reason: str, log_tail: str, host: dict, summary: Summary
+    where: Path,
+    keys: list[results.Key],
+    status: str,
+    reason: str,
+    log_tail: str,
+    host: dict,
+    summary: Summary,
+    progress: Progress,
 ) -> None:
     for key in keys:
         results.write(where, results.record(key, status, reason=reason, log_tail=log_tail, host=host))
         summary.add(status)
+        progress.advance()
+
+
+_thread_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+@contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """One holder at a time, across this run's threads and other runs on this host (a file lock):
+    two runs that need the same image build it once."""
+    safe = hashlib.sha256(name.encode()).hexdigest()[:16]
+    with _guard:
+        lock = _thread_locks.setdefault(safe, threading.Lock())
+    paths.LOCKS.mkdir(parents=True, exist_ok=True)
+    with lock, (paths.LOCKS / f"{safe}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def describe(summary: Summary, seconds: float) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in summary.counts.items() if n)
+    if summary.cached:
+        counts = ", ".join(filter(None, [counts, f"{summary.cached} already recorded for the same inputs"]))
     return (
-        f"matrix done in {seconds:.0f} s: {counts or 'nothing to do'}; images built: "
+        f"matrix done in {seconds:.1f} s: {counts or 'nothing to do'}; images built: "
         f"{', '.join(summary.built) or 'none'}; reused: {', '.join(summary.reused) or 'none'}"
         + (f"; checks that DO NOT HOLD: {', '.join(summary.broken)}" if summary.broken else "")
+        + (f"; engine errors: {'; '.join(summary.engine_errors)}" if summary.engine_errors else "")
     )

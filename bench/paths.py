@@ -10,3 +10,4 @@ PROBE = ROOT / "bench" / "probe"
 SCHEMAS = ROOT / "bench" / "schema"
 RESULTS = ROOT / "results"
 LOGS = ROOT / ".matrix" / "logs"  # full build logs; results keep only their tails
+LOCKS = ROOT / ".matrix" / "locks"  # one file lock per image or base being made, shared by concurrent runs

@@ -1,15 +1,23 @@
 """results/README.md, made from the JSON records under results/ (and the model definitions and
-formulas that the reconciliation prices them against)."""
+formulas that the reconciliation prices them against).
+
+A record that cannot be read, trusted or reconciled is left out of every table and listed, with
+its file and the reason, in a section of its own: one bad file never stops the report. Every string
+a record holds reaches the page through `markdown.text` or `markdown.code`.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench import explain, results
 from bench.cells import order_key
-from bench.markdown import table
+from bench.markdown import Markup, code, join, table, text
+from bench.reconcile import Reconciliation
 from bench.reference.convention import PRESETS, Convention
+from bench.results import Problem
 
 HEADER = """# FLOPs Matrix results
 
@@ -17,21 +25,39 @@ Written by `nox -s report` from the JSON records in this folder (one per cell, m
 `*.failed.json` for attempts that gave no result). Do not edit: rerun the matrix. To price the
 reference another way: `nox -s report -- --convention macs` (or `mac=1,act:tanh=4`, ...).
 """
+PROBLEMS = "Unreadable or invalid records"
 
 
-def write(where: Path, convention: Convention = PRESETS["default"]) -> Path:
+def write(where: Path, convention: Convention = PRESETS["default"]) -> tuple[Path, list[Problem]]:
+    """Rewrite README.md atomically (results.Unwritable when it cannot); the records it left out, and why."""
+    loaded = results.load(where)
+    page, problems = compose(loaded.records, convention, loaded.problems)
     target = where / "README.md"
-    where.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(results.load(where), convention))
-    return target
+    results.write_text_atomically(target, page)
+    return target, problems
 
 
-def render(entries: list[dict], convention: Convention = PRESETS["default"]) -> str:
+def render(entries: list[dict], convention: Convention = PRESETS["default"], problems: Sequence[Problem] = ()) -> str:
+    return compose(entries, convention, problems)[0]
+
+
+def compose(
+    entries: list[dict], convention: Convention = PRESETS["default"], problems: Sequence[Problem] = ()
+) -> tuple[str, list[Problem]]:
+    """The report, and every record it lists as unreadable or invalid (those given, and those that
+    could not be reconciled)."""
+    problems = list(problems)
+    explained, skipped, entries = _reconciled(entries, convention, problems)
     ok = [e for e in entries if e["status"] == "ok" and e["kind"] == "count"]
     checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
     missing = [e for e in entries if e["status"] != "ok"]
     parts = [HEADER]
-    explained, skipped = explain.reconciliations(ok, convention)
+    if problems:
+        many = len(problems) != 1
+        parts.append(
+            f"**{len(problems)} record{'s' * many} could not be read or trusted** and {'are' if many else 'is'}"
+            f" left out of every table: see [{PROBLEMS}](#unreadable-or-invalid-records).\n"
+        )
     if explained:
         parts += [explain.QUESTION + "\n", explain.answer(explained)]
     for model in sorted({r.model for r in explained}):
@@ -48,7 +74,32 @@ def render(entries: list[dict], convention: Convention = PRESETS["default"]) -> 
         parts += [_details(ok), _versions(ok)]
     if missing:
         parts.append(_not_measured(missing, {_key(e) for e in ok + checks}))
-    return "\n".join(parts)
+    if problems:
+        parts.append(_problems(problems))
+    return "\n".join(parts), problems
+
+
+def _reconciled(
+    entries: list[dict], convention: Convention, problems: list[Problem]
+) -> tuple[list[Reconciliation], list[str], list[dict]]:
+    """Each measurement reconciled on its own, so that one the reconciliation cannot read becomes a
+    problem (and leaves every table) instead of stopping the report."""
+    explained: list[Reconciliation] = []
+    skipped: list[str] = []
+    kept = []
+    for entry in entries:
+        if entry["status"] == "ok" and entry["kind"] == "count":
+            try:
+                found, why = explain.reconciliations([entry], convention)
+            except Exception as error:  # whatever it is, it is this record's: named, and the report goes on
+                path = results.Key(*_key(entry), entry["kind"]).path(Path(), entry["status"]).as_posix()
+                reason = f"cannot be reconciled: {type(error).__name__}: {error}"
+                problems.append(Problem(path, results.one_line(reason)))
+                continue
+            explained += found
+            skipped += why
+        kept.append(entry)
+    return explained, skipped, kept
 
 
 def _key(entry: dict) -> tuple[str, str, str]:
@@ -57,10 +108,10 @@ def _key(entry: dict) -> tuple[str, str, str]:
 
 def _overview(ok: list[dict]) -> str:
     cells = sorted({e["cell"] for e in ok}, key=order_key)
-    by_model: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    by_model: dict[str, dict[str, list[Markup]]] = defaultdict(lambda: defaultdict(list))
     for e in sorted(ok, key=lambda e: e["job"]):
-        by_model[e["model"]][e["cell"]].append(f"{e['probe']['flops']:,} ({e['job']})")
-    rows = [[f"`{model}`"] + ["<br>".join(by_model[model][c]) or "-" for c in cells] for model in sorted(by_model)]
+        by_model[e["model"]][e["cell"]].append(text(f"{e['probe']['flops']:,} ({e['job']})"))
+    rows = [[code(model)] + [join("<br>", by_model[model][c]) or "-" for c in cells] for model in sorted(by_model)]
     return (
         "## FLOPs by model and cell\n\n"
         "Each entry is the counter's total in FLOPs and the counter that gave it; a count the tool reports"
@@ -77,9 +128,9 @@ def _details(ok: list[dict]) -> str:
         skipped = _skipped(p["unsupported"])
         rows.append(
             [
-                f"`{e['model']}`",
+                code(e["model"]),
                 e["cell"],
-                f"`{e['job']}`",
+                code(e["job"]),
                 f"{p['raw_total']:,} {p['unit']}",
                 f"x{p['flops_per_unit']}",
                 f"{p['flops']:,}",
@@ -126,9 +177,9 @@ def _versions(ok: list[dict]) -> str:
             [
                 cell,
                 f"{image['base']['kind']}: {image['base']['reference']}",
-                f"`{image['id'][7:19]}`",
+                code(image["id"][7:19]),
                 host["docker_engine"],
-                f"`{host['project_commit'][:12]}`",
+                code(host["project_commit"][:12]),
                 host["finished_at"],
             ]
         )
@@ -148,13 +199,13 @@ def _checks(checks: list[dict]) -> str:
             expected = "same function" if c["same_function_expected"] else "different functions"
             rows.append(
                 [
-                    f"`{e['model']}`",
+                    code(e["model"]),
                     e["cell"],
                     f"{c['a']} vs {c['b']}",
                     expected,
                     "equal" if c["params_equal"] else "DIFFERENT",
                     f"{c['max_abs_diff']:.2e}",
-                    "holds" if c["holds"] else "**DOES NOT HOLD**",
+                    "holds" if c["holds"] else Markup("**DOES NOT HOLD**"),
                 ]
             )
     return (
@@ -172,12 +223,25 @@ def _not_measured(missing: list[dict], measured: set[tuple[str, str, str]]) -> s
         groups[(e["cell"], e["status"], e["reason"])].append(e)
     rows = []
     for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (order_key(g[0][0]), g[0][1:])):
-        what = ", ".join(f"`{e['model']}` / `{e['job']}`" for e in sorted(group, key=_key))
-        standing = [f"`{e['model']}` / `{e['job']}`" for e in group if _key(e) in measured]
-        rows.append([cell, status, what, reason.replace("|", "\\|"), ", ".join(standing) or "none"])
+        what = join(", ", [_named(e) for e in sorted(group, key=_key)])
+        standing = [_named(e) for e in group if _key(e) in measured]
+        rows.append([cell, status, what, reason, join(", ", standing) or "none"])
     return (
         "## Not run, or failed\n\n"
         "An attempt that gives no number never replaces an earlier measurement; the last column"
         " names the measurements that still stand.\n\n"
         + table(["cell", "status", "models / counters", "why", "earlier measurements kept"], rows)
+    )
+
+
+def _named(entry: dict) -> Markup:
+    return Markup(f"{code(entry['model'])} / {code(entry['job'])}")
+
+
+def _problems(problems: list[Problem]) -> str:
+    rows = [[code(p.path), p.reason] for p in sorted(problems, key=lambda p: p.path)]
+    return (
+        f"## {PROBLEMS}\n\n"
+        "These files under results/ could not be read, break their schema, or do not add up; they are left"
+        " out of every table above. Rerun the matrix for them, or remove them.\n\n" + table(["file", "why"], rows)
     )

@@ -1,11 +1,24 @@
-"""Runs the probe in a cell's image: no network, a memory limit, a timeout, and a checked answer."""
+"""Runs the probe in a cell's image, one container for all of the cell's jobs, and checks each answer.
+
+The container is locked down: no network, a non-root user, a read-only root filesystem with a
+tmpfs for scratch and HOME, no capabilities, no-new-privileges, memory, CPU and pids limits, and a
+time limit inside the container too (coreutils `timeout`), so a probe outlives no orchestrator.
+The probe streams one event per line (start, done, failed). A job that crashes or hangs fails
+alone: the probe forks each job, and if the container itself dies, the jobs left get a new one.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+import queue
+import socket
 import tarfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -13,6 +26,7 @@ import docker
 import docker.errors
 import jsonschema
 import requests
+from docker.types import Mount
 
 from bench import paths
 from bench.probe import catalog
@@ -20,23 +34,50 @@ from bench.results import Key
 
 PYTHON = "/opt/venv/bin/python"
 TAIL_CHARS = 4000
+LABEL = "org.flops-matrix.probe"
+LABEL_OWNER = "org.flops-matrix.owner"  # host:pid of the orchestrator that started it
+USER = "65534:65534"  # nobody
+GRACE_S = 30.0  # at most, beyond the probe's own limits, before the orchestrator stops waiting
+
+_live: set[docker.models.containers.Container] = set()  # this run's probe containers, for stop_all
+_live_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 600.0  # per job
+    memory: str = "4g"
+    cpus: float = 2.0
+    pids: int = 1024
 
 
 @dataclass(frozen=True)
 class ProbeRun:
+    key: Key
     document: dict | None  # the probe's JSON when it gave a valid one
     failure: str  # one line, when it did not
     log_tail: str  # the end of its stderr
-    seconds: float
+    seconds: float  # from the job's start to its answer
+    startup_s: float = 0.0  # first job of a container: from its start to the job's (imports included)
 
 
 def probe_archive() -> bytes:
-    """The probe's files as a tar rooted at probe/, for put_archive (works on remote engines too)."""
+    """The probe's files as a tar for put_archive into /probe (works on remote engines too).
+
+    Deterministic (no times or owners), so that its hash can key cached results."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for source in sorted(paths.PROBE.glob("*.py")):
-            tar.add(source, arcname=f"probe/{source.name}")
+            data = source.read_bytes()
+            info = tarfile.TarInfo(source.name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+@cache
+def probe_hash() -> str:
+    return hashlib.sha256(probe_archive()).hexdigest()
 
 
 SCHEMAS = {
@@ -45,87 +86,223 @@ SCHEMAS = {
 }
 
 
-def probe_command(key: Key) -> list[str]:
-    return [PYTHON, "/probe/probe.py", "--cell", key.cell, "--model", key.model, f"--{_field(key)}", key.job]
+def probe_command(cell: str, keys: list[Key], limits: Limits) -> list[str]:
+    """The probe for these jobs, under a container-wide time limit that coreutils enforces."""
+    jobs = json.dumps([[key.model, key.kind, key.job] for key in keys])
+    budget = int(limits.timeout_s * len(keys) + _grace(limits) + 60)  # + importing the frameworks
+    probe = [PYTHON, "/probe/probe.py", "--cell", cell, "--timeout", f"{limits.timeout_s:g}", "--jobs", jobs]
+    return ["timeout", "-s", "KILL", str(budget), *probe]
 
 
-def _field(key: Key) -> str:
-    """The document's field that names the job."""
-    return "counter" if key.kind == "count" else "check"
+def _grace(limits: Limits) -> float:
+    return min(GRACE_S, limits.timeout_s)
 
 
-def run(
-    client: docker.DockerClient, image: str, command: list[str], env: dict[str, str], timeout_s: float, memory: str
-) -> tuple[int | str, bytes, bytes]:
-    """Run `command` with the probe mounted in; (exit code or why it was stopped, stdout, stderr)."""
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def create(
+    client: docker.DockerClient, image: str, command: list[str], env: dict[str, str], limits: Limits
+) -> docker.models.containers.Container:
+    """A locked-down container with the probe in /probe, not yet started."""
     container = client.containers.create(
         image,
         command=command,
-        environment=env,
+        environment={**env, "HOME": "/tmp"},
         network_disabled=True,
-        mem_limit=memory,
-        memswap_limit=memory,
+        user=USER,
+        read_only=True,
+        tmpfs={"/tmp": "rw,nosuid,nodev,size=1g,mode=1777"},
+        mounts=[Mount(target="/probe", source=None, type="volume")],  # put_archive may write a volume
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        mem_limit=limits.memory,
+        memswap_limit=limits.memory,
+        nano_cpus=int(limits.cpus * 1e9),
+        pids_limit=limits.pids,
         working_dir="/probe",
-        labels={"org.flops-matrix.probe": "1"},
+        labels={LABEL: "1", LABEL_OWNER: owner()},
     )
     try:
-        container.put_archive("/", probe_archive())
-        container.start()
+        container.put_archive("/probe", probe_archive())
+    except BaseException:
+        container.remove(force=True, v=True)
+        raise
+    with _live_lock:
+        _live.add(container)
+    return container
+
+
+def remove(container: docker.models.containers.Container) -> None:
+    with _live_lock:
+        _live.discard(container)
+    container.remove(force=True, v=True)
+
+
+def stop_all() -> None:
+    """Remove every probe container this run started (on Ctrl-C or SIGTERM); never raises."""
+    with _live_lock:
+        containers = list(_live)
+        _live.clear()
+    for container in containers:
         try:
-            status: int | str = container.wait(timeout=timeout_s)["StatusCode"]
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            container.kill()
-            status = f"timed out after {timeout_s:g} s"
-        container.reload()
-        if container.attrs["State"].get("OOMKilled"):
-            status = f"killed for exceeding the memory limit ({memory})"
-        return status, container.logs(stdout=True, stderr=False), container.logs(stdout=False, stderr=True)
-    finally:
-        container.remove(force=True)
+            container.remove(force=True, v=True)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            pass
 
 
-def probe(
+def run_cell(
     client: docker.DockerClient,
     image: str,
-    key: Key,
+    cell: str,
+    keys: list[Key],
     env: dict[str, str],
-    timeout_s: float,
-    memory: str,
-    command: list[str] | None = None,
+    limits: Limits,
+    command: Callable[[list[Key]], list[str]] | None = None,
+    started: Callable[[Key], None] | None = None,
+) -> Iterator[ProbeRun]:
+    """Each job's run, in order, as the probe finishes it; a dead container is replaced for the rest."""
+    left = list(keys)
+    while left:
+        done = 0
+        for run in _one_container(client, image, cell, left, env, limits, command, started):
+            done += 1
+            yield run
+        left = left[done:]
+
+
+def _one_container(
+    client: docker.DockerClient,
+    image: str,
+    cell: str,
+    keys: list[Key],
+    env: dict[str, str],
+    limits: Limits,
+    command: Callable[[list[Key]], list[str]] | None,
+    started: Callable[[Key], None] | None,
+) -> Iterator[ProbeRun]:
+    """Runs until the container ends; yields at least one run (the first job fails if nothing came)."""
+    argv = command(keys) if command else probe_command(cell, keys, limits)
+    container = create(client, image, argv, env, limits)
+    lines: queue.Queue[bytes | None] = queue.Queue()
+    reported = 0
+    try:
+        container.start()
+        threading.Thread(target=_read_lines, args=(container, lines), daemon=True).start()
+        current, began, garbage = -1, time.monotonic(), b""
+        opened, startup = began, 0.0
+        deadline = began + limits.timeout_s + _grace(limits)  # to the first job's start: imports included
+        stopped = ""
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                container.kill()
+                stopped = f"timed out after {limits.timeout_s:g} s"
+                break
+            if line is None:
+                break
+            event = _event(line)
+            if event is None:
+                garbage += line
+                continue
+            if event["event"] == "start":
+                current, began = event["job"], time.monotonic()
+                startup = round(began - opened, 2) if reported == 0 else 0.0
+                deadline = began + limits.timeout_s + _grace(limits)
+                if started:
+                    started(keys[current])
+                continue
+            key = keys[event["job"]]
+            seconds = round(time.monotonic() - began, 1)
+            if event["event"] == "done":
+                try:
+                    document, failure = check(event["document"], key), ""
+                except ValueError as error:
+                    document, failure = None, str(error)
+                yield ProbeRun(key, document, failure, "", seconds, startup)
+            else:
+                tail = event.get("log_tail", "")[-TAIL_CHARS:]
+                yield ProbeRun(key, None, event["reason"][:400], tail, seconds, startup)
+            reported += 1
+            deadline = time.monotonic() + limits.timeout_s + _grace(limits)
+        if reported < len(keys):
+            yield _container_failure(container, keys[reported], stopped, garbage, limits, began)
+    finally:
+        remove(container)
+
+
+def _read_lines(container: docker.models.containers.Container, lines: queue.Queue) -> None:
+    """Stdout, line by line, into the queue; None at its end."""
+    pending = b""
+    try:
+        for chunk in container.logs(stdout=True, stderr=False, stream=True, follow=True):
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                lines.put(line + b"\n")
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        pass
+    finally:
+        if pending:
+            lines.put(pending)
+        lines.put(None)
+
+
+def _event(line: bytes) -> dict | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and "job" in event and "event" in event else None
+
+
+def _container_failure(
+    container: docker.models.containers.Container,
+    key: Key,
+    stopped: str,
+    garbage: bytes,
+    limits: Limits,
+    began: float,
 ) -> ProbeRun:
-    """One probe run, judged: a valid document for this request, or a one-line failure."""
-    started = time.monotonic()
-    status, stdout, stderr = run(client, image, command or probe_command(key), env, timeout_s, memory)
-    tail = stderr.decode("utf-8", "replace")[-TAIL_CHARS:]
-    seconds = round(time.monotonic() - started, 1)
-    failure = ""
-    document = None
-    if status != 0:
-        failure = f"probe exited with code {status}" if isinstance(status, int) else f"probe {status}"
+    """Why the container ended before answering for `key`, in one line."""
+    container.reload()
+    state = container.attrs["State"]
+    tail = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")[-TAIL_CHARS:]
+    if state.get("OOMKilled"):
+        failure = f"probe killed for exceeding the memory limit ({limits.memory})"
+    elif stopped:
+        failure = f"probe {stopped}"
+    elif garbage and state.get("ExitCode") == 0:
+        failure = f"probe printed no JSON document (stdout began: {garbage.decode('utf-8', 'replace')[:120]!r})"
+    else:
+        failure = f"probe exited with code {state.get('ExitCode')}"
         last = [line for line in tail.splitlines() if line.strip()][-1:]
         if last:
             failure += f": {last[0].strip()[:300]}"
-    else:
-        try:
-            document = parse(stdout, key)
-        except ValueError as error:
-            failure = str(error)
-    return ProbeRun(document, failure, tail, seconds)
+    return ProbeRun(key, None, failure, tail, round(time.monotonic() - began, 1))
 
 
 def parse(stdout: bytes, key: Key) -> dict:
-    """The probe's document, checked against its schema and the request; ValueError otherwise."""
+    """A document printed alone, checked (for tests and tools that hold one)."""
     text = stdout.decode("utf-8", "replace").strip()
     try:
         document = json.loads(text)
     except ValueError:
         raise ValueError(f"probe printed no JSON document (stdout began: {text[:120]!r})") from None
+    return check(document, key)
+
+
+def check(document: object, key: Key) -> dict:
+    """The probe's document, checked against its schema and the request; ValueError otherwise."""
     name, schema_file = SCHEMAS[key.kind]
     try:
         jsonschema.validate(document, _schema(schema_file))
     except jsonschema.ValidationError as error:
         where = "/".join(str(p) for p in error.absolute_path) or "document"
         raise ValueError(f"probe output breaks schema {name} at {where}: {error.message[:200]}") from None
+    assert isinstance(document, dict)
     asked = {"cell": key.cell, "model": key.model, _field(key): key.job}
     wrong = {k: document[k] for k, v in asked.items() if document[k] != v}
     if wrong:
@@ -133,6 +310,37 @@ def parse(stdout: bytes, key: Key) -> dict:
     if key.kind == "count" and document["flops"] != document["raw_total"] * document["flops_per_unit"]:
         raise ValueError("probe's flops is not raw_total x flops_per_unit")
     return document
+
+
+def _field(key: Key) -> str:
+    """The document's field that names the job."""
+    return "counter" if key.kind == "count" else "check"
+
+
+def remove_leftovers(client: docker.DockerClient) -> int:
+    """Remove the probe containers a killed run left: on this host those whose orchestrator is gone,
+    from other hosts (a shared engine) only those no longer running."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        host, _, pid = container.labels.get(LABEL_OWNER, ":").partition(":")
+        if host == socket.gethostname():
+            if pid.isdigit() and _alive(int(pid)):
+                continue
+        elif container.status == "running":
+            continue
+        container.remove(force=True, v=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @cache

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,55 @@ def test_a_cell_defined_twice_is_refused(tmp_path: Path) -> None:
     path.write_text(entry + entry)
     with pytest.raises(cells.CellError, match="defined twice"):
         cells.load(path)
+
+
+def test_an_empty_list_is_refused_not_taken_for_all() -> None:
+    with pytest.raises(cells.CellError, match="list of cells is empty"):
+        cells.pick(cells.load(), [])
+    with pytest.raises(cells.CellError, match="list of models is empty"):
+        cells.pick_models([])
+
+
+GOOD = '[[cell]]\nname = "x"\nframework = "torch"\ncounters = ["thop"]\nsummary = "s"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD.replace('name = "x"', 'name = "x'), r"not valid TOML: .*\(at line 2, column \d+\)"),
+        (GOOD + "[oops\n", r"not valid TOML: .*line 6"),
+        (GOOD.replace('["thop"]', '"thop"'), "cell x: key 'counters' must be a list of strings, not str 'thop'"),
+        (GOOD.replace('"s"', "3"), "cell x: key 'summary' must be a string, not int"),
+        (GOOD.replace('name = "x"', "name = 5"), "cell #1 \\(no name\\): key 'name' must be a string"),
+        (GOOD + 'countres = ["thop"]\n', "cell x: unknown key 'countres'"),
+        (GOOD + "env = { A = 1 }\n", "cell x: key 'env' must be a table of strings"),
+        (GOOD + 'local = { suite = 7, python = "3.11", requirements = "r" }\n', "cell x: local base: key 'suite'"),
+        (GOOD + 'local = { sweet = "bookworm" }\n', "cell x: local base: unknown key 'sweet'"),
+        (GOOD + 'registry = "python:3.11-slim"\n', "cell x: key 'registry' must be a table"),
+        (GOOD.replace('summary = "s"\n', ""), "cell x: missing key 'summary'"),
+        ('cell = "x"\n', "expected only \\[\\[cell\\]\\] tables"),
+        ("[[cells]]\n", "expected only \\[\\[cell\\]\\] tables, found 'cells'"),
+        ("", "defines no \\[\\[cell\\]\\]"),
+    ],
+)
+def test_a_malformed_cells_file_is_named_with_the_line_or_the_cell_and_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "cells.toml"
+    path.write_text(text)
+    with pytest.raises(cells.CellError, match=f"^{re.escape(str(path))}: .*{message}") as raised:
+        cells.load(path)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_well_formed_cells_file_loads(tmp_path: Path) -> None:
+    """The twin of the malformed ones: the same entry, well formed, is one cell."""
+    path = tmp_path / "cells.toml"
+    path.write_text(GOOD + 'env = { A = "1" }\nlocal = { unavailable = "not here" }\n')
+    (cell,) = cells.load(path).values()
+    assert (cell.name, cell.counters, cell.env, cell.local.unavailable) == ("x", ("thop",), {"A": "1"}, "not here")
+
+
+def test_a_missing_cells_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(cells.CellError, match=f"{re.escape(str(tmp_path))}/nope.toml: cannot read: No such file"):
+        cells.load(tmp_path / "nope.toml")

@@ -47,8 +47,10 @@ def bench(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def runs(client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     where = tmp_path_factory.mktemp("results")
-    first = bench("matrix", "--results", str(where))
-    second = bench("matrix", "--results", str(where))
+    # The local bases: the Pythons below are theirs, and tf-2.3.1 has none (where a registry answers,
+    # `--base auto` would pick python:X-slim instead).
+    first = bench("matrix", "--results", str(where), "--base", "local")
+    second = bench("matrix", "--results", str(where), "--base", "local")
     return where, [first, second]
 
 
@@ -69,6 +71,8 @@ def test_both_runs_succeed_and_the_second_builds_nothing(runs: tuple[Path, list]
     assert second.returncode == 0, second.stderr[-3000:]
     assert "images built: none" in second.stderr
     assert "building" not in second.stderr
+    assert "16 already recorded for the same inputs" in second.stderr  # no container ran
+    assert "probing" not in second.stderr and "[1/" not in second.stderr
 
 
 def test_every_buildable_cell_measures_every_model_with_its_own_versions(runs: tuple[Path, list]) -> None:
@@ -129,14 +133,23 @@ def test_the_tf_breakdowns_add_up_and_name_every_node(runs: tuple[Path, list]) -
         assert any(n["name"].startswith("gru/") for n in probe["nodes"])
 
 
-def test_a_probe_that_crashes_in_a_real_image_is_a_one_line_failure(
+def test_a_job_that_crashes_in_a_real_image_fails_alone(runs: tuple[Path, list], client: docker.DockerClient) -> None:
+    image = record(runs[0], "torch-latest", "seed", "thop")["host"]["image"]["tag"]
+    keys = [Key("torch-latest", "seed", "tf-profiler-seed"), Key("torch-latest", "seed", "thop")]
+    crashed, counted = runner.run_cell(client, image, "torch-latest", keys, {}, runner.Limits(timeout_s=120))
+    assert crashed.document is None
+    assert crashed.failure == "probe exited with code 1: ModuleNotFoundError: No module named 'tensorflow'"
+    assert "Traceback" in crashed.log_tail
+    assert counted.document is not None and counted.document["raw_total"] == 125026016
+
+
+def test_a_job_over_the_memory_limit_says_so_and_nothing_else(
     runs: tuple[Path, list], client: docker.DockerClient
 ) -> None:
     image = record(runs[0], "torch-latest", "seed", "thop")["host"]["image"]["tag"]
-    run = runner.probe(client, image, Key("torch-latest", "seed", "tf-profiler-seed"), {}, 120, "2g")
-    assert run.document is None
-    assert run.failure == "probe exited with code 1: ModuleNotFoundError: No module named 'tensorflow'"
-    assert "Traceback" in run.log_tail
+    keys = [Key("torch-latest", "seed", "thop")]
+    (run,) = runner.run_cell(client, image, "torch-latest", keys, {}, runner.Limits(timeout_s=120, memory="100m"))
+    assert run.failure == "probe killed for exceeding the memory limit (100m)"
 
 
 def test_the_report_covers_every_cell(runs: tuple[Path, list]) -> None:

@@ -24,7 +24,7 @@ CONVENTIONS = (PRESETS["default"], PRESETS["macs"], parse("mac=1,act:tanh=4"))
 
 
 def measurements(where: Path) -> list[dict]:
-    return [e for e in results.load(where) if e["status"] == "ok" and e["kind"] == "count"]
+    return [e for e in results.load(where).records if e["status"] == "ok" and e["kind"] == "count"]
 
 
 def find(where: Path, cell: str, model: str, counter: str) -> dict:

@@ -1,9 +1,13 @@
+import json
 from pathlib import Path
 
-from bench import report, results
+import pytest
+
+from bench import explain, markdown, report, results
 from bench.probe import zoo
 from bench.reference import convention
 from tests import samples
+from tests.test_markdown import broken_rows, raw_html
 
 
 def test_the_report_tabulates_models_by_cell_in_version_order() -> None:
@@ -42,9 +46,10 @@ def test_a_failure_beside_a_measurement_says_the_measurement_stands() -> None:
 
 def test_write_reads_only_the_json_records(tmp_path: Path) -> None:
     results.write(tmp_path, samples.ok())
-    path = report.write(tmp_path)
-    assert path == tmp_path / "README.md"
+    path, problems = report.write(tmp_path)
+    assert path == tmp_path / "README.md" and problems == []
     assert "20 (thop)" in path.read_text()
+    assert report.PROBLEMS not in path.read_text()
 
 
 def test_an_empty_folder_says_how_to_fill_it(tmp_path: Path) -> None:
@@ -57,8 +62,9 @@ def test_a_long_list_of_skipped_ops_is_summarised() -> None:
     assert "| 5 ops, e.g. op0 (MatMul): shapes not fully known |" in report.render([entry])
 
 
-def test_measurements_of_zoo_models_are_explained_and_the_convention_switches() -> None:
-    entry = samples.ok("torch-x", "seed-conv", "thop", raw=6307328)
+def seed_conv(model: str = "seed-conv") -> dict:
+    """thop 0.1's count of the seed-conv model: reconciles to residual 0."""
+    entry = samples.ok("torch-x", model, "thop", raw=6307328)
     entry["probe"]["breakdown"]["items"] = [
         {"name": "conv2d", "type": "Conv2d", "raw": 6307328, "rule": "count_convNd"},
         {"name": "relu", "type": "ReLU", "raw": 0, "rule": "zero_ops"},
@@ -67,6 +73,11 @@ def test_measurements_of_zoo_models_are_explained_and_the_convention_switches() 
     entry["probe"]["provenance"]["counter_tool"]["version"] = "0.1.1-2209072238"
     entry["probe"]["definition"] = zoo.MODELS["seed-conv"]
     entry["probe"]["definition_sha256"] = zoo.fingerprint(zoo.MODELS["seed-conv"])
+    return entry
+
+
+def test_measurements_of_zoo_models_are_explained_and_the_convention_switches() -> None:
+    entry = seed_conv()
     default = report.render([entry])
     assert "## `seed-conv`: each counter's total, explained" in default
     assert "**13,403,072 FLOPs**" in default and "+ 0 (residual)" in default
@@ -74,3 +85,89 @@ def test_measurements_of_zoo_models_are_explained_and_the_convention_switches() 
     macs = report.render([entry], convention.PRESETS["macs"])
     assert "**6,307,328 FLOPs**" in macs
     assert "per multiply-accumulate" not in macs  # thop reports MACs: nothing to convert under `macs`
+
+
+# Records that cannot be trusted are listed on their own and left out of every table.
+
+
+def test_a_total_edited_alone_is_listed_as_invalid_and_left_out(tmp_path: Path) -> None:
+    path = results.write(tmp_path, seed_conv())
+    twin, problems = report.write(tmp_path)  # the twin: the record as measured is reported, residual 0
+    assert problems == [] and "+ 0 (residual)" in twin.read_text() and "12,614,656 (thop)" in twin.read_text()
+    record = json.loads(path.read_text())
+    record["probe"]["raw_total"] += 1000
+    path.write_text(json.dumps(record))
+    written, problems = report.write(tmp_path)
+    text = written.read_text()
+    assert [str(p) for p in problems] == [
+        "torch-x/seed-conv/thop.json: probe flops 12,614,656 is not raw_total 6,308,328 x flops_per_unit 2"
+    ]
+    assert f"## {report.PROBLEMS}" in text and "**1 record could not be read or trusted**" in text
+    assert "| `torch-x/seed-conv/thop.json` | probe flops 12,614,656 is not raw_total 6,308,328" in text
+    assert "(residual)" not in text and "(thop)" not in text and "No measurements yet" in text
+
+
+def test_an_unreadable_record_is_listed_and_the_rest_reported(tmp_path: Path) -> None:
+    results.write(tmp_path, samples.ok())
+    (tmp_path / "torch-x" / "other").mkdir()
+    (tmp_path / "torch-x" / "other" / "thop.json").write_text('{"schema": "flops-matrix/res')
+    written, problems = report.write(tmp_path)
+    assert [p.path for p in problems] == ["torch-x/other/thop.json"]
+    assert "not valid JSON" in problems[0].reason
+    assert "20 (thop)" in written.read_text() and report.PROBLEMS in written.read_text()
+
+
+def test_a_record_the_reconciliation_cannot_read_is_listed_and_the_rest_reported() -> None:
+    strange = seed_conv("strange")
+    strange["probe"]["definition"] = {"input": [1, 4], "layers": [{"name": "x", "kind": "warp"}]}
+    text, problems = report.compose([strange, seed_conv()])
+    assert [p.path for p in problems] == ["torch-x/strange/thop.json"]
+    assert "cannot be reconciled: KeyError" in problems[0].reason and "'warp'" in problems[0].reason
+    assert (
+        "## `seed-conv`: each counter's total, explained" in text and "`strange`" not in text.split(report.PROBLEMS)[0]
+    )
+    assert report.compose([seed_conv()])[1] == []  # the twin
+
+
+# Whatever a record holds reaches the page as text: no table row breaks, no markup gets in.
+
+MODEL = "a|b\n<script>alert(1)</script>"
+REASON = "x | y\nz"
+
+
+def hostile_report() -> str:
+    measured = seed_conv(MODEL)
+    measured["cell"] = measured["probe"]["cell"] = "cell|<b>&"
+    failed = samples.failed("tf-x", MODEL, "thop", reason=REASON)
+    return report.render([measured, failed, samples.ok()])
+
+
+def damage(text: str) -> list[str]:
+    """Table rows that break, and lines with markup a record smuggled in."""
+    found, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(line)
+            continue
+        if block:
+            found += broken_rows("\n".join(block))
+            block = []
+        if raw_html(line):
+            found.append(line)
+    return found
+
+
+def test_hostile_names_and_reasons_neither_break_tables_nor_inject_markup() -> None:
+    text = hostile_report()
+    assert damage(text) == []
+    assert "x \\| y z" in text  # the reason, escaped, on one line
+    assert "## `a|b <script>alert(1)</script>`: each counter's total, explained" in text
+    assert "| `a\\|b <script>alert(1)</script>` | cell\\|&lt;b&gt;&amp; |" in text
+
+
+def test_the_same_report_without_escaping_is_seen_to_break(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(markdown, "_cell", str)
+    for module in (report, explain):
+        monkeypatch.setattr(module, "text", str)
+        monkeypatch.setattr(module, "code", lambda value: f"`{value}`")
+    assert damage(hostile_report())

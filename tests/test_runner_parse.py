@@ -56,7 +56,12 @@ def test_inconsistent_totals_are_refused() -> None:
 def test_the_probe_archive_holds_every_probe_module() -> None:
     with tarfile.open(fileobj=io.BytesIO(runner.probe_archive())) as tar:
         names = set(tar.getnames())
-    assert {"probe/probe.py", "probe/catalog.py", "probe/count_tf.py", "probe/count_torch.py"} <= names
+    assert {"probe.py", "catalog.py", "count_tf.py", "count_torch.py"} <= names
+
+
+def test_the_probe_archive_and_its_hash_do_not_change_between_calls() -> None:
+    assert runner.probe_archive() == runner.probe_archive()  # no times or owners: the hash keys cached results
+    assert len(runner.probe_hash()) == 64
 
 
 def test_a_check_document_is_judged_by_its_own_schema() -> None:

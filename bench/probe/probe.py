@@ -1,11 +1,17 @@
-"""Count one model's FLOPs with one counter and print one JSON document (schema: catalog.SCHEMA).
+"""Count models with counters (or run checks) in one cell and stream one JSON line per event.
 
 Runs unchanged under Python 2.7 and 3.6+ inside every cell's image:
-    python probe.py --cell tf-1.12.0 --model seed --counter tf-profiler-seed
-    python probe.py --cell twins --model seed --check equivalence   (schema: catalog.CHECK_SCHEMA)
-Exit 0 with the document on stdout; exit 2 for a request it does not know; anything else is a
-crash whose traceback is on stderr. Frameworks print to stdout too (thop's [INFO] lines, the
-TF profiler's tables), so stdout is handed to stderr while they work.
+    python probe.py --cell tf-2.5.3 --timeout 600 --jobs '[["seed", "count", "tf-profiler-seed"],
+                                                           ["seed", "check", "equivalence"]]'
+The frameworks the jobs need are imported once; each job then runs in a forked child, so that a
+job that crashes, hangs past --timeout or is killed for memory fails alone and leaves no state
+behind for the next. Each line on stdout is one event:
+    {"job": i, "event": "start"}
+    {"job": i, "event": "done", "document": {...}}        (schema: catalog.COUNT_SCHEMA / CHECK_SCHEMA)
+    {"job": i, "event": "failed", "reason": "...", "log_tail": "..."}
+Exit 0 once every job has its event; exit 2 for a request it does not know. Frameworks print to
+stdout too (thop's [INFO] lines, the TF profiler's tables): a job's stdout and stderr go to its
+log, which is copied to stderr when the job ends.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -13,12 +19,17 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sys
+import tempfile
 import time
 
 import catalog
 import installed
 import zoo
+
+TAIL_CHARS = 4000
+_FREEZE = []  # pip freeze, taken once per container
 
 
 def _claim_stdout():
@@ -29,6 +40,12 @@ def _claim_stdout():
     return ours
 
 
+def _pip_freeze():
+    if not _FREEZE:
+        _FREEZE.append(installed.pip_freeze())
+    return _FREEZE[0]
+
+
 def _provenance(answer):
     return {
         "python": platform.python_version(),
@@ -36,7 +53,7 @@ def _provenance(answer):
         "platform": platform.platform(),
         "framework": answer["framework"],
         "counter_tool": answer["tool"],
-        "pip_freeze": installed.pip_freeze(),
+        "pip_freeze": _pip_freeze(),
     }
 
 
@@ -99,26 +116,124 @@ def _refuse(what, name, known):
     return 2
 
 
+def _unknown(jobs):
+    """The first part of a request the probe does not know, as _refuse's arguments."""
+    for model, kind, name in jobs:
+        if model not in catalog.MODELS:
+            return "model", model, catalog.MODELS
+        what, known = ("counter", catalog.COUNTERS) if kind == "count" else ("check", catalog.CHECKS)
+        if name not in known:
+            return what, name, known
+    return None
+
+
+def _preload(jobs):
+    """Import each framework the jobs need once, before any child is forked."""
+    frameworks = set()
+    for _model, kind, name in jobs:
+        frameworks.update(["tensorflow", "torch"] if kind == "check" else [catalog.COUNTERS[name][0]])
+    for framework in sorted(frameworks):
+        try:
+            __import__(framework)
+        except ImportError:
+            pass  # the job that needs it fails with the import error, alone
+    _pip_freeze()
+
+
+def _child(cell, job, out_path, log_path):
+    """Runs in the forked child: the job's document to out_path, everything it prints to log_path."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    code = 0
+    try:
+        model, kind, name = job
+        document = measure(cell, model, name) if kind == "count" else check(cell, model, name)
+        with open(out_path, "w") as handle:
+            handle.write(json.dumps(document, sort_keys=True))
+    except BaseException:  # noqa: B036 - the child must report anything and never return
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _tail(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()[-TAIL_CHARS:].decode("utf-8", "replace")
+    except (IOError, OSError):
+        return ""
+
+
+def _last_line(text):
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _run_job(cell, job, timeout_s, scratch, index):
+    """Fork, wait with a deadline, and return the job's event."""
+    out_path = os.path.join(scratch, "%d.json" % index)
+    log_path = os.path.join(scratch, "%d.log" % index)
+    pid = os.fork()
+    if pid == 0:
+        _child(cell, job, out_path, log_path)
+    deadline = time.time() + timeout_s
+    reason = ""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.time() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            reason = "timed out after %g s" % timeout_s
+            break
+        time.sleep(0.02)
+    tail = _tail(log_path)
+    sys.stderr.write(tail)
+    sys.stderr.flush()
+    if not reason:
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            reason = "killed by signal %d" % number
+            if number == signal.SIGKILL:
+                reason += " (the container's memory limit, or a kill from outside)"
+        elif os.WEXITSTATUS(status) != 0:
+            reason = "exited with code %d" % os.WEXITSTATUS(status)
+        else:
+            with open(out_path) as handle:
+                return {"job": index, "event": "done", "document": json.loads(handle.read())}
+        last = _last_line(tail)
+        reason = "probe " + reason + (": " + last if last and "signal" not in reason else "")
+    else:
+        reason = "probe " + reason
+    return {"job": index, "event": "failed", "reason": reason, "log_tail": tail}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cell", required=True)
-    parser.add_argument("--model", required=True)
-    job = parser.add_mutually_exclusive_group(required=True)
-    job.add_argument("--counter")
-    job.add_argument("--check")
+    parser.add_argument("--jobs", required=True, help="JSON list of [model, 'count' or 'check', name]")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds each job may take")
     args = parser.parse_args(argv)
-    if args.model not in catalog.MODELS:
-        return _refuse("model", args.model, catalog.MODELS)
-    if args.counter and args.counter not in catalog.COUNTERS:
-        return _refuse("counter", args.counter, catalog.COUNTERS)
-    if args.check and args.check not in catalog.CHECKS:
-        return _refuse("check", args.check, catalog.CHECKS)
+    jobs = [tuple(job) for job in json.loads(args.jobs)]
+    unknown = _unknown(jobs)
+    if unknown:
+        return _refuse(*unknown)
     out = _claim_stdout()
-    if args.counter:
-        document = measure(args.cell, args.model, args.counter)
-    else:
-        document = check(args.cell, args.model, args.check)
-    os.write(out, (json.dumps(document, sort_keys=True) + "\n").encode("utf-8"))
+
+    def emit(event):
+        os.write(out, (json.dumps(event, sort_keys=True) + "\n").encode("utf-8"))
+
+    _preload(jobs)
+    scratch = tempfile.mkdtemp(prefix="probe-")
+    for index, job in enumerate(jobs):
+        emit({"job": index, "event": "start"})
+        emit(_run_job(args.cell, job, args.timeout, scratch, index))
     return 0
 
 

@@ -1,0 +1,13 @@
+"""Errors said in one line."""
+
+from __future__ import annotations
+
+
+def first_line(error: Exception | str) -> str:
+    """The first line of an error, trimmed to its cause, short enough for a one-line message."""
+    text = str(error).strip().splitlines()
+    line = text[0] if text else type(error).__name__
+    # docker-py prefixes the request: '500 Server Error for http+docker://...: Internal Server Error ("cause")'
+    if '("' in line and line.endswith('")'):
+        line = line[line.index('("') + 2 : -2]
+    return line[:200]

@@ -1,0 +1,126 @@
+"""More than one engine, and an orchestrator stopped from outside: against real engines.
+
+The second engine is a real dockerd beside the first (docker/second-engine.sh): its own data
+root, socket and bridge. Its images are built on it, so its first use here is a cold build.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from bench import paths, runner
+
+pytestmark = pytest.mark.docker
+
+CELLS = "tf-1.12.0,torch-latest"
+
+
+def bench(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=paths.ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def second_engine(client: docker.DockerClient) -> str:
+    started = subprocess.run(["sh", "docker/second-engine.sh", "start"], cwd=paths.ROOT, capture_output=True, text=True)
+    assert started.returncode == 0, started.stderr
+    return started.stdout.strip()
+
+
+def numbers(where: Path) -> dict[tuple[str, str, str], int]:
+    found = {}
+    for path in where.glob("*/*/*.json"):
+        if not path.name.endswith(".failed.json"):
+            entry = json.loads(path.read_text())
+            if entry["kind"] == "count":
+                found[(entry["cell"], entry["model"], entry["job"])] = entry["probe"]["raw_total"]
+    return found
+
+
+def test_two_engines_give_the_numbers_of_one(second_engine: str, tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    first = bench("matrix", "--results", str(one), "--base", "local", "--cells", CELLS)
+    assert first.returncode == 0, first.stderr[-2000:]
+    default = "unix:///var/run/docker.sock"
+    both = bench(
+        "matrix",
+        "--results",
+        str(two),
+        "--base",
+        "local",
+        "--cells",
+        CELLS,
+        "--engine",
+        default,
+        "--engine",
+        second_engine,
+    )
+    assert both.returncode == 0, both.stderr[-2000:]
+    assert numbers(two) == numbers(one) and len(numbers(one)) == 4
+    engines = {json.loads(p.read_text())["host"]["engine"] for p in two.glob("*/*/*.json")}
+    assert engines == {default, second_engine}  # each engine took a cell
+
+
+def test_a_dying_engine_ends_in_one_line_naming_the_cell(second_engine: str, tmp_path: Path) -> None:
+    run = subprocess.Popen(
+        [sys.executable, "-m", "bench", "matrix", "--results", str(tmp_path), "--base", "local"]
+        + ["--cells", "torch-latest", "--engine", second_engine, "--force"],
+        cwd=paths.ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    engine2 = docker.DockerClient(base_url=second_engine)
+    try:
+        _wait_for_probe(engine2)
+        subprocess.run(["sh", "docker/second-engine.sh", "stop"], cwd=paths.ROOT, check=True)
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        run.kill()
+        subprocess.run(["sh", "docker/second-engine.sh", "start"], cwd=paths.ROOT, capture_output=True)
+    assert run.returncode == 1
+    failures = [line for line in stderr.splitlines() if "stopped answering" in line]
+    assert failures and "[torch-latest]" in failures[0] and "Traceback" not in stderr
+    failed = json.loads((tmp_path / "torch-latest" / "seed" / "thop.failed.json").read_text())
+    assert "stopped answering" in failed["reason"]
+
+
+def test_sigterm_stops_the_run_removes_its_containers_and_writes_the_report(
+    client: docker.DockerClient, tmp_path: Path
+) -> None:
+    (tmp_path / "keep").mkdir()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "bench", "matrix", "--results", str(tmp_path), "--base", "local"]
+        + ["--cells", "twins", "--force"],
+        cwd=paths.ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_probe(client)
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 143
+    assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM")
+    assert "Traceback" not in stderr
+    assert client.containers.list(all=True, filters={"label": runner.LABEL}) == []
+    assert (tmp_path / "README.md").is_file()
+
+
+def _wait_for_probe(client: docker.DockerClient, seconds: float = 600) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if client.containers.list(filters={"label": runner.LABEL}):
+            return
+        time.sleep(0.2)
+    raise AssertionError("no probe container started")

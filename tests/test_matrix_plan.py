@@ -1,0 +1,82 @@
+"""The matrix's pure decisions: which cells a shard runs, and when a recorded result still stands."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import cells, matrix, paths, results, runner
+from bench.probe import zoo
+
+ALL = list(cells.load().values())
+KEY = results.Key("torch-latest", "seed", "thop")
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5])
+def test_shards_split_the_cells_once_each(count: int) -> None:
+    shards = [matrix.shard(ALL, i, count) for i in range(1, count + 1)]
+    names = [c.name for shard in shards for c in shard]
+    assert sorted(names) == sorted(c.name for c in ALL)
+
+
+def test_a_shard_does_not_move_when_a_cell_is_added() -> None:
+    none = cells.Base(kind="local", unavailable="test")
+    extra = cells.Cell(name="zz-new", framework="torch", counters=("thop",), summary="", registry=none, local=none)
+    before = [c.name for c in matrix.shard(ALL, 1, 3)]
+    after = [c.name for c in matrix.shard([*ALL, extra], 1, 3) if c.name != "zz-new"]
+    assert before == after
+
+
+def test_the_inputs_key_follows_every_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = matrix.inputs_key("image-a", KEY)
+    assert key == matrix.inputs_key("image-a", KEY)
+    assert key != matrix.inputs_key("image-b", KEY)
+    assert key != matrix.inputs_key("image-a", results.Key("torch-latest", "seed-conv", "thop"))
+    changed = dict(zoo.MODELS["seed"], input=[2, 1, 100, 256])
+    monkeypatch.setitem(zoo.MODELS, "seed", changed)
+    assert key != matrix.inputs_key("image-a", KEY)  # the definition changed
+    monkeypatch.undo()
+    monkeypatch.setattr(runner, "probe_hash", lambda: "other probe")
+    assert key != matrix.inputs_key("image-a", KEY)
+
+
+def test_a_result_stands_only_for_the_inputs_it_was_measured_from(tmp_path: Path) -> None:
+    assert matrix.recorded_key(tmp_path, KEY) == ""
+    entry = results.record(KEY, "ok", probe={}, host={"inputs_key": "abc"})
+    path = KEY.path(tmp_path, "ok")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(entry))
+    assert matrix.recorded_key(tmp_path, KEY) == "abc"
+    path.write_text("{truncated")
+    assert matrix.recorded_key(tmp_path, KEY) == ""  # unreadable: measured again
+
+
+def test_one_image_is_made_by_one_holder_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers (or two runs: the lock is a file lock too) that need the same image wait for each other."""
+    monkeypatch.setattr(paths, "LOCKS", tmp_path)
+    inside, overlaps = [], []
+
+    def hold(name: str) -> None:
+        with matrix._locked(name):
+            inside.append(name)
+            if len(inside) > 1:
+                overlaps.append(list(inside))
+            time.sleep(0.2)
+            inside.remove(name)
+
+    same = [threading.Thread(target=hold, args=("image-x",)) for _ in range(2)]
+    for thread in same:
+        thread.start()
+    for thread in same:
+        thread.join()
+    assert overlaps == []
+    other = [threading.Thread(target=hold, args=(name,)) for name in ("image-x", "image-y")]
+    for thread in other:
+        thread.start()
+    for thread in other:
+        thread.join()
+    assert overlaps  # the twin: different images are made side by side

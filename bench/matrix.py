@@ -263,9 +263,18 @@ def _write_all(
     progress: Progress,
 ) -> None:
     for key in keys:
-        results.write(where, results.record(key, status, reason=reason, log_tail=log_tail, host=host))
+        if not _same_failure(where, key, status, reason):  # a rerun that changed nothing rewrites nothing
+            results.write(where, results.record(key, status, reason=reason, log_tail=log_tail, host=host))
         summary.add(status)
         progress.advance()
+
+
+def _same_failure(where: Path, key: results.Key, status: str, reason: str) -> bool:
+    try:
+        entry = json.loads(key.path(where, status).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(entry, dict) and entry.get("status") == status and entry.get("reason") == reason
 
 
 _thread_locks: dict[str, threading.Lock] = {}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import cells, matrix, paths, results, runner
+from bench.progress import Progress
 from bench.probe import zoo
 
 ALL = list(cells.load().values())
@@ -80,3 +81,15 @@ def test_one_image_is_made_by_one_holder_at_a_time(tmp_path: Path, monkeypatch: 
     for thread in other:
         thread.join()
     assert overlaps  # the twin: different images are made side by side
+
+
+def test_a_failure_said_again_in_the_same_words_is_not_rewritten(tmp_path: Path) -> None:
+    """A rerun that changed nothing leaves `git diff results/` empty, not-run cells included."""
+
+    def write(reason: str, when: str) -> str:
+        matrix._write_all(tmp_path, [KEY], "not-run", reason, "", {"finished_at": when}, matrix.Summary(), Progress())
+        return KEY.path(tmp_path, "not-run").read_text()
+
+    first = write("no base", "monday")
+    assert write("no base", "tuesday") == first
+    assert "tuesday" in write("another reason", "tuesday")  # the twin: new words are written

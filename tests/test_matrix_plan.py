@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bench import cells, matrix, paths, results, runner
-from bench.progress import Progress
 from bench.probe import zoo
+from bench.progress import Progress
 
 ALL = list(cells.load().values())
 KEY = results.Key("torch-latest", "seed", "thop")

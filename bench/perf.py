@@ -33,7 +33,8 @@ def timed(command: list[str]) -> tuple[float, str]:
     seconds = time.monotonic() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"perf: {' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-300:]}")
-    return seconds, done.stderr.strip().splitlines()[-2:][0] if done.stderr.strip() else ""
+    summary = [line for line in done.stderr.splitlines() if "matrix done" in line]
+    return seconds, summary[-1] if summary else ""
 
 
 def stale(where: Path, model: str) -> int:

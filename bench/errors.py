@@ -10,4 +10,7 @@ def first_line(error: Exception | str) -> str:
     # docker-py prefixes the request: '500 Server Error for http+docker://...: Internal Server Error ("cause")'
     if '("' in line and line.endswith('")'):
         line = line[line.index('("') + 2 : -2]
+    # 'Get "https://host/v2/": dial tcp: lookup host on 10.0.0.1:53: no such host' -> the cause alone
+    if "://" in line and ": " in line:
+        line = line.rsplit(": ", 1)[1]
     return line[:200]

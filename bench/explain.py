@@ -116,12 +116,13 @@ def section(model: str, rows: list[Reconciliation]) -> str:
     rows = _ordered(rows)
     causes = [c for c in CAUSES if any(c in r.by_cause() for r in rows)]
     body = [
-        [r.cell, code(r.counter), f"{r.raw_total:,} {r.unit.value}", number(r.total), number(r.reference)]
+        [r.cell, code(r.counter), r.versions, f"{r.raw_total:,} {r.unit.value}", number(r.total), number(r.reference)]
         + [_column(r, c) for c in causes]
         + [number(r.residual)]
         for r in rows
     ]
-    header = ["cell", "counter", "as reported", "in FLOPs", "reference"] + [CAUSES[c] for c in causes] + ["residual"]
+    header = ["cell", "counter", "pinned to", "as reported", "in FLOPs", "reference"]
+    header += [CAUSES[c] for c in causes] + ["residual"]
     lines = [f"## {code(model)}: each counter's total, explained\n", _reference(rows[0]) + "\n", table(header, body)]
     lines += [_row(r) for r in rows]
     return "\n".join(lines)

@@ -31,6 +31,7 @@ CAUSES = {
     "activation": "activation functions",
     "activation_as_ops": "activations built from other ops",
     "elementwise": "element-wise ops",
+    "rows": "rows of a layer not priced",
     "other": "other ops inside layers",
     "outside": "work outside the model",
 }
@@ -73,6 +74,7 @@ class Reconciliation:
     priced_steps: dict[str, int] = field(default_factory=dict)  # recurrent layer -> steps the counter priced
     why: dict[str, tuple[str, ...]] = field(default_factory=dict)  # layer -> why its steps were priced so
     notes: dict[str, list[str]] = field(default_factory=dict)  # layer -> other evidence-backed remarks
+    versions: str = ""  # "thop 0.1.1 @ torch 2.13.0": what the number is pinned to
     definition_note: str = ""  # set when the record's definition is not today's
     outside_why: str = ""  # the adapter's sentence on why the counter counts work outside the model
 
@@ -112,6 +114,7 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
         sum(convention.flops(cost.total()) for cost in costs),
         convention,
         definition,
+        versions=_versions(probe["provenance"]),
         definition_note=_definition_note(record["model"], probe),
         outside_why=adapter.outside,
     )
@@ -140,6 +143,12 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
         why = f"the total differs from the sum of the counter's own breakdown by {gap:,} {adapter.unit.value}s"
         result.residuals.append(Residual("total", gap * factor, (why,)))
     return result
+
+
+def _versions(provenance: dict) -> str:
+    tool, framework = provenance["counter_tool"], provenance.get("framework")
+    pinned = f"{tool['name']} {tool['version']}"
+    return f"{pinned} @ {framework['name']} {framework['version']}" if framework else pinned
 
 
 def _definition_note(model: str, probe: dict) -> str:
@@ -198,12 +207,13 @@ def _component(
     """One component's difference, said as what the counter's rules do with it."""
     rules = "; ".join(sorted({item.rule for item in items}))
     raw = sum(item.predicted[component] for item in items)
-    if component == "mac" and count:
+    override = next((item.cause for item in items if item.cause), "")
+    if component == "mac" and count and not override:
         price = _flops(raw * factor / count)
         text = f"{layer}: {adapter.tool} prices a multiply-accumulate at {price}, the convention at {_flops(weight)}"
         return Adjustment("mac", layer, delta, text, _names(items))
     family = component.split(":", 1)[0]
-    cause = next((item.cause for item in items if item.cause), "activation" if family == "act" else family)
+    cause = override or ("activation" if family == "act" else family)
     gives = f"{adapter.tool} gives {raw:,} {adapter.unit.value}s"
     if factor != 1:
         gives += f" ({number(raw * factor)} FLOPs at {_flops(factor)} per {adapter.unit.value})"

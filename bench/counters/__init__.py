@@ -7,7 +7,7 @@ adapter module here with its rule model, its entry below, and tests.
 
 from __future__ import annotations
 
-from bench.counters import tf_profiler, thop
+from bench.counters import calflops, flop_counter, fvcore, ptflops, tf_profiler, thop, torchinfo, torchprofile
 from bench.counters.base import Adapter, Item, Reading, Steps, Unit
 
 __all__ = ["ADAPTERS", "Adapter", "Item", "Reading", "Steps", "Unit"]
@@ -16,4 +16,11 @@ ADAPTERS: dict[str, Adapter] = {
     "tf-profiler-seed": tf_profiler.ADAPTER_SEED,
     "tf-profiler-frozen": tf_profiler.ADAPTER_FROZEN,
     "thop": thop.ADAPTER,
+    "torch-flop-counter": flop_counter.ADAPTER,
+    "fvcore": fvcore.ADAPTER,
+    "ptflops-pytorch": ptflops.PYTORCH,
+    "ptflops-aten": ptflops.ATEN,
+    "torchinfo": torchinfo.ADAPTER,
+    "torchprofile": torchprofile.ADAPTER,
+    "calflops": calflops.ADAPTER,
 }

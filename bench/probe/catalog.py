@@ -14,7 +14,8 @@ CHECK_SCHEMA = "flops-matrix/check/1"
 # model name -> what it is
 MODELS = dict((name, definition["summary"]) for name, definition in sorted(zoo.MODELS.items()))
 
-# counter name -> (framework, unit the tool reports, FLOPs per reported unit, description)
+# counter name -> (framework, unit the tool really reports, FLOPs per reported unit, recipe, probe module)
+# The unit is what the numbers are, whatever the tool calls them (fvcore's "flops" are MACs).
 COUNTERS = {
     "tf-profiler-seed": (
         "tensorflow",
@@ -22,6 +23,7 @@ COUNTERS = {
         1,
         "the blog's recipe verbatim: x = K.random_normal(...), the model built on the Keras"
         " session graph, tf.profiler float_operation over that whole graph (cmd='op')",
+        "count_tf",
     ),
     "tf-profiler-frozen": (
         "tensorflow",
@@ -29,12 +31,63 @@ COUNTERS = {
         1,
         "TF2-native: a concrete function of the model, variables frozen to constants,"
         " tf.profiler float_operation over that graph alone",
+        "count_tf",
     ),
     "thop": (
         "torch",
         "MAC",
         2,
         "thop.profile(model, inputs=(x,)): multiply-accumulates; FLOPs = 2 x MACs as the blog does",
+        "count_torch",
+    ),
+    "torch-flop-counter": (
+        "torch",
+        "FLOP",
+        1,
+        "torch.utils.flop_counter.FlopCounterMode around one forward pass in eval mode (torch >= 2.1)",
+        "count_flop_counter",
+    ),
+    "fvcore": (
+        "torch",
+        "MAC",
+        2,
+        "fvcore.nn.FlopCountAnalysis(model, x).total() in eval mode: its 'flops' are multiply-accumulates",
+        "count_fvcore",
+    ),
+    "ptflops-pytorch": (
+        "torch",
+        "MAC",
+        2,
+        "ptflops.get_model_complexity_info(model, shape, backend='pytorch'): module hooks, MACs",
+        "count_ptflops",
+    ),
+    "ptflops-aten": (
+        "torch",
+        "MAC",
+        2,
+        "ptflops.get_model_complexity_info(model, shape, backend='aten'): aten ops, MACs",
+        "count_ptflops",
+    ),
+    "torchinfo": (
+        "torch",
+        "MAC",
+        2,
+        "torchinfo.summary(model, input_data=x): its 'Total mult-adds'",
+        "count_torchinfo",
+    ),
+    "torchprofile": (
+        "torch",
+        "MAC",
+        2,
+        "torchprofile.profile_macs(model, x): a traced graph's MACs",
+        "count_torchprofile",
+    ),
+    "calflops": (
+        "torch",
+        "FLOP",
+        1,
+        "calflops.calculate_flops(model, args=[x], output_as_string=False): its FLOPs",
+        "count_calflops",
     ),
 }
 

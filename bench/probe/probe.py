@@ -58,16 +58,12 @@ def _provenance(answer):
 
 
 def _counter_function(counter):
-    framework = catalog.COUNTERS[counter][0]
-    if framework == "tensorflow":
-        import count_tf as module
-    else:
-        import count_torch as module
+    module = __import__(catalog.COUNTERS[counter][4])
     return module.COUNTERS[counter]
 
 
 def measure(cell, model, counter):
-    _framework, unit, flops_per_unit, description = catalog.COUNTERS[counter]
+    _framework, unit, flops_per_unit, description, _module = catalog.COUNTERS[counter]
     started = time.time()
     answer = _counter_function(counter)(model)
     raw_total = answer["raw_total"]

@@ -1,0 +1,226 @@
+"""torch.utils.flop_counter.FlopCounterMode: its record read onto the model, and its rule model.
+
+FlopCounterMode is a dispatch mode: it prices each aten op a forward pass dispatches by the
+formula its flop_registry holds for the op's overload packet, and every other op at 0 without a
+word. The formulas that matter here (torch 2.1 to 2.13): mm and addmm 2 x M x K x N, bmm and
+baddbmm 2 x B x M x K x N (addmm's and baddbmm's added input ignored), convolution 2 x output
+values x input channels x kernel taps ("computation for bias are ignored"). Nothing prices
+pointwise ops: relu, sigmoid, tanh and the recurrent gates' adds and products are 0.
+
+The rule model takes the op each module dispatched from the probe's per-op record (structure:
+which op, not how much it was priced) and the numbers from the definition, the layer's input
+shape and the module's recorded options. A recurrent layer's steps priced are the
+multiply-accumulates of the matrix products it dispatched, from their recorded shapes, over one
+step's: nn.GRU's CPU kernel runs one addmm over every row of the input and one per step over
+the hidden state, so each cell evaluation is priced.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from math import prod
+
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.reference.formulas import LayerCost, analyse
+
+__all__ = ["ADAPTER", "FORMULAS", "node_macs"]
+
+ROOT = "(the model's own forward)"  # the probe's item for ops outside every submodule
+OUTSIDE = "(outside the model)"  # the probe's item for ops under 'Global' alone
+BUCKET_OWN = "the model's own forward"
+BUCKET_OUTSIDE = "outside the model"
+BUCKET_UNDEFINED = "modules outside the definition"
+
+MATRIX = {"aten.mm": "mm_flop", "aten.addmm": "addmm_flop", "aten.bmm": "bmm_flop", "aten.baddbmm": "baddbmm_flop"}
+CONVOLUTION = {
+    op: "conv_flop"
+    for op in (
+        "aten.convolution",
+        "aten._convolution",
+        "aten.cudnn_convolution",
+        "aten._slow_conv2d_forward",
+        "aten.convolution_overrideable",
+    )
+}
+FORMULAS = {**MATRIX, **CONVOLUTION}  # op packet -> the flop_registry formula that prices it
+MAIN_OPS = {"conv1d": CONVOLUTION, "conv2d": CONVOLUTION, "dense": MATRIX, "gru": MATRIX}
+
+Shape = tuple[int, ...]
+
+
+def _shape(text: str) -> Shape | None:
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
+    return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
+
+
+def node_macs(node: dict) -> int:
+    """Multiply-accumulates FlopCounterMode's formula sees in one recorded op (its FLOPs / 2)."""
+    op, given = node["op"], [_shape(s) for s in node.get("input_shapes", [])]
+    if op in MATRIX:
+        a, b = given[-2:] if op in ("aten.addmm", "aten.baddbmm") else given[:2]
+        if a is None or b is None:
+            return 0
+        return prod(a[:-1]) * a[-1] * b[-1]
+    if op in CONVOLUTION:
+        out, weight = _shape(node["shape"]), given[1] if len(given) > 1 else None
+        return 0 if out is None or weight is None else prod(out) * prod(weight[1:])
+    return 0
+
+
+def _cost(spec: dict, in_shape: tuple) -> Counter[str]:
+    return analyse({"input": list(in_shape), "layers": [dict(spec, activation="linear")]})[0].once
+
+
+def _time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:
+    """(steps, batch, features) as nn.GRU reads the input: without batch_first, axis 0 is time."""
+    first, second, features = in_shape
+    return (second, first, features) if config.get("batch_first") else (first, second, features)
+
+
+def _ops(nodes: list[dict]) -> list[str]:
+    """The ops a module dispatched, in order; the pointwise ones alone where it ran any (views and
+    copies without a formula say nothing about the work the counter left out)."""
+    pointwise = [node["op"] for node in nodes if node.get("attrs", {}).get("pointwise")]
+    priced = [node["op"] for node in nodes if node["op"] in FORMULAS]
+    return list(dict.fromkeys(priced + pointwise if pointwise else [node["op"] for node in nodes]))
+
+
+def _priced(ops: list[str], table: dict[str, str]) -> str:
+    found = [f"{table[op]} ({op})" for op in ops if op in table]
+    return ", ".join(found)
+
+
+def _conv_or_dense(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
+    cost = _cost(spec, in_shape)
+    formula = _priced(ops, MAIN_OPS[spec["kind"]])
+    bias = Counter({"bias": 0}) if config.get("bias", True) and cost["bias"] else Counter()
+    predicted = Counter({"mac": 2 * cost["mac"] if formula else 0})
+    predicted.update(bias)
+    if not formula:
+        return predicted, _none(ops), 0
+    words = f"{formula}: 2 FLOPs per multiply-accumulate, the bias not counted"
+    return predicted, words, cost["mac"]
+
+
+def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
+    """Every cell evaluation's gate matrix products at 2 FLOPs per MAC; biases, gate adds and
+    products, sigmoid and tanh are pointwise ops no formula prices."""
+    steps, batch, features = _time_major(in_shape, config)
+    units = spec["units"]
+    zero = Counter(
+        {"mac": 0, "elementwise": 0, f"act:{spec['recurrent_activation']}": 0, f"act:{spec['activation']}": 0}
+    )
+    if config.get("bias", True):
+        zero["bias"] = 0
+    formula = _priced(ops, MATRIX)
+    if not formula:
+        return zero, _none(ops), 0
+    macs = steps * batch * 3 * units * (features + units)
+    predicted = Counter(zero)
+    predicted["mac"] = 2 * macs
+    pointwise = [op for op in ops if op not in FORMULAS]
+    words = (
+        f"{formula}: 2 FLOPs per multiply-accumulate of the gate matrix products, the bias not counted;"
+        f" no formula for the pointwise ops {', '.join(pointwise) or '(none recorded)'}"
+    )
+    return predicted, words, macs
+
+
+def _activation(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
+    activation = spec.get("activation", "linear")
+    if _priced(ops, FORMULAS):
+        return Counter(), f"no rule model for an activation module that runs {_priced(ops, FORMULAS)}", 0
+    return (Counter() if activation == "linear" else Counter({f"act:{activation}": 0})), _none(ops), 0
+
+
+def _none(ops: list[str]) -> str:
+    return f"no formula for {', '.join(ops)}: 0" if ops else "no op dispatched: 0"
+
+
+RULES: dict[str, Callable[[dict, tuple, dict, list[str]], tuple[Counter[str], str, int]]] = {
+    "conv1d": _conv_or_dense,
+    "conv2d": _conv_or_dense,
+    "dense": _conv_or_dense,
+    "gru": _gru,
+}
+
+
+def read(definition: dict, probe: dict) -> Reading:
+    counted = {item["name"]: item for item in probe["breakdown"]["items"]}
+    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
+    nodes: dict[str, list[dict]] = {}
+    for node in probe.get("nodes", []):
+        nodes.setdefault(node.get("attrs", {}).get("module", ""), []).append(node)
+    reading = Reading([])
+    shape = tuple(definition["input"])
+    placed = set()
+    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
+        for index, module in enumerate(spec["torch"]):
+            placed.add(module)
+            item = counted.get(module)
+            raw = item["raw"] if item else 0
+            ops = _ops(nodes.get(module, []))
+            main = index == 0 and spec["kind"] != "activation"
+            rule = RULES.get(spec["kind"]) if main else _activation
+            if rule is None:
+                reading.items.append(Item(module, spec["name"], raw, Counter(), f"no rule model for {spec['kind']}"))
+                continue
+            predicted, words, macs = rule(spec, shape, built.get(module, {}), ops)
+            reading.items.append(Item(module, spec["name"], raw, predicted, words, macs))
+        if cost.steps:
+            module = spec["torch"][0]
+            reading.steps[spec["name"]] = _steps(
+                spec, shape, built.get(module, {}), cost, nodes.get(module, []), reading
+            )
+        shape = cost.out_shape
+    for name, item in counted.items():
+        if name in placed:
+            continue
+        if name in (ROOT, OUTSIDE):
+            own = nodes.get(name, [])
+            macs = sum(node_macs(n) for n in own)
+            words = _priced(_ops(own), FORMULAS) or _none(_ops(own))
+            bucket = BUCKET_OWN if name == ROOT else BUCKET_OUTSIDE
+            reading.items.append(Item(name, bucket, item["raw"], Counter({"outside": 2 * macs}), words, macs))
+        else:
+            reading.items.append(Item(name, BUCKET_UNDEFINED, item["raw"], Counter(), "a module the definition lacks"))
+    return reading
+
+
+def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: list[dict], reading: Reading) -> Steps:
+    """Steps priced = MACs of the matrix products the layer dispatched (recorded shapes) / one step's."""
+    products = [n for n in nodes if n["op"] in MATRIX]
+    macs = sum(node_macs(n) for n in products)
+    step_macs = cost.step["mac"]
+    priced = macs // step_macs if step_macs else 0
+    seen, batch, _ = _time_major(in_shape, config)
+    if products and seen != cost.steps:
+        reading.notes.setdefault(spec["name"], []).append(
+            f"nn.GRU without batch_first reads the {in_shape} input as {batch} sequences of {seen} step:"
+            f" the cell still runs {seen * batch} times, so the count matches {cost.steps} steps"
+            " of one sequence, though the outputs differ (see the equivalence check)"
+        )
+    if not products:
+        ran = ", ".join(_ops(nodes)) or "no op"
+        return Steps(0, (f"the layer dispatched {ran}: no op FlopCounterMode has a formula for, so no step is priced",))
+    shapes = "; ".join(f"{n['op']} {' x '.join(n['input_shapes'][-2:])}" for n in products[:3])
+    more = f"; ... {len(products) - 3} more" if len(products) > 3 else ""
+    return Steps(
+        priced,
+        (
+            f"nn.GRU's CPU kernel dispatches its gate matrix products as {len(products)} ops that FlopCounterMode"
+            f" prices ({shapes}{more}): {macs:,} multiply-accumulates, {priced} steps of {step_macs:,}",
+        ),
+    )
+
+
+ADAPTER = Adapter(
+    "FlopCounterMode",
+    Unit.FLOP,
+    read,
+    outside="FlopCounterMode counts every op dispatched inside its context, whichever module runs it",
+)

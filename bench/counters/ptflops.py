@@ -1,0 +1,266 @@
+"""ptflops.get_model_complexity_info, both backends: their per-module records read onto the model,
+and their rule models.
+
+Both report MACs, and both count a bias add as one "MAC". The pytorch backend sums per-module hook
+results (`__flops__`) and the handlers of the functions it patches (F.relu, ...), which run inside
+modules it also hooks; the aten backend prices a few aten ops (convolution, addmm, mm, ...) under a
+dispatch mode and places them on the model's top-level children. Each rule is re-stated here from
+ptflops 0.7.5's source, from the definition, the layer's input shape and the module's recorded
+options, never from the counted number.
+
+`read_modules` is the reader shared by the per-module counters (fvcore uses it too): each probe
+item is one (module, rule) pair, and a rule model maps (role, rule) to a prediction, where the
+role of a layer's first module is the layer's kind and of the modules after it "activation".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from math import prod
+
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.reference.formulas import analyse
+
+__all__ = [
+    "ATEN",
+    "BUCKET",
+    "PYTORCH",
+    "Rule",
+    "RuleModel",
+    "read_modules",
+    "conv_geometry",
+    "time_major",
+    "reference_batch",
+]
+
+BUCKET = "work outside the definition's modules"
+
+# (layer spec, the layer's input shape, the module's recorded options, the probe's item) -> (prediction, words)
+Rule = Callable[[dict, tuple, dict, dict], tuple[Counter[str], str]]
+
+
+@dataclass(frozen=True)
+class RuleModel:
+    """A per-module counter's rules, keyed by (role, the tool's rule name as the probe recorded it)."""
+
+    tool: str
+    rules: dict[tuple[str, str], Rule]
+    steps: Callable[[dict, tuple, dict], Steps]  # (GRU spec, its input shape, module options) -> steps priced
+
+
+def conv_geometry(spec: dict, in_shape: tuple) -> tuple[int, int, int, tuple[int, ...]]:
+    """(batch, in channels, filters, output spatial dims) of a torch Conv: NC... input, 'valid' padding."""
+    batch, channels, *dims = in_shape
+    out = tuple((d - k) // s + 1 for d, k, s in zip(dims, spec["kernel"], spec["strides"], strict=True))
+    return batch, channels, spec["filters"], out
+
+
+def time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:
+    """(steps, batch, features) as nn.GRU reads its input: without batch_first, axis 0 is time."""
+    first, second, features = in_shape
+    return (second, first, features) if config.get("batch_first") else (first, second, features)
+
+
+def reference_batch(spec: dict, in_shape: tuple) -> int:
+    """The batch the reference reads a recurrent layer's input with (formulas._recurrent)."""
+    return in_shape[1] if spec.get("time_major", False) else in_shape[0]
+
+
+def _activation_values(spec: dict, in_shape: tuple) -> int:
+    """How many values the layer's activation module sees: the layer's output."""
+    return prod(analyse({"input": list(in_shape), "layers": [spec]})[0].out_shape)
+
+
+def _act(spec: dict, amount: int) -> Counter[str]:
+    name = spec.get("activation", "linear")
+    return Counter() if name == "linear" else Counter({f"act:{name}": amount})
+
+
+def read_modules(definition: dict, probe: dict, model: RuleModel) -> Reading:
+    """Place every (module, rule) item of the probe's breakdown on its layer, predicted by the rule model."""
+    by_module: dict[str, list[dict]] = {}
+    for item in probe["breakdown"]["items"]:
+        by_module.setdefault(item["name"], []).append(item)
+    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
+    reading = Reading([])
+    shape = tuple(definition["input"])
+    placed = set()
+    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
+        for index, module in enumerate(spec["torch"]):
+            placed.add(module)
+            role = spec["kind"] if index == 0 else "activation"
+            found = by_module.get(module)
+            if not found:
+                reading.items.append(Item(module, spec["name"], 0, Counter(), f"not in {model.tool}'s breakdown"))
+            for item in found or []:
+                rule = model.rules.get((role, item.get("rule", "")))
+                if rule is None:
+                    words = f"no rule model for {model.tool}'s {item.get('rule') or 'empty rule'} on a {role} module"
+                    reading.items.append(Item(module, spec["name"], item["raw"], Counter(), words))
+                    continue
+                predicted, words = rule(spec, shape, built.get(module, {}), item)
+                reading.items.append(Item(module, spec["name"], item["raw"], predicted, words, predicted["mac"]))
+        if cost.steps:
+            main = spec["torch"][0]
+            known = [i for i in by_module.get(main, []) if (spec["kind"], i.get("rule", "")) in model.rules]
+            if known:
+                reading.steps[spec["name"]] = model.steps(spec, shape, built.get(main, {}))
+            else:
+                why = f"{model.tool} priced {main} by no rule the rule model knows"
+                reading.steps[spec["name"]] = Steps(0, (why,))
+            _note_batch(spec, shape, built.get(spec["torch"][0], {}), cost.steps, reading)
+        shape = cost.out_shape
+    for name, items in by_module.items():
+        if name not in placed:
+            for item in items:
+                words = f"{item.get('rule') or 'work'} outside the definition's modules"
+                reading.items.append(Item(name, BUCKET, item["raw"], Counter(), words))
+    return reading
+
+
+def _note_batch(spec: dict, in_shape: tuple, config: dict, steps: int, reading: Reading) -> None:
+    seen, batch, _ = time_major(in_shape, config)
+    if seen != steps:
+        reading.notes.setdefault(spec["name"], []).append(
+            f"nn.GRU without batch_first reads the {in_shape} input as {batch} sequences of {seen} step:"
+            f" the cell still runs {seen * batch} times, so the count matches {steps} steps of one sequence,"
+            " though the outputs differ (see the equivalence check)"
+        )
+
+
+# --- the pytorch backend: module hooks (ptflops/pytorch_ops.py) and patched functions
+
+
+def _hook_conv(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    batch, channels, filters, out = conv_geometry(spec, in_shape)
+    outputs = batch * filters * prod(out)
+    predicted = Counter({"mac": outputs * channels * prod(spec["kernel"])})
+    if config.get("bias"):
+        predicted["bias"] = outputs
+    return predicted, "conv_flops_counter_hook: kernel taps x in x out channels per output position, one per bias value"
+
+
+def _hook_linear(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    rows = prod(in_shape[:-1])
+    predicted = Counter({"mac": rows * in_shape[-1] * spec["units"]})
+    if config.get("bias"):
+        predicted["bias"] = rows * spec["units"]
+    return predicted, "linear_flops_counter_hook: in x out per row, one per bias value per row"
+
+
+def _hook_rnn(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    """rnn_flops for a GRU: |W_ih| + |W_hh| = 3U(D+U), U (r times the recurrent part), 3U (sums of both
+    parts), 3U (the last products and add), 6U biases; times input.shape[0] x input.shape[1]."""
+    first, second, features = in_shape
+    units = spec["units"]
+    cells = first * second  # ptflops multiplies by shape[0] (its "batch") and shape[1] (its "seq_length")
+    predicted = Counter({"mac": cells * 3 * units * (features + units), "elementwise": cells * 7 * units})
+    if config.get("bias"):
+        predicted["bias"] = cells * 6 * units
+    predicted.update(_zero_gru_activations(spec))
+    words = "rnn_flops_counter_hook: gate MACs, 6U biases and 7U gate sums and products per cell, no activations"
+    return predicted, words
+
+
+def _zero_gru_activations(spec: dict) -> Counter[str]:
+    return Counter({f"act:{spec[key]}": 0 for key in ("recurrent_activation", "activation")})
+
+
+def _hook_relu(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    return _act(spec, _activation_values(spec, in_shape)), "relu_flops_counter_hook: one per output value"
+
+
+def _functional_numel(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    words = f"{item['rule']}: one per input value, on top of the module's own hook (ptflops patches the function)"
+    return _act(spec, _activation_values(spec, in_shape)), words
+
+
+def _no_hook(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    return _act(spec, 0), "no ptflops hook for the module's class: 0"
+
+
+def _pytorch_steps(spec: dict, in_shape: tuple, config: dict) -> Steps:
+    first, second, _ = in_shape
+    why = (
+        f"rnn_flops_counter_hook prices one cell per input.shape[0] x input.shape[1] = {first} x {second}"
+        " (it reads axis 0 as batch and axis 1 as sequence, whatever batch_first says)",
+    )
+    return Steps(first * second // reference_batch(spec, in_shape), why)
+
+
+PYTORCH_RULES: dict[tuple[str, str], Rule] = {
+    ("conv2d", "conv_flops_counter_hook"): _hook_conv,
+    ("conv1d", "conv_flops_counter_hook"): _hook_conv,
+    ("dense", "linear_flops_counter_hook"): _hook_linear,
+    ("gru", "rnn_flops_counter_hook"): _hook_rnn,
+    ("activation", "relu_flops_counter_hook"): _hook_relu,
+    ("activation", "F.relu: _numel_functional_flops_hook"): _functional_numel,
+    ("activation", ""): _no_hook,
+}
+
+# --- the aten backend: ptflops/aten_ops.py under a TorchDispatchMode
+
+
+def _aten_conv(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    predicted, _ = _hook_conv(spec, in_shape, config, item)
+    return predicted, "aten.convolution (conv_flop): batch x kernel size x output positions, plus outputs when biased"
+
+
+def _aten_addmm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    rows = prod(in_shape[:-1])
+    predicted = Counter({"mac": rows * in_shape[-1] * spec["units"], "bias": rows * spec["units"]})
+    return predicted, "aten.addmm (addmm_flop): rows x in x out, plus rows x out for the bias operand"
+
+
+def _aten_mm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    rows = prod(in_shape[:-1])
+    return Counter({"mac": rows * in_shape[-1] * spec["units"]}), f"{item['rule']} (matmul_flop): rows x in x out"
+
+
+def _aten_gru(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    """torch's CPU GRU: x @ W_ih + b_ih for every row of the sequence and h @ W_hh + b_hh at each step,
+    each an aten.addmm; the gate sums, products and activations are aten ops ptflops treats as zero-ops."""
+    steps, batch, features = time_major(in_shape, config)
+    units, rows = spec["units"], steps * batch
+    predicted = Counter({"mac": rows * 3 * units * (features + units), "bias": rows * 6 * units, "elementwise": 0})
+    predicted.update(_zero_gru_activations(spec))
+    words = "aten.addmm (addmm_flop) for x @ W_ih + b_ih and h @ W_hh + b_hh; gate arithmetic and activations zero-ops"
+    return predicted, words
+
+
+def _aten_zero(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    return _act(spec, 0), "no aten op ptflops prices (aten.relu, aten.sigmoid, ... are zero-ops): 0"
+
+
+def _aten_steps(spec: dict, in_shape: tuple, config: dict) -> Steps:
+    seen, batch, _ = time_major(in_shape, config)
+    why = (f"ptflops prices the aten.addmm of each of the {seen} step(s) torch runs, over {batch} row(s) each",)
+    return Steps(seen * batch // reference_batch(spec, in_shape), why)
+
+
+ATEN_RULES: dict[tuple[str, str], Rule] = {
+    ("conv2d", "aten.convolution"): _aten_conv,
+    ("conv1d", "aten.convolution"): _aten_conv,
+    ("dense", "aten.addmm"): _aten_addmm,
+    ("dense", "aten.mm"): _aten_mm,
+    ("dense", "aten.matmul"): _aten_mm,
+    ("gru", "aten.addmm"): _aten_gru,
+    ("activation", ""): _aten_zero,
+}
+
+PYTORCH_MODEL = RuleModel("ptflops (pytorch backend)", PYTORCH_RULES, _pytorch_steps)
+ATEN_MODEL = RuleModel("ptflops (aten backend)", ATEN_RULES, _aten_steps)
+
+
+def read_pytorch(definition: dict, probe: dict) -> Reading:
+    return read_modules(definition, probe, PYTORCH_MODEL)
+
+
+def read_aten(definition: dict, probe: dict) -> Reading:
+    return read_modules(definition, probe, ATEN_MODEL)
+
+
+PYTORCH = Adapter("ptflops (pytorch backend)", Unit.MAC, read_pytorch)
+ATEN = Adapter("ptflops (aten backend)", Unit.MAC, read_aten)

@@ -1,0 +1,148 @@
+"""torchinfo.summary: its per-layer mult-adds read onto the model, and its rule model.
+
+torchinfo (1.8.0, LayerInfo.calculate_macs) does not look at the ops a layer runs: it prices each
+leaf layer from its parameters and the shape of its output, and "Total mult-adds" is the sum over
+leaf layers. A parameter named exactly `weight` or `bias` costs its size times the output positions
+(batch x spatial dims) in a class whose name holds "Conv", else its size times output_size[0]; any
+other name holding "weight" or "bias" (an RNN's weight_ih_l0, bias_hh_l0, ...) costs its size times
+output_size[0] x output_size[1]; a layer without parameters costs nothing. So biases are counted as
+mult-adds, activations and a GRU's gate arithmetic are not, and a Linear applied to a (1, 97, 96)
+tensor is priced for output_size[0] = 1 row, not 97. The rule model re-states each branch from the
+definition, the layer's input shape and the module's recorded options, never from the counted number.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from math import prod
+
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.reference.formulas import LayerCost, analyse
+
+__all__ = ["ADAPTER", "RULES"]
+
+BUCKET_UNDEFINED = "modules outside the definition"
+GATES = {"gru": 3, "lstm": 4, "simple_rnn": 1}
+
+Rule = Callable[[dict, tuple, LayerCost, dict], tuple[Counter[str], str]]
+
+
+def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    """weight and bias sizes times batch x output spatial positions (the channel axis left out)."""
+    channels_first = spec.get("data_format", "channels_last") == "channels_first"
+    channels = in_shape[1] if channels_first else in_shape[-1]
+    out = cost.out_shape
+    positions = out[0] * prod(out[2:] if channels_first else out[1:-1])
+    filters = spec["filters"]
+    predicted = Counter({"mac": filters * channels * prod(spec["kernel"]) * positions})
+    words = "calculate_macs, Conv: weight size x batch x output positions"
+    if config.get("bias"):
+        predicted["bias"] = filters * positions
+        words += ", and the bias's size x the same positions"
+    return predicted, words
+
+
+def _first_axis(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    """weight and bias sizes times output_size[0]: the first axis alone, whatever the rank."""
+    rows, features, units = cost.out_shape[0], in_shape[-1], spec["units"]
+    predicted = Counter({"mac": rows * features * units})
+    if config.get("bias"):
+        predicted["bias"] = rows * units
+    return predicted, f"calculate_macs: weight and bias sizes x output_size[0] = {rows}"
+
+
+def _first_two_axes(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    """Each weight_*/bias_* size times output_size[0] x output_size[1]: one pricing per cell evaluation."""
+    evaluations, features, units = in_shape[0] * in_shape[1], in_shape[-1], spec["units"]
+    gates = GATES[spec["kind"]]
+    predicted = Counter({"mac": evaluations * gates * units * (features + units)})
+    if config.get("bias"):
+        predicted["bias"] = evaluations * 2 * gates * units
+    for component in cost.step:
+        if component not in ("mac", "bias"):
+            predicted[component] = 0
+    words = (
+        f"calculate_macs, RNN: weight_ih, weight_hh, bias_ih, bias_hh sizes x output_size[0] x output_size[1]"
+        f" = {evaluations}; gate arithmetic and activations not priced"
+    )
+    return predicted, words
+
+
+def _no_parameters(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    activation = spec.get("activation", "linear")
+    predicted = Counter() if activation == "linear" else Counter({f"act:{activation}": 0})
+    return predicted, "calculate_macs: no parameters, 0"
+
+
+# torchinfo's branch (as the probe names it) -> its rule model, and the layer kinds it is modelled for
+RULES: dict[str, tuple[Rule, frozenset[str] | None]] = {
+    "conv": (_conv, frozenset({"conv1d", "conv2d"})),
+    "output_size[0]": (_first_axis, frozenset({"dense"})),
+    "output_size[:2]": (_first_two_axes, frozenset(GATES)),
+    "no parameters": (_no_parameters, None),
+}
+
+
+def read(definition: dict, probe: dict) -> Reading:
+    counted: dict[str, dict] = {}
+    for item in probe["breakdown"]["items"]:  # a module run twice is listed twice: add them up
+        if item["name"] in counted:
+            counted[item["name"]] = dict(counted[item["name"]], raw=counted[item["name"]]["raw"] + item["raw"])
+        else:
+            counted[item["name"]] = item
+    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
+    reading = Reading([])
+    shape = tuple(definition["input"])
+    placed = set()
+    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
+        for module in spec["torch"]:
+            placed.add(module)
+            item = counted.get(module)
+            if item is None:
+                reading.items.append(Item(module, spec["name"], 0, Counter(), "not in torchinfo's summary_list"))
+                continue
+            rule, kinds = RULES.get(item.get("rule", ""), (None, None))
+            if rule is None or (kinds is not None and spec["kind"] not in kinds):
+                words = f"no rule model for torchinfo's {item.get('rule', '')!r} on a {spec['kind']} layer"
+                reading.items.append(Item(module, spec["name"], item["raw"], Counter(), words))
+                continue
+            predicted, words = rule(spec, shape, cost, built.get(module, {}))
+            partial = item["rule"] == "output_size[0]" and prod(cost.out_shape[:-1]) != cost.out_shape[0]
+            cause = "rows" if partial else ""
+            reading.items.append(Item(module, spec["name"], item["raw"], predicted, words, predicted["mac"], "", cause))
+            if item["rule"] == "output_size[0]":
+                _rows_note(spec, cost, reading)
+        if cost.steps:
+            reading.steps[spec["name"]] = _steps(spec, shape, built.get(spec["torch"][0], {}), cost, reading)
+        shape = cost.out_shape
+    for name, item in counted.items():
+        if name not in placed:
+            reading.items.append(Item(name, BUCKET_UNDEFINED, item["raw"], Counter(), "a module the definition lacks"))
+    return reading
+
+
+def _rows_note(spec: dict, cost: LayerCost, reading: Reading) -> None:
+    rows = prod(cost.out_shape[:-1])
+    if rows != cost.out_shape[0]:
+        reading.notes.setdefault(spec["name"], []).append(
+            f"torchinfo multiplies the layer's parameters by output_size[0] = {cost.out_shape[0]}, the first axis of"
+            f" its {cost.out_shape} output: it prices {cost.out_shape[0]} of the {rows} rows the layer computes"
+        )
+
+
+def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, reading: Reading) -> Steps:
+    """output_size[0] x output_size[1] is sequences x steps, in either order: every cell evaluation."""
+    evaluations = in_shape[0] * in_shape[1]
+    batch = in_shape[1] if spec.get("time_major", False) else in_shape[0]
+    if not spec.get("time_major", False) and not config.get("batch_first", True):
+        reading.notes.setdefault(spec["name"], []).append(
+            f"nn.GRU without batch_first reads the {in_shape} input as {in_shape[1]} sequences of {in_shape[0]}"
+            f" step; torchinfo's output_size[0] x output_size[1] is {evaluations} either way, so it prices"
+            f" {evaluations // batch} steps of one sequence, though the outputs differ (see the equivalence check)"
+        )
+    why = f"torchinfo multiplies the weights by output_size[0] x output_size[1] = {evaluations} cell evaluations"
+    return Steps(evaluations // batch, (why,))
+
+
+ADAPTER = Adapter("torchinfo", Unit.MAC, read)

@@ -1,0 +1,244 @@
+"""torchprofile.profile_macs: its record read onto the model, and its rule model.
+
+torchprofile traces the model with torch.jit and prices each traced node by the handler its
+HANDLER_MAP gives the node's operator. The handlers that matter here (torchprofile 0.1.0):
+`_convolution` for aten::_convolution, output values x input channels x kernel taps, read from
+the output and weight shapes alone, so the bias is not counted; `_matmul` for aten::linear,
+rows x in x out, the bias again not read; `_mul` for aten::mul, one MAC per output value.
+aten::relu, aten::sigmoid, aten::tanh and the shape plumbing are in its zero-cost list. There
+is a handler for aten::lstm and none for aten::gru: the trace holds nn.GRU as one aten::gru
+node, which torchprofile skips with a warning, so the GRU is 0 and none of its steps is priced.
+
+The rule model takes the operator each module's nodes ran from the probe's per-node record
+(structure: which op, not how much it was priced) and the numbers from the definition, the
+layer's input shape and the module's recorded options. Nodes the trace puts in the model's own
+forward, outside every submodule, are priced from their recorded shapes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from math import prod
+
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.reference.formulas import analyse
+
+__all__ = ["ADAPTER", "HANDLERS", "ZERO_COST"]
+
+ROOT = "(the model's own forward)"  # the probe's item for nodes outside every submodule
+BUCKET_SIZES = "size arithmetic in the model's forward"
+BUCKET_OWN = "the model's own forward"
+BUCKET_UNDEFINED = "modules outside the definition"
+
+# operator -> torchprofile 0.1.0's handler for it: its whole HANDLER_MAP less the zero-cost entries
+HANDLERS = {
+    "aten::scaled_dot_product_attention": "_scaled_dot_product_attention",
+    "aten::lstm": "_lstm",
+    "aten::einsum": "_einsum",
+    "aten::grid_sampler": "_grid_sampler",
+    "aten::addmm": "_addmm",
+    "aten::addmv": "_addmv",
+    "aten::bmm": "_bmm",
+    "aten::baddbmm": "_baddbmm",
+    "aten::linear": "_matmul",
+    "aten::matmul": "_matmul",
+    "aten::mul": "_mul",
+    "aten::mul_": "_mul",
+    "aten::_convolution": "_convolution",
+    **dict.fromkeys(("aten::batch_norm", "aten::instance_norm", "aten::layer_norm", "aten::group_norm"), "_norm"),
+    **dict.fromkeys(
+        (
+            "aten::adaptive_avg_pool1d",
+            "aten::adaptive_avg_pool2d",
+            "aten::adaptive_avg_pool3d",
+            "aten::avg_pool1d",
+            "aten::avg_pool2d",
+            "aten::avg_pool3d",
+            "aten::mean",
+        ),
+        "_avg_pool_or_mean",
+    ),
+    "aten::leaky_relu": "_leaky_relu",
+    "aten::upsample_bilinear2d": "_upsample_bilinear2d",
+}
+# operators torchprofile 0.1.0 knows and prices at 0 (its _ZERO_COST_OPS, the prim:: ones left out)
+ZERO_COST = {
+    f"aten::{op}"
+    for op in """
+abs adaptive_max_pool1d adaptive_max_pool2d adaptive_max_pool3d add add_ alpha_dropout arange cat chunk clamp
+clone constant_pad_nd contiguous copy_ cos detach div div_ dropout dropout_ embedding eq expand feature_dropout fft_fft
+flatten floor floor_divide gather ge gelu gt hardtanh hardtanh_ imag index int le log2 log_softmax lt max max_pool1d
+max_pool1d_with_indices max_pool2d max_pool2d_with_indices max_pool3d max_pool3d_with_indices max_unpool1d max_unpool2d
+max_unpool3d ne neg permute pow real reciprocal reflection_pad1d reflection_pad2d reflection_pad3d relu relu_
+replication_pad1d replication_pad2d replication_pad3d reshape rsub rsqrt scalarimplicit select sigmoid sign silu sin
+size slice softmax softshrink split split_with_sizes sqrt squeeze stack sub sum t tanh threshold to transpose unflatten
+unfold unsqueeze upsample_nearest2d view zeros
+""".split()
+}
+MAIN_OPS = {
+    "conv1d": {"aten::_convolution"},
+    "conv2d": {"aten::_convolution"},
+    "dense": {"aten::linear", "aten::matmul", "aten::addmm"},
+}
+
+SIZES = {
+    "conv1d": "output values x input channels x kernel taps",
+    "conv2d": "output values x input channels x kernel taps",
+    "dense": "rows x input features x output features",
+}
+
+Shape = tuple[int, ...]
+
+
+def _shape(text: str) -> Shape | None:
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
+    return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
+
+
+def _cost(spec: dict, in_shape: tuple) -> Counter[str]:
+    return analyse({"input": list(in_shape), "layers": [dict(spec, activation="linear")]})[0].once
+
+
+def _ops(nodes: list[dict]) -> list[str]:
+    return list(dict.fromkeys(node["op"] for node in nodes))
+
+
+def _skipped(ops: list[str]) -> list[str]:
+    return [op for op in ops if op not in HANDLERS and op not in ZERO_COST]
+
+
+def _none(ops: list[str]) -> str:
+    """Why a module is 0: its operators are zero-cost, or have no handler at all."""
+    parts = []
+    zero = [op for op in ops if op in ZERO_COST]
+    if zero:
+        parts.append(f"{', '.join(zero)} in the zero-cost list")
+    skipped = _skipped(ops)
+    if skipped:
+        parts.append(f"no handler for {', '.join(skipped)} (skipped)")
+    return ("; ".join(parts) or "no traced node") + ": 0"
+
+
+def _main(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
+    """A convolution or linear node: its handler's MACs, the bias input not read."""
+    cost = _cost(spec, in_shape)
+    ran = [op for op in ops if op in MAIN_OPS[spec["kind"]]]
+    predicted = Counter({"mac": cost["mac"] if ran else 0})
+    if config.get("bias", True) and cost["bias"]:
+        predicted["bias"] = 0
+    if not ran:
+        return predicted, _none(ops), 0
+    handlers = ", ".join(f"{HANDLERS[op]} ({op})" for op in ran)
+    return predicted, f"{handlers}: {SIZES[spec['kind']]}, the bias input not read", cost["mac"]
+
+
+def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
+    """The trace holds nn.GRU as one aten::gru node; torchprofile 0.1.0 has no handler for it."""
+    zero = Counter(
+        {"mac": 0, "elementwise": 0, f"act:{spec['recurrent_activation']}": 0, f"act:{spec['activation']}": 0}
+    )
+    if config.get("bias", True):
+        zero["bias"] = 0
+    priced = [op for op in ops if op in HANDLERS]
+    if priced:
+        return Counter(), f"no rule model for a GRU traced as {', '.join(priced)}", 0
+    return zero, _none(ops), 0
+
+
+def _activation(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
+    priced = [op for op in ops if op in HANDLERS]
+    if priced:
+        return Counter(), f"no rule model for an activation module traced as {', '.join(priced)}", 0
+    activation = spec.get("activation", "linear")
+    return (Counter() if activation == "linear" else Counter({f"act:{activation}": 0})), _none(ops), 0
+
+
+RULES: dict[str, Callable[[dict, tuple, dict, list[str]], tuple[Counter[str], str, int]]] = {
+    "conv1d": _main,
+    "conv2d": _main,
+    "dense": _main,
+    "gru": _gru,
+}
+
+
+def _node_macs(node: dict) -> int:
+    """A node in the model's own forward, priced by its handler from the recorded shapes."""
+    handler = HANDLERS.get(node["op"])
+    out = _shape(node["shape"])
+    if handler == "_mul" and out is not None:
+        return prod(out)
+    return 0
+
+
+def read(definition: dict, probe: dict) -> Reading:
+    counted = {item["name"]: item for item in probe["breakdown"]["items"]}
+    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
+    nodes: dict[str, list[dict]] = {}
+    for node in probe.get("nodes", []):
+        nodes.setdefault(node.get("attrs", {}).get("module", ""), []).append(node)
+    reading = Reading([])
+    shape = tuple(definition["input"])
+    placed = set()
+    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
+        for index, module in enumerate(spec["torch"]):
+            placed.add(module)
+            item = counted.get(module)
+            ops = _ops(nodes.get(module, []))
+            rule = RULES.get(spec["kind"]) if index == 0 and spec["kind"] != "activation" else _activation
+            if rule is None:
+                reading.items.append(
+                    Item(
+                        module, spec["name"], item["raw"] if item else 0, Counter(), f"no rule model for {spec['kind']}"
+                    )
+                )
+                continue
+            predicted, words, macs = rule(spec, shape, built.get(module, {}), ops)
+            reading.items.append(Item(module, spec["name"], item["raw"] if item else 0, predicted, words, macs))
+        if cost.steps:
+            reading.steps[spec["name"]] = _steps(_ops(nodes.get(spec["torch"][0], [])))
+        shape = cost.out_shape
+    for name, item in counted.items():
+        if name in placed:
+            continue
+        if name == ROOT:
+            own = [n for n in nodes.get(ROOT, []) if n["op"] in HANDLERS]
+            macs = sum(_node_macs(n) for n in own)
+            sizes = bool(own) and all(_shape(n["shape"]) == () for n in own)
+            words = ", ".join(f"{HANDLERS[n['op']]} ({n['op']} -> {n['shape']})" for n in own)
+            if sizes:
+                words += ": size arithmetic traced as ops on 0-d tensors, one MAC per output value"
+            bucket = BUCKET_SIZES if sizes else BUCKET_OWN
+            reading.items.append(Item(name, bucket, item["raw"], Counter({"outside": macs}), words or "no node"))
+        else:
+            reading.items.append(Item(name, BUCKET_UNDEFINED, item["raw"], Counter(), "a module the definition lacks"))
+    return reading
+
+
+def _steps(ops: list[str]) -> Steps:
+    """No handler for the op the traced GRU is, so no step is priced."""
+    skipped = _skipped(ops)
+    if skipped:
+        said = f'No handlers found: "{skipped[0]}". Skipped.'
+        return Steps(
+            0,
+            (
+                f"the trace holds the layer as one {', '.join(skipped)} node, for which torchprofile has no"
+                f" handler: it skips the node with the warning '{said}', so none of the layer's steps is priced",
+            ),
+        )
+    return Steps(0, (f"the layer's traced nodes ({', '.join(ops) or 'none'}) price none of its steps",))
+
+
+ADAPTER = Adapter(
+    "torchprofile",
+    Unit.MAC,
+    read,
+    outside=(
+        "the torch.jit trace records the size arithmetic of the model's own forward (the blog multiplies"
+        " two sizes for its reshape) as aten::mul on 0-d tensors, and torchprofile prices every aten::mul"
+    ),
+)

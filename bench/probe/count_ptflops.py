@@ -1,0 +1,262 @@
+"""ptflops' get_model_complexity_info with its two backends. Each returns the probe's common answer
+(see probe.py).
+
+Both are called the plain way: input_res is the input shape without the batch dimension (ptflops
+adds a batch of 1 itself), as_strings=False, print_per_layer_stat=False. verbose=True only makes
+ptflops print its zero-op warnings, kept word for word as the record's `unsupported` list; it
+changes no count. The per-module numbers are read from what ptflops itself computed, without
+changing it:
+- pytorch backend: each module's `__flops__` as its hook left it (read just before ptflops deletes
+  it), and each call of the functional and tensor-op handlers ptflops patches in, placed on the
+  module that was running;
+- aten backend: the flop_counts table of ptflops' own FlopCounterMode (per top-level child module
+  and aten op).
+"""
+from __future__ import absolute_import, division, print_function
+
+import io
+
+ROOT = "(the model's own forward)"  # work done outside every submodule
+
+
+def _plain_call(model, model_name, backend):
+    """The one call, as a user makes it; returns (MACs, ptflops' printed lines, the input it ran)."""
+    import ptflops
+
+    import build_torch
+
+    shape = tuple(build_torch.seed_input(model_name).shape[1:])
+    seen = []
+    handle = model.register_forward_pre_hook(lambda module, inputs: seen.append(tuple(inputs[0].shape)))
+    printed = io.StringIO()
+    try:
+        model.eval()
+        macs, _params = ptflops.get_model_complexity_info(
+            model, shape, as_strings=False, print_per_layer_stat=False, backend=backend, verbose=True, ost=printed)
+    finally:
+        handle.remove()
+    if macs is None:
+        raise RuntimeError("ptflops (%s backend) gave no count: see the log above" % backend)
+    note = "input_res %s: ptflops ran the model on an input of shape %s" % (shape, seen[0] if seen else "?")
+    if seen and seen[0] == (1,) + shape:
+        note += ", the batch dimension of 1 added by ptflops itself"
+    return int(macs), printed.getvalue().splitlines(), note
+
+
+def _answer(model, macs, items, unsupported, notes):
+    import torch
+
+    import build_torch
+    import installed
+
+    return {
+        "raw_total": macs,
+        "breakdown": {"by": "module", "items": items},
+        "layers": build_torch.describe(model),
+        "unsupported": unsupported,
+        "notes": notes,
+        "framework": {"name": "torch", "version": torch.__version__},
+        "tool": {"name": "ptflops", "version": installed.dist_version("ptflops")},
+    }
+
+
+class _Taps(object):
+    """Read-only taps on ptflops' pytorch engine, undone by close()."""
+
+    def __init__(self, model):
+        import ptflops.pytorch_engine as engine
+        import ptflops.pytorch_ops as ops
+
+        self.engine, self.ops = engine, ops
+        self.flops = {}  # module -> __flops__ as ptflops' hook left it
+        self.calls = []  # (module name, patched function, handler, MACs) per handler call
+        self.running = []  # names of the modules whose forward is running
+        self.batches = []
+        self.handles = []
+        for name, module in model.named_modules():
+            self.handles.append(module.register_forward_pre_hook(self._enter(name)))
+            self.handles.append(module.register_forward_hook(self._exit()))
+        self.remove = engine.remove_flops_counter_variables
+        engine.remove_flops_counter_variables = self._snapshot
+        self.mappings = [(ops.FUNCTIONAL_MAPPING, dict(ops.FUNCTIONAL_MAPPING)),
+                         (ops.TENSOR_OPS_MAPPING, dict(ops.TENSOR_OPS_MAPPING))]
+        for mapping, original in self.mappings:
+            for function, handler in original.items():
+                mapping[function] = self._recording(function, handler)
+        self.model = model
+
+    def _enter(self, name):
+        def hook(module, inputs):
+            self.running.append(name)
+        return hook
+
+    def _exit(self):
+        def hook(module, inputs, output):
+            self.running.pop()
+        return hook
+
+    def _snapshot(self, module):
+        if hasattr(module, "__flops__"):
+            self.flops[module] = module.__flops__
+        if module is self.model and hasattr(module, "__batch_counter__"):
+            self.batches.append(module.__batch_counter__)
+        return self.remove(module)
+
+    def _recording(self, function, handler):
+        def recording(*args, **kwargs):
+            macs = handler(*args, **kwargs)
+            where = self.running[-1] if self.running else ""
+            self.calls.append((where, _function_name(function), handler.__name__, macs))
+            return macs
+        return recording
+
+    def close(self):
+        self.engine.remove_flops_counter_variables = self.remove
+        for mapping, original in self.mappings:
+            mapping.clear()
+            mapping.update(original)
+        for handle in self.handles:
+            handle.remove()
+
+
+def _function_name(function):
+    owner = getattr(function, "__module__", "") or ""
+    short = {"torch.nn.functional": "F", "torch": "torch", "torch._C._nn": "F"}.get(owner, owner)
+    qualified = getattr(function, "__qualname__", getattr(function, "__name__", repr(function)))
+    return "%s.%s" % (short, qualified) if short else qualified
+
+
+def _module_items(taps, model):
+    """Walk the model as ptflops' accumulate_flops does: a module with a hook gives its __flops__,
+    any other module the sum of its children's; a leaf without a hook gives 0."""
+    engine = taps.engine
+    batch = taps.batches[-1] if taps.batches else 1
+    items = []
+
+    def walk(name, module):
+        kind = type(module).__name__
+        if engine.is_supported_instance(module):
+            hook = engine.MODULES_MAPPING[type(module)]
+            rule = getattr(hook, "__name__", None) or getattr(getattr(hook, "func", None), "__name__", repr(hook))
+            items.append({"name": name, "type": kind, "raw": _divide(taps.flops.get(module, 0), batch),
+                          "rule": rule})
+            return
+        children = list(module.named_children())
+        if not children and name:
+            items.append({"name": name, "type": kind, "raw": 0, "rule": ""})
+        for child, sub in children:
+            walk(child if not name else name + "." + child, sub)
+
+    walk("", model)
+    return items, batch
+
+
+def _divide(flops, batch):
+    whole = int(flops) // batch
+    if whole * batch != int(flops) or int(flops) != flops:
+        raise RuntimeError("ptflops' __flops__ %r is not a whole multiple of its batch counter %r" % (flops, batch))
+    return whole
+
+
+def _call_items(taps, model):
+    """The patched functional and tensor-op handlers' MACs, one item per (module, function)."""
+    kinds = dict((name, type(module).__name__) for name, module in model.named_modules())
+    summed, order = {}, []
+    for where, function, handler, macs in taps.calls:
+        key = (where, function, handler)
+        if key not in summed:
+            order.append(key)
+            summed[key] = 0
+        summed[key] += int(macs)
+    items = []
+    for where, function, handler in order:
+        items.append({"name": where or ROOT, "type": kinds.get(where, ""), "raw": summed[(where, function, handler)],
+                      "rule": "%s: %s" % (function, handler)})
+    return items
+
+
+def ptflops_pytorch(model_name):
+    """`get_model_complexity_info(model, input_res, backend='pytorch')`: module hooks plus patched functions."""
+    import build_torch
+
+    model = build_torch.builder(model_name)()
+    taps = _Taps(model)
+    try:
+        macs, printed, shape_note = _plain_call(model, model_name, "pytorch")
+    finally:
+        taps.close()
+    items, batch = _module_items(taps, model)
+    items += _call_items(taps, model)
+    leaves = set(type(m).__name__ for n, m in model.named_modules() if n and not list(m.children()))
+    unsupported, notes = [], [shape_note]
+    for line in printed:
+        word = line.split("module ", 1)[-1].split(" ", 1)[0]
+        if line.startswith("Warning: module") and word in leaves:
+            unsupported.append(line)
+        elif line.strip():
+            container = word == type(model).__name__
+            notes.append("ptflops printed: " + line + (" (the model's container: ptflops sums its children)"
+                                                       if container else ""))
+    notes.append("ptflops' batch counter saw a batch of %d; each module's __flops__ is divided by it" % batch)
+    for where, function, handler in sorted(set(call[:3] for call in taps.calls)):
+        notes.append("ptflops' patched %s ran inside %s and was priced by %s on top of the module hooks"
+                     % (function, where or ROOT, handler))
+    return _answer(model, macs, items, unsupported, notes)
+
+
+def _recording_mode(seen):
+    import ptflops.aten_engine as engine
+
+    base = engine.FlopCounterMode
+
+    class Recording(base):
+        def __init__(self, *args, **kwargs):
+            base.__init__(self, *args, **kwargs)
+            seen.append(self)
+
+    return Recording
+
+
+def ptflops_aten(model_name):
+    """`get_model_complexity_info(model, input_res, backend='aten')`: aten ops under a dispatch mode."""
+    import ptflops.aten_engine as engine
+
+    import build_torch
+
+    seen = []
+    mode = engine.FlopCounterMode
+    engine.FlopCounterMode = _recording_mode(seen)
+    model = build_torch.builder(model_name)()
+    try:
+        macs, printed, shape_note = _plain_call(model, model_name, "aten")
+    finally:
+        engine.FlopCounterMode = mode
+    if len(seen) != 1:
+        raise RuntimeError("expected one ptflops FlopCounterMode, saw %d" % len(seen))
+    counts = seen[0].flop_counts
+    items, placed = [], {}
+    for name, module in model.named_children():
+        ops = counts.get(name, {})
+        if not ops:
+            items.append({"name": name, "type": type(module).__name__, "raw": 0, "rule": ""})
+        for op in sorted(ops, key=str):
+            placed[op] = placed.get(op, 0) + int(ops[op])
+            items.append({"name": name, "type": type(module).__name__, "raw": int(ops[op]), "rule": str(op)})
+    for op in sorted(counts.get("Global", {}), key=str):
+        rest = int(counts["Global"][op]) - placed.get(op, 0)
+        if rest:
+            items.append({"name": ROOT, "type": type(model).__name__, "raw": rest, "rule": str(op)})
+    times, order = {}, []
+    for line in printed:
+        if not line.strip():
+            continue
+        if line not in times:
+            order.append(line)
+            times[line] = 0
+        times[line] += 1
+    unsupported = ["%s (%d time%s)" % (line, times[line], "" if times[line] == 1 else "s") for line in order]
+    notes = [shape_note, "ptflops' aten backend places ops on the model's top-level children only (its pre-hooks)"]
+    return _answer(model, macs, items, unsupported, notes)
+
+
+COUNTERS = {"ptflops-pytorch": ptflops_pytorch, "ptflops-aten": ptflops_aten}

@@ -9,7 +9,16 @@ from bench.probe import catalog
 
 def test_every_cell_in_the_file_is_complete() -> None:
     loaded = cells.load()
-    assert list(loaded) == ["tf-1.12.0", "tf-2.3.1", "tf-2.5.3", "torch-1.10.1", "tf-latest", "torch-latest", "twins"]
+    assert list(loaded) == [
+        "tf-1.12.0",
+        "tf-2.3.1",
+        "tf-2.5.3",
+        "torch-1.10.1",
+        "tf-latest",
+        "torch-latest",
+        "torch-ultralytics-thop",
+        "twins",
+    ]
     for cell in loaded.values():
         assert cell.jobs() and all(c in catalog.COUNTERS for c in cell.counters)
         assert all(c in catalog.CHECKS for c in cell.checks)

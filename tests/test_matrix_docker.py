@@ -32,6 +32,7 @@ EXPECTED = {
     "torch-1.10.1": ("torch", "1.10.1+cu102", "3.9."),
     "tf-latest": ("tensorflow", "2.21.0", "3.11."),
     "torch-latest": ("torch", "2.13.0", "3.11."),  # 2.13.0+cpu from a wheelhouse
+    "torch-ultralytics-thop": ("torch", "2.13.0", "3.11."),
 }
 # Every (cell, model, counter) those cells measure.
 MEASURED = [(c, m, k) for c in EXPECTED for m in catalog.MODELS for k in cells.load()[c].counters]

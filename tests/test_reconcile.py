@@ -246,3 +246,12 @@ def test_every_item_is_placed_so_the_equation_holds() -> None:
         result = reconcile(tf_record(DENSE, nodes), convention)
         assert result.total == result.reference + sum(a.flops for a in result.adjustments) + result.residual
         assert Counter(r.place for r in result.residuals) == Counter({"output": 1})
+
+
+def test_ultralytics_thop_prices_like_thop_0_1() -> None:
+    """ultralytics-thop 2.x (the maintained fork, same `thop` module) leaves the conv bias out as 0.1 does."""
+    conv = zoo.MODELS["seed-conv"]
+    record = thop_record({"conv2d": (6307328, "count_convNd"), "relu": (0, "zero_ops")}, "2.2.3", conv)
+    assert reconcile(record, PRESETS["default"]).residual == 0
+    with_bias = thop_record({"conv2d": (6307328 + 394208, "count_convNd"), "relu": (0, "zero_ops")}, "2.2.3", conv)
+    assert reconcile(with_bias, PRESETS["default"]).residuals[0].place == "conv"

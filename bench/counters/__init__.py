@@ -7,7 +7,17 @@ adapter module here with its rule model, its entry below, and tests.
 
 from __future__ import annotations
 
-from bench.counters import calflops, flop_counter, fvcore, ptflops, tf_profiler, thop, torchinfo, torchprofile
+from bench.counters import (
+    calflops,
+    flop_counter,
+    fvcore,
+    keras_flops,
+    ptflops,
+    tf_profiler,
+    thop,
+    torchinfo,
+    torchprofile,
+)
 from bench.counters.base import Adapter, Item, Reading, Steps, Unit
 
 __all__ = ["ADAPTERS", "Adapter", "Item", "Reading", "Steps", "Unit"]
@@ -16,6 +26,7 @@ ADAPTERS: dict[str, Adapter] = {
     "tf-profiler-seed": tf_profiler.ADAPTER_SEED,
     "tf-profiler-frozen": tf_profiler.ADAPTER_FROZEN,
     "thop": thop.ADAPTER,
+    "keras-flops": keras_flops.ADAPTER,
     "torch-flop-counter": flop_counter.ADAPTER,
     "fvcore": fvcore.ADAPTER,
     "ptflops-pytorch": ptflops.PYTORCH,

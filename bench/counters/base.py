@@ -70,3 +70,6 @@ class Adapter:
     unit: Unit
     read: Callable[[dict, dict], Reading]  # (definition, probe document) -> Reading
     outside: str = ""  # one sentence on why the counter counts work outside the model, if it does
+    # for graph counters: what the rule model expects the tool to say of a node (counted, no-rule,
+    # shape-unknown), checked against what the tool said
+    rule_status: Callable[[dict, dict], str] | None = None

@@ -7,6 +7,13 @@ ignored ops. An op without a handle is "unsupported" and priced 0: the traced nn
 op, aten::gru, so none of its steps is priced; aten::sigmoid is another. The rule model re-states
 fvcore 0.1.5's handles from the definition, the layer's input shape and the module's recorded
 options, never from the counted number.
+
+Per version: the handles these layers reach (conv_flop_jit, linear_flop_jit, addmm_flop_jit,
+matmul_flop_jit), the ignored ops and the absence of an aten::gru handle are the same in
+0.1.5.post20211023 (torch-1.10.1's, 2021) and 0.1.5.post20221221 (torch-latest's): the sources
+differ only in conv_flop_count's new `transposed` branch (a transposed convolution priced on its
+input positions), which no zoo layer takes. So one rule model serves both; the records of both
+cells reconcile to residual 0 with it.
 """
 
 from __future__ import annotations

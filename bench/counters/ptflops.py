@@ -8,6 +8,13 @@ dispatch mode and places them on the model's top-level children. Each rule is re
 ptflops 0.7.5's source, from the definition, the layer's input shape and the module's recorded
 options, never from the counted number.
 
+The pytorch backend's rules per ptflops version, from the sources of 0.6.7, 0.6.8, 0.6.9, 0.7,
+0.7.1, 0.7.2.2, 0.7.3, 0.7.4 and 0.7.5: the conv, ReLU and RNN hooks are the same throughout; the
+Linear hook adds its bias once for the whole input (np.prod(input.shape) x out + out) before 0.7.2,
+and once per row from 0.7.2 on ((in x out + out) x rows); the patched functions (F.relu, ...) and
+so the second count of a ReLU come with 0.7.1. A record whose tool version cannot be read gets the
+rules of 0.7.5, the newest modelled.
+
 `read_modules` is the reader shared by the per-module counters (fvcore uses it too): each probe
 item is one (module, rule) pair, and a rule model maps (role, rule) to a prediction, where the
 role of a layer's first module is the layer's kind and of the modules after it "activation".
@@ -21,6 +28,7 @@ from dataclasses import dataclass
 from math import prod
 
 from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.thop import version
 from bench.reference.formulas import analyse
 
 __all__ = [
@@ -33,6 +41,7 @@ __all__ = [
     "conv_geometry",
     "time_major",
     "reference_batch",
+    "pytorch_rules",
 ]
 
 BUCKET = "work outside the definition's modules"
@@ -150,6 +159,15 @@ def _hook_linear(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple
     return predicted, "linear_flops_counter_hook: in x out per row, one per bias value per row"
 
 
+def _hook_linear_once(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    """ptflops < 0.7.2: np.prod(input.shape) x out features, plus out features once for the bias."""
+    predicted = Counter({"mac": prod(in_shape) * spec["units"]})
+    if config.get("bias"):
+        predicted["bias"] = spec["units"]
+    words = "linear_flops_counter_hook (ptflops < 0.7.2): in x out per row, the bias's out features once for all rows"
+    return predicted, words
+
+
 def _hook_rnn(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
     """rnn_flops for a GRU: |W_ih| + |W_hh| = 3U(D+U), U (r times the recurrent part), 3U (sums of both
     parts), 3U (the last products and add), 6U biases; times input.shape[0] x input.shape[1]."""
@@ -177,6 +195,10 @@ def _functional_numel(spec: dict, in_shape: tuple, config: dict, item: dict) -> 
     return _act(spec, _activation_values(spec, in_shape)), words
 
 
+def _no_functional(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    return _act(spec, 0), f"{item['rule']}: ptflops < 0.7.1 patches no function, so none is priced: 0"
+
+
 def _no_hook(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
     return _act(spec, 0), "no ptflops hook for the module's class: 0"
 
@@ -190,6 +212,7 @@ def _pytorch_steps(spec: dict, in_shape: tuple, config: dict) -> Steps:
     return Steps(first * second // reference_batch(spec, in_shape), why)
 
 
+# the newest modelled (0.7.5); pytorch_rules gives each version's
 PYTORCH_RULES: dict[tuple[str, str], Rule] = {
     ("conv2d", "conv_flops_counter_hook"): _hook_conv,
     ("conv1d", "conv_flops_counter_hook"): _hook_conv,
@@ -252,10 +275,23 @@ ATEN_RULES: dict[tuple[str, str], Rule] = {
 
 PYTORCH_MODEL = RuleModel("ptflops (pytorch backend)", PYTORCH_RULES, _pytorch_steps)
 ATEN_MODEL = RuleModel("ptflops (aten backend)", ATEN_RULES, _aten_steps)
+FUNCTIONAL = ("activation", "F.relu: _numel_functional_flops_hook")
+
+
+def pytorch_rules(tool: tuple[int, ...]) -> dict[tuple[str, str], Rule]:
+    """The pytorch backend's rules as ptflops `tool` has them; () (no readable version) is the newest."""
+    rules = dict(PYTORCH_RULES)
+    if tool and tool < (0, 7, 2):
+        rules[("dense", "linear_flops_counter_hook")] = _hook_linear_once
+    if tool and tool < (0, 7, 1):
+        rules[FUNCTIONAL] = _no_functional
+    return rules
 
 
 def read_pytorch(definition: dict, probe: dict) -> Reading:
-    return read_modules(definition, probe, PYTORCH_MODEL)
+    tool = version(probe["provenance"]["counter_tool"]["version"])
+    model = RuleModel(PYTORCH_MODEL.tool, pytorch_rules(tool), _pytorch_steps)
+    return read_modules(definition, probe, model)
 
 
 def read_aten(definition: dict, probe: dict) -> Reading:

@@ -167,21 +167,25 @@ def version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split("+")[0].split(".")[:3] if p.isdigit())
 
 
-def _rule(op: str, tf_version: tuple[int, ...]) -> Rule | None:
-    rule = RULES.get(op)
-    return rule if rule and tf_version >= rule.since else None
+def rules_for(tf_version: tuple[int, ...], own: dict[str, Rule] | None = None) -> dict[str, Rule]:
+    """The rules TensorFlow has at this version, plus any a library registers with it (`own`)."""
+    return {op: rule for op, rule in RULES.items() if tf_version >= rule.since} | (own or {})
 
 
-def rule_status(node: dict, tf_version: tuple[int, ...]) -> str:
+def rule_status(node: dict, tf_version: tuple[int, ...], own: dict[str, Rule] | None = None) -> str:
     """What the rule model expects TensorFlow to say of the node: counted, no-rule or shape-unknown."""
-    rule = _rule(node["op"], tf_version)
+    return _status(node, rules_for(tf_version, own))
+
+
+def _status(node: dict, rules: dict[str, Rule]) -> str:
+    rule = rules.get(node["op"])
     if rule is None:
         return "no-rule"
     return "shape-unknown" if rule.price(node) is None else "counted"
 
 
-def _predict(node: dict, tf_version: tuple[int, ...], version_text: str) -> tuple[Priced, str]:
-    rule = _rule(node["op"], tf_version)
+def _predict(node: dict, rules: dict[str, Rule], version_text: str) -> tuple[Priced, str]:
+    rule = rules.get(node["op"])
     if rule is None:
         return Priced(0), f"no FLOPs rule for {node['op']} in TensorFlow {version_text}"
     priced = rule.price(node)
@@ -239,8 +243,12 @@ def _place(node: dict, segments: list[str], layer: str | None) -> str:
 
 def read(definition: dict, probe: dict) -> Reading:
     """Every node the profiler priced, or that does a layer's work, placed and predicted."""
-    tool_version = probe["provenance"]["counter_tool"]["version"]
-    tf_version = version(tool_version)
+    return read_with(definition, probe, probe["provenance"]["counter_tool"]["version"])
+
+
+def read_with(definition: dict, probe: dict, tool_version: str, own: dict[str, Rule] | None = None) -> Reading:
+    """`read` at a given TensorFlow version, with the rules a library registers with it (`own`)."""
+    rules = rules_for(version(tool_version), own)
     specs = {spec["name"]: spec for spec in definition["layers"]}
     nodes = {node["name"]: node for node in probe["nodes"]}
     hard_sigmoid = hard_sigmoid_nodes(nodes)
@@ -251,7 +259,7 @@ def read(definition: dict, probe: dict) -> Reading:
         segments = node["name"].split("/")
         layer = _layer_of(segments, set(specs))
         place = _place(node, segments, layer)
-        priced, rule = _predict(node, tf_version, tool_version)
+        priced, rule = _predict(node, rules, tool_version)
         if place in specs:
             component, cause = _component(node, specs[place], hard_sigmoid)
             if component == "other" and not (priced.flops or node["raw"]):
@@ -270,7 +278,7 @@ def read(definition: dict, probe: dict) -> Reading:
     for cost in costs:
         if cost.steps:
             layer_nodes = [n for n in probe["nodes"] if _layer_of(n["name"].split("/"), {cost.name})]
-            reading.steps[cost.name] = _steps(reading.at(cost.name), layer_nodes, cost.step["mac"], tf_version)
+            reading.steps[cost.name] = _steps(reading.at(cost.name), layer_nodes, cost.step["mac"], rules)
     built = {row["name"]: row for row in probe["layers"]}
     for name, spec in specs.items():
         wanted = spec.get("recurrent_activation")
@@ -283,7 +291,7 @@ def read(definition: dict, probe: dict) -> Reading:
     return reading
 
 
-def _steps(items: list[Item], nodes: list[dict], step_macs: int, tf_version: tuple[int, ...]) -> Steps:
+def _steps(items: list[Item], nodes: list[dict], step_macs: int, rules: dict[str, Rule]) -> Steps:
     """Steps priced = multiply-accumulates the rule model sees priced in the layer / one step's MACs:
     each copy of the step the graph holds with known shapes is one step priced."""
     body = [i for i in items if i.where == "loop body"]
@@ -298,7 +306,7 @@ def _steps(items: list[Item], nodes: list[dict], step_macs: int, tf_version: tup
             f" ({_names([i for i in body if i.macs])})"
         )
     elif body:
-        unknown = [n for n in nodes if "/while/" in n["name"] and rule_status(n, tf_version) == "shape-unknown"]
+        unknown = [n for n in nodes if "/while/" in n["name"] and _status(n, rules) == "shape-unknown"]
         why.append(
             "the loop body's ops have shapes the graph does not know, so the profiler prices them 0"
             f" ({len(unknown)} ops, e.g. {', '.join(n['name'] for n in unknown[:2])})"
@@ -325,10 +333,15 @@ def _names(items: list[Item], limit: int = 3) -> str:
     return ", ".join(names[:limit]) + more
 
 
+def _status_in(node: dict, probe: dict) -> str:
+    return rule_status(node, version(probe["provenance"]["counter_tool"]["version"]))
+
+
 ADAPTER_SEED = Adapter(
     "tf.profiler",
     Unit.FLOP,
     read,
     outside="the recipe profiles the whole graph it built, not just the model",
+    rule_status=_status_in,
 )
-ADAPTER_FROZEN = Adapter("tf.profiler", Unit.FLOP, read)
+ADAPTER_FROZEN = Adapter("tf.profiler", Unit.FLOP, read, rule_status=_status_in)

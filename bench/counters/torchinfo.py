@@ -9,6 +9,12 @@ output_size[0] x output_size[1]; a layer without parameters costs nothing. So bi
 mult-adds, activations and a GRU's gate arithmetic are not, and a Linear applied to a (1, 97, 96)
 tensor is priced for output_size[0] = 1 row, not 97. The rule model re-states each branch from the
 definition, the layer's input shape and the module's recorded options, never from the counted number.
+
+Per version: calculate_macs has these three branches unchanged from 1.5.4 (torch-1.10.1's, 2021)
+through 1.6.0, 1.7.0 and 1.8.0 (the sources compared); 1.7 only adds that a pruned parameter
+(`weight_orig` beside a `weight_mask`) counts the ones of its mask, under the name `weight`; no zoo
+model is pruned. So one rule model
+serves both cells, and their records reconcile to residual 0 with it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,14 @@ aten::relu, aten::sigmoid, aten::tanh and the shape plumbing are in its zero-cos
 is a handler for aten::lstm and none for aten::gru: the trace holds nn.GRU as one aten::gru
 node, which torchprofile skips with a warning, so the GRU is 0 and none of its steps is priced.
 
+torchprofile 0.0.4 (2021) has no HANDLER_MAP but a tuple of (operators, handler) pairs, with
+handlers named without the underscore: `convolution` prices aten::_convolution as 0.1.0 does;
+`matmul` prices aten::linear too, reading the weight (out, in) as if it were the right operand
+(in, out), which gives the same product rows x in x out; `mul` prices aten::mul. It has no
+handler for aten::lstm, and aten::reshape, aten::expand, aten::permute and others are missing
+from its zero-cost list, so they are skipped with the same warning (still 0). `tables` gives the
+handler and zero-cost tables per version; a record whose tool version cannot be read gets 0.1.0's.
+
 The rule model takes the operator each module's nodes ran from the probe's per-node record
 (structure: which op, not how much it was priced) and the numbers from the definition, the
 layer's input shape and the module's recorded options. Nodes the trace puts in the model's own
@@ -19,12 +27,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from math import prod
 
 from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.thop import version
 from bench.reference.formulas import analyse
 
-__all__ = ["ADAPTER", "HANDLERS", "ZERO_COST"]
+__all__ = ["ADAPTER", "HANDLERS", "HANDLERS_0_0", "ZERO_COST", "ZERO_COST_0_0", "Tables", "tables"]
 
 ROOT = "(the model's own forward)"  # the probe's item for nodes outside every submodule
 BUCKET_SIZES = "size arithmetic in the model's forward"
@@ -76,6 +86,67 @@ size slice softmax softshrink split split_with_sizes sqrt squeeze stack sub sum 
 unfold unsqueeze upsample_nearest2d view zeros
 """.split()
 }
+# torchprofile 0.0.4's handlers tuple, operator by operator (handlers named without the underscore)
+HANDLERS_0_0 = {
+    "aten::addmm": "addmm",
+    "aten::addmv": "addmv",
+    "aten::bmm": "bmm",
+    "aten::linear": "matmul",
+    "aten::matmul": "matmul",
+    "aten::mul": "mul",
+    "aten::mul_": "mul",
+    "aten::_convolution": "convolution",
+    **dict.fromkeys(("aten::batch_norm", "aten::instance_norm", "aten::layer_norm", "aten::group_norm"), "norm"),
+    **dict.fromkeys(
+        (
+            "aten::adaptive_avg_pool1d",
+            "aten::adaptive_avg_pool2d",
+            "aten::adaptive_avg_pool3d",
+            "aten::avg_pool1d",
+            "aten::avg_pool2d",
+            "aten::avg_pool3d",
+            "aten::mean",
+        ),
+        "avg_pool_or_mean",
+    ),
+    "aten::leaky_relu": "leaky_relu",
+    "aten::upsample_bilinear2d": "upsample_bilinear2d",
+}
+# operators torchprofile 0.0.4 knows and prices at 0 (the entries of its handlers tuple with None, prim:: left out)
+ZERO_COST_0_0 = {
+    f"aten::{op}"
+    for op in """
+adaptive_max_pool1d adaptive_max_pool2d adaptive_max_pool3d add add_ alpha_dropout cat chunk clamp clone constant_pad_nd
+contiguous detach div div_ dropout dropout_ embedding eq feature_dropout flatten floor floor_divide gt hardtanh_ index
+int log_softmax lt max_pool1d max_pool1d_with_indices max_pool2d max_pool2d_with_indices max_pool3d
+max_pool3d_with_indices max_unpool1d max_unpool2d max_unpool3d ne reflection_pad1d reflection_pad2d reflection_pad3d
+relu relu_ replication_pad1d replication_pad2d replication_pad3d rsub select sigmoid size slice softmax softshrink
+squeeze stack sub sum t tanh threshold to transpose upsample_nearest2d view zeros
+""".split()
+}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """One torchprofile version's handlers (operator -> handler name) and zero-cost operators."""
+
+    release: str  # which torchprofile the tables are from, for the rule words
+    handlers: dict[str, str]
+    zero_cost: frozenset[str]
+
+    def skipped(self, ops: list[str]) -> list[str]:
+        return [op for op in ops if op not in self.handlers and op not in self.zero_cost]
+
+
+NEW = Tables("torchprofile 0.1.0", HANDLERS, frozenset(ZERO_COST))
+OLD = Tables("torchprofile 0.0.4", HANDLERS_0_0, frozenset(ZERO_COST_0_0))
+
+
+def tables(tool: tuple[int, ...]) -> Tables:
+    """The tables of the torchprofile a record names: 0.0.x has 0.0.4's, 0.1 on (or no readable version) 0.1.0's."""
+    return OLD if tool and tool < (0, 1) else NEW
+
+
 MAIN_OPS = {
     "conv1d": {"aten::_convolution"},
     "conv2d": {"aten::_convolution"},
@@ -107,57 +178,55 @@ def _ops(nodes: list[dict]) -> list[str]:
     return list(dict.fromkeys(node["op"] for node in nodes))
 
 
-def _skipped(ops: list[str]) -> list[str]:
-    return [op for op in ops if op not in HANDLERS and op not in ZERO_COST]
-
-
-def _none(ops: list[str]) -> str:
+def _none(ops: list[str], known: Tables) -> str:
     """Why a module is 0: its operators are zero-cost, or have no handler at all."""
     parts = []
-    zero = [op for op in ops if op in ZERO_COST]
+    zero = [op for op in ops if op in known.zero_cost]
     if zero:
         parts.append(f"{', '.join(zero)} in the zero-cost list")
-    skipped = _skipped(ops)
+    skipped = known.skipped(ops)
     if skipped:
         parts.append(f"no handler for {', '.join(skipped)} (skipped)")
     return ("; ".join(parts) or "no traced node") + ": 0"
 
 
-def _main(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
+def _main(spec: dict, in_shape: tuple, config: dict, ops: list[str], known: Tables) -> tuple[Counter[str], str, int]:
     """A convolution or linear node: its handler's MACs, the bias input not read."""
     cost = _cost(spec, in_shape)
-    ran = [op for op in ops if op in MAIN_OPS[spec["kind"]]]
+    ran = [op for op in ops if op in MAIN_OPS[spec["kind"]] and op in known.handlers]
     predicted = Counter({"mac": cost["mac"] if ran else 0})
     if config.get("bias", True) and cost["bias"]:
         predicted["bias"] = 0
     if not ran:
-        return predicted, _none(ops), 0
-    handlers = ", ".join(f"{HANDLERS[op]} ({op})" for op in ran)
+        return predicted, _none(ops, known), 0
+    handlers = ", ".join(f"{known.handlers[op]} ({op})" for op in ran)
     return predicted, f"{handlers}: {SIZES[spec['kind']]}, the bias input not read", cost["mac"]
 
 
-def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
-    """The trace holds nn.GRU as one aten::gru node; torchprofile 0.1.0 has no handler for it."""
+def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str], known: Tables) -> tuple[Counter[str], str, int]:
+    """The trace holds nn.GRU as one aten::gru node; no torchprofile (0.0.4, 0.1.0) has a handler for it."""
     zero = Counter(
         {"mac": 0, "elementwise": 0, f"act:{spec['recurrent_activation']}": 0, f"act:{spec['activation']}": 0}
     )
     if config.get("bias", True):
         zero["bias"] = 0
-    priced = [op for op in ops if op in HANDLERS]
+    priced = [op for op in ops if op in known.handlers]
     if priced:
         return Counter(), f"no rule model for a GRU traced as {', '.join(priced)}", 0
-    return zero, _none(ops), 0
+    return zero, _none(ops, known), 0
 
 
-def _activation(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
-    priced = [op for op in ops if op in HANDLERS]
+def _activation(
+    spec: dict, in_shape: tuple, config: dict, ops: list[str], known: Tables
+) -> tuple[Counter[str], str, int]:
+    priced = [op for op in ops if op in known.handlers]
     if priced:
         return Counter(), f"no rule model for an activation module traced as {', '.join(priced)}", 0
     activation = spec.get("activation", "linear")
-    return (Counter() if activation == "linear" else Counter({f"act:{activation}": 0})), _none(ops), 0
+    return (Counter() if activation == "linear" else Counter({f"act:{activation}": 0})), _none(ops, known), 0
 
 
-RULES: dict[str, Callable[[dict, tuple, dict, list[str]], tuple[Counter[str], str, int]]] = {
+RULES: dict[str, Callable[[dict, tuple, dict, list[str], Tables], tuple[Counter[str], str, int]]] = {
     "conv1d": _main,
     "conv2d": _main,
     "dense": _main,
@@ -165,16 +234,17 @@ RULES: dict[str, Callable[[dict, tuple, dict, list[str]], tuple[Counter[str], st
 }
 
 
-def _node_macs(node: dict) -> int:
+def _node_macs(node: dict, known: Tables) -> int:
     """A node in the model's own forward, priced by its handler from the recorded shapes."""
-    handler = HANDLERS.get(node["op"])
+    handler = known.handlers.get(node["op"], "")
     out = _shape(node["shape"])
-    if handler == "_mul" and out is not None:
+    if handler.lstrip("_") == "mul" and out is not None:
         return prod(out)
     return 0
 
 
 def read(definition: dict, probe: dict) -> Reading:
+    known = tables(version(probe["provenance"]["counter_tool"]["version"]))
     counted = {item["name"]: item for item in probe["breakdown"]["items"]}
     built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
     nodes: dict[str, list[dict]] = {}
@@ -196,37 +266,42 @@ def read(definition: dict, probe: dict) -> Reading:
                     )
                 )
                 continue
-            predicted, words, macs = rule(spec, shape, built.get(module, {}), ops)
+            predicted, words, macs = rule(spec, shape, built.get(module, {}), ops, known)
+            words = f"{words} ({known.release}'s tables)"
             reading.items.append(Item(module, spec["name"], item["raw"] if item else 0, predicted, words, macs))
         if cost.steps:
-            reading.steps[spec["name"]] = _steps(_ops(nodes.get(spec["torch"][0], [])))
+            reading.steps[spec["name"]] = _steps(_ops(nodes.get(spec["torch"][0], [])), known)
         shape = cost.out_shape
     for name, item in counted.items():
         if name in placed:
             continue
         if name == ROOT:
-            own = [n for n in nodes.get(ROOT, []) if n["op"] in HANDLERS]
-            macs = sum(_node_macs(n) for n in own)
+            own = [n for n in nodes.get(ROOT, []) if n["op"] in known.handlers]
+            macs = sum(_node_macs(n, known) for n in own)
             sizes = bool(own) and all(_shape(n["shape"]) == () for n in own)
-            words = ", ".join(f"{HANDLERS[n['op']]} ({n['op']} -> {n['shape']})" for n in own)
+            words = ", ".join(f"{known.handlers[n['op']]} ({n['op']} -> {n['shape']})" for n in own)
             if sizes:
                 words += ": size arithmetic traced as ops on 0-d tensors, one MAC per output value"
+            skipped = known.skipped(_ops(nodes.get(ROOT, [])))
+            if skipped:
+                words += f"; no handler for {', '.join(skipped)} (skipped, 0)"
+            words = f"{words or 'no node'} ({known.release}'s tables)"
             bucket = BUCKET_SIZES if sizes else BUCKET_OWN
-            reading.items.append(Item(name, bucket, item["raw"], Counter({"outside": macs}), words or "no node"))
+            reading.items.append(Item(name, bucket, item["raw"], Counter({"outside": macs}), words))
         else:
             reading.items.append(Item(name, BUCKET_UNDEFINED, item["raw"], Counter(), "a module the definition lacks"))
     return reading
 
 
-def _steps(ops: list[str]) -> Steps:
+def _steps(ops: list[str], known: Tables) -> Steps:
     """No handler for the op the traced GRU is, so no step is priced."""
-    skipped = _skipped(ops)
+    skipped = known.skipped(ops)
     if skipped:
         said = f'No handlers found: "{skipped[0]}". Skipped.'
         return Steps(
             0,
             (
-                f"the trace holds the layer as one {', '.join(skipped)} node, for which torchprofile has no"
+                f"the trace holds the layer as one {', '.join(skipped)} node, for which {known.release} has no"
                 f" handler: it skips the node with the warning '{said}', so none of the layer's steps is priced",
             ),
         )

@@ -40,6 +40,13 @@ COUNTERS = {
         "thop.profile(model, inputs=(x,)): multiply-accumulates; FLOPs = 2 x MACs as the blog does",
         "count_torch",
     ),
+    "keras-flops": (
+        "tensorflow",
+        "FLOP",
+        1,
+        "keras_flops.get_flops(model, batch_size=1): tf.profiler float_operation over the model's frozen graph",
+        "count_keras_flops",
+    ),
     "torch-flop-counter": (
         "torch",
         "FLOP",

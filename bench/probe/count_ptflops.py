@@ -1,6 +1,13 @@
 """ptflops' get_model_complexity_info with its two backends. Each returns the probe's common answer
 (see probe.py).
 
+ptflops 0.6.7 (2021) and earlier has one module, flops_counter.py, and the module hooks alone: no
+`backend` argument, no aten backend, no patched functions, and it leaves each module's `__flops__`
+in place after the call. pytorch_engine and `backend` come with 0.6.8, the patched functions with
+0.7.1, the aten backend with 0.7.3. The pytorch counter passes `backend` only where the installed
+ptflops has it, reads the old layout where there is no pytorch_engine, and taps whichever of the
+patched-function tables exist.
+
 Both are called the plain way: input_res is the input shape without the batch dimension (ptflops
 adds a batch of 1 itself), as_strings=False, print_per_layer_stat=False. verbose=True only makes
 ptflops print its zero-op warnings, kept word for word as the record's `unsupported` list; it
@@ -19,6 +26,15 @@ import io
 ROOT = "(the model's own forward)"  # work done outside every submodule
 
 
+def _has_backends():
+    """Whether the installed ptflops takes a `backend` argument (0.6.8 and later)."""
+    import inspect
+
+    import ptflops
+
+    return "backend" in inspect.signature(ptflops.get_model_complexity_info).parameters
+
+
 def _plain_call(model, model_name, backend):
     """The one call, as a user makes it; returns (MACs, ptflops' printed lines, the input it ran)."""
     import ptflops
@@ -29,18 +45,31 @@ def _plain_call(model, model_name, backend):
     seen = []
     handle = model.register_forward_pre_hook(lambda module, inputs: seen.append(tuple(inputs[0].shape)))
     printed = io.StringIO()
+    options = {"as_strings": False, "print_per_layer_stat": False, "verbose": True, "ost": printed}
+    if _has_backends():
+        options["backend"] = backend
+    elif backend != "pytorch":
+        raise RuntimeError("ptflops %s has no %s backend: its module hooks are its only engine"
+                           % (_version(), backend))
     try:
         model.eval()
-        macs, _params = ptflops.get_model_complexity_info(
-            model, shape, as_strings=False, print_per_layer_stat=False, backend=backend, verbose=True, ost=printed)
+        macs, _params = ptflops.get_model_complexity_info(model, shape, **options)
     finally:
         handle.remove()
     if macs is None:
         raise RuntimeError("ptflops (%s backend) gave no count: see the log above" % backend)
     note = "input_res %s: ptflops ran the model on an input of shape %s" % (shape, seen[0] if seen else "?")
+    if "backend" not in options:
+        note = "called without `backend` (ptflops %s has only its module hooks); " % _version() + note
     if seen and seen[0] == (1,) + shape:
         note += ", the batch dimension of 1 added by ptflops itself"
     return int(macs), printed.getvalue().splitlines(), note
+
+
+def _version():
+    import installed
+
+    return installed.dist_version("ptflops")
 
 
 def _answer(model, macs, items, unsupported, notes):
@@ -61,12 +90,16 @@ def _answer(model, macs, items, unsupported, notes):
 
 
 class _Taps(object):
-    """Read-only taps on ptflops' pytorch engine, undone by close()."""
+    """Read-only taps on ptflops' pytorch engine, undone by close(). Up to 0.6.7 the engine is
+    ptflops.flops_counter, which patches no function and leaves `__flops__` on each module."""
 
     def __init__(self, model):
-        import ptflops.pytorch_engine as engine
-        import ptflops.pytorch_ops as ops
-
+        try:
+            import ptflops.pytorch_engine as engine
+            import ptflops.pytorch_ops as ops
+        except ImportError:  # ptflops <= 0.6.7: one module, hooks only
+            import ptflops.flops_counter as engine
+            ops = None
         self.engine, self.ops = engine, ops
         self.flops = {}  # module -> __flops__ as ptflops' hook left it
         self.calls = []  # (module name, patched function, handler, MACs) per handler call
@@ -76,10 +109,14 @@ class _Taps(object):
         for name, module in model.named_modules():
             self.handles.append(module.register_forward_pre_hook(self._enter(name)))
             self.handles.append(module.register_forward_hook(self._exit()))
-        self.remove = engine.remove_flops_counter_variables
-        engine.remove_flops_counter_variables = self._snapshot
-        self.mappings = [(ops.FUNCTIONAL_MAPPING, dict(ops.FUNCTIONAL_MAPPING)),
-                         (ops.TENSOR_OPS_MAPPING, dict(ops.TENSOR_OPS_MAPPING))]
+        self.remove = getattr(engine, "remove_flops_counter_variables", None)
+        if self.remove is not None:
+            engine.remove_flops_counter_variables = self._snapshot
+        self.mappings = []  # the patched-function tables (ptflops >= 0.7.1)
+        for table in ("FUNCTIONAL_MAPPING", "TENSOR_OPS_MAPPING"):
+            mapping = getattr(ops, table, None)
+            if mapping is not None:
+                self.mappings.append((mapping, dict(mapping)))
         for mapping, original in self.mappings:
             for function, handler in original.items():
                 mapping[function] = self._recording(function, handler)
@@ -111,7 +148,14 @@ class _Taps(object):
         return recording
 
     def close(self):
-        self.engine.remove_flops_counter_variables = self.remove
+        if self.remove is not None:
+            self.engine.remove_flops_counter_variables = self.remove
+        else:  # ptflops < 0.7 deletes nothing: read what its hooks left on each module
+            for module in self.model.modules():
+                if hasattr(module, "__flops__"):
+                    self.flops[module] = module.__flops__
+            if hasattr(self.model, "__batch_counter__"):
+                self.batches.append(self.model.__batch_counter__)
         for mapping, original in self.mappings:
             mapping.clear()
             mapping.update(original)
@@ -219,7 +263,12 @@ def _recording_mode(seen):
 
 def ptflops_aten(model_name):
     """`get_model_complexity_info(model, input_res, backend='aten')`: aten ops under a dispatch mode."""
-    import ptflops.aten_engine as engine
+    try:
+        import ptflops.aten_engine as engine
+    except ImportError:  # ptflops < 0.7.3
+        engine = None
+    if engine is None:
+        raise RuntimeError("ptflops %s has no aten backend (it comes with 0.7.3)" % _version())
 
     import build_torch
 

@@ -21,7 +21,7 @@ def thop_count(model_name):
     def recording(rule):
         def hook(module, inputs, output):
             rule(module, inputs, output)
-            counted[module] = int(module.total_ops.item())
+            counted[module] = int(module.total_ops)  # a tensor in thop, an int in ultralytics-thop
         return hook
 
     # custom_ops takes precedence over thop's own table; each wrapper calls thop's own rule.
@@ -44,8 +44,18 @@ def thop_count(model_name):
         "layers": build_torch.describe(model),
         "unsupported": unsupported,
         "framework": {"name": "torch", "version": torch.__version__},
-        "tool": {"name": "thop", "version": installed.dist_version("thop")},
+        "tool": _thop_distribution(installed),
     }
+
+
+def _thop_distribution(installed):
+    """thop, or ultralytics-thop: the maintained fork installs the same `thop` module."""
+    for name in ("thop", "ultralytics-thop"):
+        try:
+            return {"name": name, "version": installed.dist_version(name)}
+        except Exception:  # importlib.metadata.PackageNotFoundError, or pkg_resources' DistributionNotFound
+            continue
+    return {"name": "thop", "version": "unknown"}
 
 
 COUNTERS = {"thop": thop_count}

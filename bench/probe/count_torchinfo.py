@@ -23,6 +23,14 @@ def _rule(info):
     return "+".join(rules) if rules else "no parameters"
 
 
+def _macs_text(info):
+    """The row's Mult-Adds column as torchinfo writes it (1.5 also takes the row's children)."""
+    try:
+        return info.macs_to_str(False)
+    except TypeError:  # torchinfo < 1.6: macs_to_str(reached_max_depth, children_layers)
+        return info.macs_to_str(False, [])
+
+
 def torchinfo_count(model_name):
     """`torchinfo.summary(model, input_data=x, verbose=0)`: its total_mult_adds, per leaf module."""
     import torch
@@ -52,8 +60,7 @@ def torchinfo_count(model_name):
         })
         if info.macs <= 0:
             # torchinfo's own word for the row's Mult-Adds column
-            unsupported.append("%s: Mult-Adds %s (%s)" % (
-                info.get_layer_name(True, False), info.macs_to_str(False), rule))
+            unsupported.append("%s: Mult-Adds %s (%s)" % (info.get_layer_name(True, False), _macs_text(info), rule))
     notes = [
         "total_mult_adds sums LayerInfo.macs over leaf layers; each is priced from the layer's"
         " parameter counts and output_size by LayerInfo.calculate_macs, not from the ops it runs",

@@ -14,6 +14,20 @@ import warnings
 ROOT = "(the model's own forward)"  # nodes traced in the root module's forward, outside every submodule
 
 
+def _handler_map():
+    """operator -> handler (None: known, 0 MACs). torchprofile 0.1 has HANDLER_MAP; 0.0.x a tuple of
+    (operator or operators, handler) pairs that profile_macs searches in order (the first match wins)."""
+    import torchprofile.handlers as handlers
+
+    if hasattr(handlers, "HANDLER_MAP"):
+        return handlers.HANDLER_MAP
+    found = {}
+    for operators, handler in handlers.handlers:
+        for operator in [operators] if isinstance(operators, str) else operators:
+            found.setdefault(operator, handler)
+    return found
+
+
 def _shape(variable):
     return "" if variable.shape is None else str(tuple(int(d) for d in variable.shape))
 
@@ -53,7 +67,6 @@ def torchprofile_count(model_name):
     import torch
     import torchprofile
     import torchprofile.profile as profile
-    from torchprofile.handlers import HANDLER_MAP
 
     import build_torch
     import installed
@@ -71,13 +84,14 @@ def torchprofile_count(model_name):
             said.append(text)
 
     per_node, graph = _scoped(model, x, torchprofile.profile_macs, profile)
+    handler_map = _handler_map()
     nodes, by_module, occurrences = [], {}, {}
     for node in graph.nodes:
         priced = node in per_node
         if node.operator.startswith("prim::") and not priced:
             continue  # constants and list plumbing: in torchprofile's zero-cost list
         place = _module(node.scope)
-        handler = HANDLER_MAP.get(node.operator, "missing")
+        handler = handler_map.get(node.operator, "missing")
         if handler == "missing":
             rule, words = "no-rule", "no handler, skipped"
         elif handler is None:

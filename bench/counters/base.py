@@ -5,13 +5,26 @@ model predicts for it from structure alone (never from the counted number)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
 from bench.reference.convention import Convention
+from bench.reference.formulas import LayerCost, analyse
 
-__all__ = ["Unit", "Item", "Steps", "Reading", "Adapter"]
+__all__ = [
+    "Unit",
+    "Item",
+    "Steps",
+    "Reading",
+    "Adapter",
+    "Module",
+    "torch_modules",
+    "outside_definition",
+    "nodes_by_module",
+]
+
+BUCKET_UNDEFINED = "modules outside the definition"
 
 
 class Unit(Enum):
@@ -73,3 +86,43 @@ class Adapter:
     # for graph counters: what the rule model expects the tool to say of a node (counted, no-rule,
     # shape-unknown), checked against what the tool said
     rule_status: Callable[[dict, dict], str] | None = None
+
+
+@dataclass(frozen=True)
+class Module:
+    """One PyTorch module of a definition's layer, with what a rule model prices it from."""
+
+    spec: dict  # the layer's definition
+    cost: LayerCost  # the layer's reference cost (its output shape, steps)
+    in_shape: tuple[int, ...]  # the layer's input shape
+    index: int  # the module's place among the layer's modules (0: the layer itself; then its activation)
+    name: str
+    config: dict  # the module's options as built (bias, batch_first, ...)
+
+    @property
+    def layer(self) -> str:
+        return self.spec["name"]
+
+
+def torch_modules(definition: dict, probe: dict) -> Iterator[Module]:
+    """Every module the definition's layers name, in order, with shapes carried from the input."""
+    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
+    shape = tuple(definition["input"])
+    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
+        for index, name in enumerate(spec["torch"]):
+            yield Module(spec, cost, shape, index, name, built.get(name, {}))
+        shape = cost.out_shape
+
+
+def outside_definition(definition: dict, items: list[dict], words: Callable[[dict], str]) -> list[Item]:
+    """The breakdown's items for modules no layer names: unpredicted, so their whole count is residual."""
+    named = {module for spec in definition["layers"] for module in spec["torch"]}
+    return [Item(i["name"], BUCKET_UNDEFINED, i["raw"], Counter(), words(i)) for i in items if i["name"] not in named]
+
+
+def nodes_by_module(probe: dict) -> dict[str, list[dict]]:
+    """The ops a dispatch-level counter recorded, grouped by the module that ran them (attrs.module)."""
+    found: dict[str, list[dict]] = {}
+    for node in probe.get("nodes", []):
+        found.setdefault(node.get("attrs", {}).get("module", ""), []).append(node)
+    return found

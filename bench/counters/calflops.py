@@ -25,12 +25,11 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
-from bench.reference.formulas import LayerCost, analyse
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit, outside_definition, torch_modules
+from bench.reference.formulas import LayerCost
 
 __all__ = ["ADAPTER"]
 
-BUCKET_UNDEFINED = "modules outside the definition"
 GATES = {"gru": 3, "lstm": 4, "simple_rnn": 1}
 # _rnn_flops's element-wise FLOPs per cell evaluation, in hidden units
 RNN_ELEMENTWISE = {"gru": 1 + 3 + 3, "lstm": 4 + 3 + 3, "simple_rnn": 1}
@@ -111,37 +110,26 @@ def _rule(name: str, position: int, spec: dict) -> Rule | None:
 
 
 def read(definition: dict, probe: dict) -> Reading:
-    counted: dict[str, dict] = {}
-    for item in probe["breakdown"]["items"]:
-        counted[item["name"]] = item
-    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
+    counted = {item["name"]: item for item in probe["breakdown"]["items"]}
     reading = Reading([])
-    shape = tuple(definition["input"])
-    placed = set()
-    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
-        for position, module in enumerate(spec["torch"]):
-            placed.add(module)
-            item = counted.get(module)
-            if item is None:
-                reading.items.append(Item(module, spec["name"], 0, Counter(), "not among calflops' modules"))
-                continue
-            rule = _rule(item.get("rule", ""), position, spec)
-            if rule is None:
-                words = f"no rule model for calflops' {item.get('rule', '')!r} on a {spec['kind']} layer"
-                reading.items.append(Item(module, spec["name"], item["raw"], Counter(), words))
-                continue
-            predicted, words = rule(spec, shape, cost, built.get(module, {}))
-            macs = cost.total()["mac"] if position == 0 else 0  # the multiply-accumulates its rule prices
-            reading.items.append(Item(module, spec["name"], item["raw"], predicted, words, macs))
+    for module in torch_modules(definition, probe):
+        spec, cost, item = module.spec, module.cost, counted.get(module.name)
+        rule = _rule(item.get("rule", ""), module.index, spec) if item else None
+        if item is None:
+            reading.items.append(Item(module.name, module.layer, 0, Counter(), "not among calflops' modules"))
+        elif rule is None:
+            words = f"no rule model for calflops' {item.get('rule', '')!r} on a {spec['kind']} layer"
+            reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
+        else:
+            predicted, words = rule(spec, module.in_shape, cost, module.config)
+            macs = cost.total()["mac"] if module.index == 0 else 0  # the multiply-accumulates its rule prices
+            reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, macs))
             if rule is _rnn:
                 _dot_product_note(spec, predicted["mac"], macs, reading)
-            _macs_note(spec, module, item, reading)
-        if cost.steps:
-            reading.steps[spec["name"]] = _steps(spec, shape)
-        shape = cost.out_shape
-    for name, item in counted.items():
-        if name not in placed:
-            reading.items.append(Item(name, BUCKET_UNDEFINED, item["raw"], Counter(), "a module the definition lacks"))
+            _macs_note(spec, module.name, item, reading)
+        if module.index == 0 and cost.steps:
+            reading.steps[module.layer] = _steps(spec, module.in_shape)
+    reading.items += outside_definition(definition, list(counted.values()), lambda _: "a module the definition lacks")
     return reading
 
 

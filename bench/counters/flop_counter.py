@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit, nodes_by_module, outside_definition, torch_modules
 from bench.reference.formulas import LayerCost, analyse
 
 __all__ = ["ADAPTER", "FORMULAS", "node_macs"]
@@ -30,7 +30,6 @@ ROOT = "(the model's own forward)"  # the probe's item for ops outside every sub
 OUTSIDE = "(outside the model)"  # the probe's item for ops under 'Global' alone
 BUCKET_OWN = "the model's own forward"
 BUCKET_OUTSIDE = "outside the model"
-BUCKET_UNDEFINED = "modules outside the definition"
 
 MATRIX = {"aten.mm": "mm_flop", "aten.addmm": "addmm_flop", "aten.bmm": "bmm_flop", "aten.baddbmm": "baddbmm_flop"}
 CONVOLUTION = {
@@ -151,43 +150,30 @@ RULES: dict[str, Callable[[dict, tuple, dict, list[str]], tuple[Counter[str], st
 
 def read(definition: dict, probe: dict) -> Reading:
     counted = {item["name"]: item for item in probe["breakdown"]["items"]}
-    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
-    nodes: dict[str, list[dict]] = {}
-    for node in probe.get("nodes", []):
-        nodes.setdefault(node.get("attrs", {}).get("module", ""), []).append(node)
+    nodes = nodes_by_module(probe)
     reading = Reading([])
-    shape = tuple(definition["input"])
-    placed = set()
-    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
-        for index, module in enumerate(spec["torch"]):
-            placed.add(module)
-            item = counted.get(module)
-            raw = item["raw"] if item else 0
-            ops = _ops(nodes.get(module, []))
-            main = index == 0 and spec["kind"] != "activation"
-            rule = RULES.get(spec["kind"]) if main else _activation
-            if rule is None:
-                reading.items.append(Item(module, spec["name"], raw, Counter(), f"no rule model for {spec['kind']}"))
-                continue
-            predicted, words, macs = rule(spec, shape, built.get(module, {}), ops)
-            reading.items.append(Item(module, spec["name"], raw, predicted, words, macs))
-        if cost.steps:
-            module = spec["torch"][0]
-            reading.steps[spec["name"]] = _steps(
-                spec, shape, built.get(module, {}), cost, nodes.get(module, []), reading
-            )
-        shape = cost.out_shape
-    for name, item in counted.items():
-        if name in placed:
-            continue
-        if name in (ROOT, OUTSIDE):
+    for module in torch_modules(definition, probe):
+        spec, item = module.spec, counted.get(module.name)
+        raw = item["raw"] if item else 0
+        main = module.index == 0 and spec["kind"] != "activation"
+        rule = RULES.get(spec["kind"]) if main else _activation
+        if rule is None:
+            reading.items.append(Item(module.name, module.layer, raw, Counter(), f"no rule model for {spec['kind']}"))
+        else:
+            predicted, words, macs = rule(spec, module.in_shape, module.config, _ops(nodes.get(module.name, [])))
+            reading.items.append(Item(module.name, module.layer, raw, predicted, words, macs))
+        if module.index == 0 and module.cost.steps:
+            own = nodes.get(module.name, [])
+            reading.steps[module.layer] = _steps(spec, module.in_shape, module.config, module.cost, own, reading)
+    for name in (ROOT, OUTSIDE):
+        if name in counted:
             own = nodes.get(name, [])
             macs = sum(node_macs(n) for n in own)
             words = _priced(_ops(own), FORMULAS) or _none(_ops(own))
             bucket = BUCKET_OWN if name == ROOT else BUCKET_OUTSIDE
-            reading.items.append(Item(name, bucket, item["raw"], Counter({"outside": 2 * macs}), words, macs))
-        else:
-            reading.items.append(Item(name, BUCKET_UNDEFINED, item["raw"], Counter(), "a module the definition lacks"))
+            reading.items.append(Item(name, bucket, counted[name]["raw"], Counter({"outside": 2 * macs}), words, macs))
+    rest = [item for name, item in counted.items() if name not in (ROOT, OUTSIDE)]
+    reading.items += outside_definition(definition, rest, lambda _: "a module the definition lacks")
     return reading
 
 

@@ -27,13 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit, outside_definition, torch_modules
 from bench.counters.thop import version
 from bench.reference.formulas import analyse
 
 __all__ = [
     "ATEN",
-    "BUCKET",
     "PYTORCH",
     "Rule",
     "RuleModel",
@@ -44,7 +43,6 @@ __all__ = [
     "pytorch_rules",
 ]
 
-BUCKET = "work outside the definition's modules"
 
 # (layer spec, the layer's input shape, the module's recorded options, the probe's item) -> (prediction, words)
 Rule = Callable[[dict, tuple, dict, dict], tuple[Counter[str], str]]
@@ -92,40 +90,31 @@ def read_modules(definition: dict, probe: dict, model: RuleModel) -> Reading:
     by_module: dict[str, list[dict]] = {}
     for item in probe["breakdown"]["items"]:
         by_module.setdefault(item["name"], []).append(item)
-    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
     reading = Reading([])
-    shape = tuple(definition["input"])
-    placed = set()
-    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
-        for index, module in enumerate(spec["torch"]):
-            placed.add(module)
-            role = spec["kind"] if index == 0 else "activation"
-            found = by_module.get(module)
-            if not found:
-                reading.items.append(Item(module, spec["name"], 0, Counter(), f"not in {model.tool}'s breakdown"))
-            for item in found or []:
-                rule = model.rules.get((role, item.get("rule", "")))
-                if rule is None:
-                    words = f"no rule model for {model.tool}'s {item.get('rule') or 'empty rule'} on a {role} module"
-                    reading.items.append(Item(module, spec["name"], item["raw"], Counter(), words))
-                    continue
-                predicted, words = rule(spec, shape, built.get(module, {}), item)
-                reading.items.append(Item(module, spec["name"], item["raw"], predicted, words, predicted["mac"]))
-        if cost.steps:
-            main = spec["torch"][0]
-            known = [i for i in by_module.get(main, []) if (spec["kind"], i.get("rule", "")) in model.rules]
+    for module in torch_modules(definition, probe):
+        spec = module.spec
+        role = spec["kind"] if module.index == 0 else "activation"
+        found = by_module.get(module.name)
+        if not found:
+            reading.items.append(Item(module.name, module.layer, 0, Counter(), f"not in {model.tool}'s breakdown"))
+        for item in found or []:
+            rule = model.rules.get((role, item.get("rule", "")))
+            if rule is None:
+                words = f"no rule model for {model.tool}'s {item.get('rule') or 'empty rule'} on a {role} module"
+                reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
+                continue
+            predicted, words = rule(spec, module.in_shape, module.config, item)
+            reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, predicted["mac"]))
+        if module.index == 0 and module.cost.steps:
+            known = [i for i in found or [] if (spec["kind"], i.get("rule", "")) in model.rules]
             if known:
-                reading.steps[spec["name"]] = model.steps(spec, shape, built.get(main, {}))
+                reading.steps[module.layer] = model.steps(spec, module.in_shape, module.config)
             else:
-                why = f"{model.tool} priced {main} by no rule the rule model knows"
-                reading.steps[spec["name"]] = Steps(0, (why,))
-            _note_batch(spec, shape, built.get(spec["torch"][0], {}), cost.steps, reading)
-        shape = cost.out_shape
-    for name, items in by_module.items():
-        if name not in placed:
-            for item in items:
-                words = f"{item.get('rule') or 'work'} outside the definition's modules"
-                reading.items.append(Item(name, BUCKET, item["raw"], Counter(), words))
+                why = f"{model.tool} priced {module.name} by no rule the rule model knows"
+                reading.steps[module.layer] = Steps(0, (why,))
+            _note_batch(spec, module.in_shape, module.config, module.cost.steps, reading)
+    rest = [item for items in by_module.values() for item in items]
+    reading.items += outside_definition(definition, rest, lambda i: f"{i.get('rule') or 'work'} outside its modules")
     return reading
 
 

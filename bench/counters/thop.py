@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.base import Adapter, Item, Module, Reading, Steps, Unit, outside_definition, torch_modules
 from bench.reference.formulas import analyse
 
 __all__ = ["ADAPTER", "RULES", "version"]
-
-BUCKET_UNDEFINED = "modules outside the definition"
 
 
 def version(text: str) -> tuple[int, ...]:
@@ -86,38 +84,29 @@ def _time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:
 
 def read(definition: dict, probe: dict) -> Reading:
     counted = {item["name"]: item for item in probe["breakdown"]["items"]}
-    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
     thop = version(probe["provenance"]["counter_tool"]["version"])
     reading = Reading([])
-    shape = tuple(definition["input"])
-    placed = set()
-    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
-        for module in spec["torch"]:
-            placed.add(module)
-            item = counted.get(module)
-            if item is None:
-                reading.items.append(Item(module, spec["name"], 0, Counter(), "not in thop's breakdown"))
-                continue
-            rule = RULES.get(item.get("rule", ""))
-            if rule is None:
-                reading.items.append(
-                    Item(module, spec["name"], item["raw"], Counter(), f"no rule model for thop's {item['rule']}")
-                )
-                continue
-            predicted, words = rule(spec, shape, built.get(module, {}), thop)
-            reading.items.append(Item(module, spec["name"], item["raw"], predicted, words, predicted["mac"]))
-        if cost.steps:
-            reading.steps[spec["name"]] = _steps(spec, shape, built.get(spec["torch"][0], {}), cost.steps, reading)
-        shape = cost.out_shape
-    for name, item in counted.items():
-        if name not in placed:
-            reading.items.append(Item(name, BUCKET_UNDEFINED, item["raw"], Counter(), "a module the definition lacks"))
+    for module in torch_modules(definition, probe):
+        item = counted.get(module.name)
+        rule = RULES.get(item.get("rule", "")) if item else None
+        if item is None:
+            reading.items.append(Item(module.name, module.layer, 0, Counter(), "not in thop's breakdown"))
+        elif rule is None:
+            words = f"no rule model for thop's {item['rule']}"
+            reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
+        else:
+            predicted, words = rule(module.spec, module.in_shape, module.config, thop)
+            reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, predicted["mac"]))
+        if module.index == 0 and module.cost.steps:
+            reading.steps[module.layer] = _steps(module, reading)
+    reading.items += outside_definition(definition, list(counted.values()), lambda _: "a module the definition lacks")
     return reading
 
 
-def _steps(spec: dict, in_shape: tuple, config: dict, steps: int, reading: Reading) -> Steps:
+def _steps(module: Module, reading: Reading) -> Steps:
     """thop prices every cell evaluation it sees: time steps x sequences as the module reads the input."""
-    seen, batch, _ = _time_major(in_shape, config)
+    spec, in_shape, steps = module.spec, module.in_shape, module.cost.steps
+    seen, batch, _ = _time_major(in_shape, module.config)
     reference_batch = in_shape[0]
     if seen != steps:
         reading.notes.setdefault(spec["name"], []).append(

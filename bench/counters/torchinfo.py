@@ -23,12 +23,11 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
-from bench.reference.formulas import LayerCost, analyse
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit, outside_definition, torch_modules
+from bench.reference.formulas import LayerCost
 
 __all__ = ["ADAPTER", "RULES"]
 
-BUCKET_UNDEFINED = "modules outside the definition"
 GATES = {"gru": 3, "lstm": 4, "simple_rnn": 1}
 
 Rule = Callable[[dict, tuple, LayerCost, dict], tuple[Counter[str], str]]
@@ -97,34 +96,27 @@ def read(definition: dict, probe: dict) -> Reading:
             counted[item["name"]] = dict(counted[item["name"]], raw=counted[item["name"]]["raw"] + item["raw"])
         else:
             counted[item["name"]] = item
-    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
     reading = Reading([])
-    shape = tuple(definition["input"])
-    placed = set()
-    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
-        for module in spec["torch"]:
-            placed.add(module)
-            item = counted.get(module)
-            if item is None:
-                reading.items.append(Item(module, spec["name"], 0, Counter(), "not in torchinfo's summary_list"))
-                continue
-            rule, kinds = RULES.get(item.get("rule", ""), (None, None))
-            if rule is None or (kinds is not None and spec["kind"] not in kinds):
-                words = f"no rule model for torchinfo's {item.get('rule', '')!r} on a {spec['kind']} layer"
-                reading.items.append(Item(module, spec["name"], item["raw"], Counter(), words))
-                continue
-            predicted, words = rule(spec, shape, cost, built.get(module, {}))
+    for module in torch_modules(definition, probe):
+        spec, cost, item = module.spec, module.cost, counted.get(module.name)
+        rule, kinds = RULES.get(item.get("rule", ""), (None, None)) if item else (None, None)
+        if item is None:
+            reading.items.append(Item(module.name, module.layer, 0, Counter(), "not in torchinfo's summary_list"))
+        elif rule is None or (kinds is not None and spec["kind"] not in kinds):
+            words = f"no rule model for torchinfo's {item.get('rule', '')!r} on a {spec['kind']} layer"
+            reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
+        else:
+            predicted, words = rule(spec, module.in_shape, cost, module.config)
             partial = item["rule"] == "output_size[0]" and prod(cost.out_shape[:-1]) != cost.out_shape[0]
             cause = "rows" if partial else ""
-            reading.items.append(Item(module, spec["name"], item["raw"], predicted, words, predicted["mac"], "", cause))
-            if item["rule"] == "output_size[0]":
+            reading.items.append(
+                Item(module.name, module.layer, item["raw"], predicted, words, predicted["mac"], "", cause)
+            )
+            if partial:
                 _rows_note(spec, cost, reading)
-        if cost.steps:
-            reading.steps[spec["name"]] = _steps(spec, shape, built.get(spec["torch"][0], {}), cost, reading)
-        shape = cost.out_shape
-    for name, item in counted.items():
-        if name not in placed:
-            reading.items.append(Item(name, BUCKET_UNDEFINED, item["raw"], Counter(), "a module the definition lacks"))
+        if module.index == 0 and cost.steps:
+            reading.steps[module.layer] = _steps(spec, module.in_shape, module.config, cost, reading)
+    reading.items += outside_definition(definition, list(counted.values()), lambda _: "a module the definition lacks")
     return reading
 
 

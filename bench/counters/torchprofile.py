@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.base import Adapter, Item, Reading, Steps, Unit, nodes_by_module, outside_definition, torch_modules
 from bench.counters.thop import version
 from bench.reference.formulas import analyse
 
@@ -39,7 +39,6 @@ __all__ = ["ADAPTER", "HANDLERS", "HANDLERS_0_0", "ZERO_COST", "ZERO_COST_0_0", 
 ROOT = "(the model's own forward)"  # the probe's item for nodes outside every submodule
 BUCKET_SIZES = "size arithmetic in the model's forward"
 BUCKET_OWN = "the model's own forward"
-BUCKET_UNDEFINED = "modules outside the definition"
 
 # operator -> torchprofile 0.1.0's handler for it: its whole HANDLER_MAP less the zero-cost entries
 HANDLERS = {
@@ -246,51 +245,42 @@ def _node_macs(node: dict, known: Tables) -> int:
 def read(definition: dict, probe: dict) -> Reading:
     known = tables(version(probe["provenance"]["counter_tool"]["version"]))
     counted = {item["name"]: item for item in probe["breakdown"]["items"]}
-    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
-    nodes: dict[str, list[dict]] = {}
-    for node in probe.get("nodes", []):
-        nodes.setdefault(node.get("attrs", {}).get("module", ""), []).append(node)
+    nodes = nodes_by_module(probe)
     reading = Reading([])
-    shape = tuple(definition["input"])
-    placed = set()
-    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
-        for index, module in enumerate(spec["torch"]):
-            placed.add(module)
-            item = counted.get(module)
-            ops = _ops(nodes.get(module, []))
-            rule = RULES.get(spec["kind"]) if index == 0 and spec["kind"] != "activation" else _activation
-            if rule is None:
-                reading.items.append(
-                    Item(
-                        module, spec["name"], item["raw"] if item else 0, Counter(), f"no rule model for {spec['kind']}"
-                    )
-                )
-                continue
-            predicted, words, macs = rule(spec, shape, built.get(module, {}), ops, known)
-            words = f"{words} ({known.release}'s tables)"
-            reading.items.append(Item(module, spec["name"], item["raw"] if item else 0, predicted, words, macs))
-        if cost.steps:
-            reading.steps[spec["name"]] = _steps(_ops(nodes.get(spec["torch"][0], [])), known)
-        shape = cost.out_shape
-    for name, item in counted.items():
-        if name in placed:
-            continue
-        if name == ROOT:
-            own = [n for n in nodes.get(ROOT, []) if n["op"] in known.handlers]
-            macs = sum(_node_macs(n, known) for n in own)
-            sizes = bool(own) and all(_shape(n["shape"]) == () for n in own)
-            words = ", ".join(f"{known.handlers[n['op']]} ({n['op']} -> {n['shape']})" for n in own)
-            if sizes:
-                words += ": size arithmetic traced as ops on 0-d tensors, one MAC per output value"
-            skipped = known.skipped(_ops(nodes.get(ROOT, [])))
-            if skipped:
-                words += f"; no handler for {', '.join(skipped)} (skipped, 0)"
-            words = f"{words or 'no node'} ({known.release}'s tables)"
-            bucket = BUCKET_SIZES if sizes else BUCKET_OWN
-            reading.items.append(Item(name, bucket, item["raw"], Counter({"outside": macs}), words))
+    for module in torch_modules(definition, probe):
+        spec, item = module.spec, counted.get(module.name)
+        raw = item["raw"] if item else 0
+        main = module.index == 0 and spec["kind"] != "activation"
+        rule = RULES.get(spec["kind"]) if main else _activation
+        if rule is None:
+            reading.items.append(Item(module.name, module.layer, raw, Counter(), f"no rule model for {spec['kind']}"))
         else:
-            reading.items.append(Item(name, BUCKET_UNDEFINED, item["raw"], Counter(), "a module the definition lacks"))
+            ops = _ops(nodes.get(module.name, []))
+            predicted, words, macs = rule(spec, module.in_shape, module.config, ops, known)
+            words = f"{words} ({known.release}'s tables)"
+            reading.items.append(Item(module.name, module.layer, raw, predicted, words, macs))
+        if module.index == 0 and module.cost.steps:
+            reading.steps[module.layer] = _steps(_ops(nodes.get(module.name, [])), known)
+    if ROOT in counted:
+        reading.items.append(_own_forward(counted[ROOT], nodes.get(ROOT, []), known))
+    rest = [item for name, item in counted.items() if name != ROOT]
+    reading.items += outside_definition(definition, rest, lambda _: "a module the definition lacks")
     return reading
+
+
+def _own_forward(item: dict, nodes: list[dict], known: Tables) -> Item:
+    """What the model's own forward ran outside every module: the blog's size arithmetic, traced."""
+    own = [n for n in nodes if n["op"] in known.handlers]
+    macs = sum(_node_macs(n, known) for n in own)
+    sizes = bool(own) and all(_shape(n["shape"]) == () for n in own)
+    words = ", ".join(f"{known.handlers[n['op']]} ({n['op']} -> {n['shape']})" for n in own)
+    if sizes:
+        words += ": size arithmetic traced as ops on 0-d tensors, one MAC per output value"
+    skipped = known.skipped(_ops(nodes))
+    if skipped:
+        words += f"; no handler for {', '.join(skipped)} (skipped, 0)"
+    words = f"{words or 'no node'} ({known.release}'s tables)"
+    return Item(ROOT, BUCKET_SIZES if sizes else BUCKET_OWN, item["raw"], Counter({"outside": macs}), words)
 
 
 def _steps(ops: list[str], known: Tables) -> Steps:

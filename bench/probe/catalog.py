@@ -98,6 +98,19 @@ COUNTERS = {
     ),
 }
 
+# counter name -> tool modules the probe imports once per container, before forking each job. Only
+# modules whose import changes nothing global belong here: keras-flops registers FLOPs rules with
+# TensorFlow when imported, which would change every other TF counter's number in the container.
+PRELOAD = {
+    "thop": ["thop"],
+    "fvcore": ["fvcore.nn"],
+    "ptflops-pytorch": ["ptflops"],
+    "ptflops-aten": ["ptflops"],
+    "torchinfo": ["torchinfo"],
+    "torchprofile": ["torchprofile"],
+    "calflops": ["calflops"],
+}
+
 # check name -> description
 CHECKS = {
     "equivalence": "the model's Keras and PyTorch builds (from the definition and, for the seed, the"

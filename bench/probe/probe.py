@@ -124,13 +124,17 @@ def _unknown(jobs):
 
 
 def _preload(jobs):
-    """Import each framework the jobs need once, before any child is forked."""
-    frameworks = set()
+    """Import each framework (and each tool catalog.PRELOAD names) the jobs need once, before any child is forked."""
+    modules = set()
     for _model, kind, name in jobs:
-        frameworks.update(["tensorflow", "torch"] if kind == "check" else [catalog.COUNTERS[name][0]])
-    for framework in sorted(frameworks):
+        if kind == "check":
+            modules.update(["tensorflow", "torch"])
+        else:
+            modules.add(catalog.COUNTERS[name][0])
+            modules.update(catalog.PRELOAD.get(name, []))
+    for module in sorted(modules):
         try:
-            __import__(framework)
+            __import__(module)
         except ImportError:
             pass  # the job that needs it fails with the import error, alone
     _pip_freeze()

@@ -43,6 +43,9 @@ class Cell:
     checks: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     dockerfile: str = "Dockerfile"
+    # job -> why it fails in this cell (a tool that does not work with this framework version): its
+    # failure is a recorded fact, kept for the same inputs like a measurement, and fails no run
+    expected_failures: dict[str, str] = field(default_factory=dict)
 
     def base(self, kind: str) -> Base:
         return self.registry if kind == "registry" else self.local
@@ -62,6 +65,7 @@ CELL_KEYS = {
     "local": "table",
     "env": "text table",
     "dockerfile": "text",
+    "expected_failures": "text table",
 }
 BASE_KEYS = {key: "text" for key in ("python", "requirements", "image", "suite", "unavailable")}
 _SHAPES = {
@@ -111,6 +115,10 @@ def _cell(raw: dict, number: int) -> Cell:
         raise CellError(f"cell {name}: unknown checks {unknown} (the probe knows {sorted(catalog.CHECKS)})")
     if not raw.get("counters") and not raw.get("checks"):
         raise CellError(f"cell {name}: has neither counters nor checks")
+    jobs = set(raw.get("counters", [])) | set(raw.get("checks", []))
+    unknown = [job for job in raw.get("expected_failures", {}) if job not in jobs]
+    if unknown:
+        raise CellError(f"cell {name}: expected_failures names {unknown}, which the cell does not run")
     return Cell(
         name=raw["name"],
         framework=raw["framework"],
@@ -121,6 +129,7 @@ def _cell(raw: dict, number: int) -> Cell:
         local=_base(name, "local", raw.get("local", {"unavailable": "no local base defined"})),
         env=dict(raw.get("env", {})),
         dockerfile=raw.get("dockerfile", "Dockerfile"),
+        expected_failures=dict(raw.get("expected_failures", {})),
     )
 
 

@@ -47,6 +47,7 @@ class Options:
 class Summary:
     counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in results.STATUSES})
     cached: int = 0
+    expected: int = 0  # jobs that failed where cells.toml says they fail: recorded facts, not failures
     built: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)  # checks whose claim did not hold
@@ -77,10 +78,10 @@ def inputs_key(image_inputs: str, key: results.Key) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def recorded_key(where: Path, key: results.Key) -> str:
-    """The inputs key of the standing measurement for `key`, or "" when there is none."""
+def recorded_key(where: Path, key: results.Key, status: str = "ok") -> str:
+    """The inputs key of the standing record for `key` (a measurement, or a failure), or "" when there is none."""
     try:
-        entry = json.loads(key.path(where, "ok").read_text())
+        entry = json.loads(key.path(where, status).read_text())
     except (OSError, ValueError):
         return ""
     return str((entry.get("host") or {}).get("inputs_key", "")) if isinstance(entry, dict) else ""
@@ -201,7 +202,7 @@ def _cell(
         return
     build_context = context.assemble(cell, base, options.ca_bundle, list(options.wheelhouses), engine.arch)
     wanted = {key: inputs_key(build_context.inputs_hash, key) for key in keys}
-    todo = [k for k in keys if options.force or recorded_key(options.results, k) != wanted[k]]
+    todo = [k for k in keys if options.force or not _recorded(options.results, k, wanted[k], cell)]
     if len(todo) < len(keys):
         with summary.lock:
             summary.cached += len(keys) - len(todo)
@@ -222,22 +223,41 @@ def _cell(
     for run in runner.run_cell(engine.client, image.tag, cell.name, todo, cell.env, options.limits):
         if cancel.is_set():
             raise Cancelled
-        _record(options.results, run, provenance | {"inputs_key": wanted[run.key]}, summary, progress)
+        expected = cell.expected_failures.get(run.key.job, "")
+        _record(options.results, run, provenance | {"inputs_key": wanted[run.key]}, summary, progress, expected)
         finished.add(run.key)
 
 
-def _record(where: Path, run: runner.ProbeRun, provenance: dict, summary: Summary, progress: Progress) -> None:
+def _recorded(where: Path, key: results.Key, wanted: str, cell: Cell) -> bool:
+    """A measurement stands for these inputs, or (for a job expected to fail here) its failure does."""
+    if recorded_key(where, key) == wanted:
+        return True
+    return key.job in cell.expected_failures and recorded_key(where, key, "failed") == wanted
+
+
+def _record(
+    where: Path, run: runner.ProbeRun, provenance: dict, summary: Summary, progress: Progress, expected: str = ""
+) -> None:
     key = run.key
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     host = provenance | {"finished_at": finished, "probe_wall_s": run.seconds}
     if run.startup_s:
         host["probe_startup_s"] = run.startup_s  # the container's start and the frameworks' import
+    if run.document is None and expected:
+        host["expected_failure"] = expected
+        results.write(where, results.record(key, "failed", reason=run.failure, log_tail=run.log_tail, host=host))
+        with summary.lock:
+            summary.expected += 1
+        progress.done(key.cell, f"{key.model} / {key.job}: failed, as expected ({expected}): {run.failure}")
+        return
     if run.document is None:
         progress.fail(key.cell, f"{key.model} / {key.job}: {run.failure}")
         results.write(where, results.record(key, "failed", reason=run.failure, log_tail=run.log_tail, host=host))
         summary.add("failed")
         progress.advance()
         return
+    if expected:
+        say(f"{key.model} / {key.job}: counted, though cells.toml expects it to fail ({expected})", key.cell)
     results.write(where, results.record(key, "ok", probe=run.document, host=host))
     summary.add("ok")
     if run.document.get("holds") is False:
@@ -299,6 +319,8 @@ def _locked(name: str) -> Iterator[None]:
 
 def describe(summary: Summary, seconds: float) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in summary.counts.items() if n)
+    if summary.expected:
+        counts = ", ".join(filter(None, [counts, f"{summary.expected} failed as expected"]))
     if summary.cached:
         counts = ", ".join(filter(None, [counts, f"{summary.cached} already recorded for the same inputs"]))
     return (

@@ -220,7 +220,10 @@ def _not_measured(missing: list[dict], measured: set[tuple[str, str, str]]) -> s
     """One row per cell and reason: a cell that could not be had fails the same way for every model."""
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for e in missing:
-        groups[(e["cell"], e["status"], e["reason"])].append(e)
+        expected = (e.get("host") or {}).get("expected_failure")
+        status = f"{e['status']} (expected)" if expected else e["status"]
+        reason = f"{e['reason']} (expected: {expected})" if expected else e["reason"]
+        groups[(e["cell"], status, reason)].append(e)
     rows = []
     for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (order_key(g[0][0]), g[0][1:])):
         what = join(", ", [_named(e) for e in sorted(group, key=_key)])

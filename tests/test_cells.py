@@ -127,3 +127,14 @@ def test_a_well_formed_cells_file_loads(tmp_path: Path) -> None:
 def test_a_missing_cells_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(cells.CellError, match=f"{re.escape(str(tmp_path))}/nope.toml: cannot read: No such file"):
         cells.load(tmp_path / "nope.toml")
+
+
+def test_an_expected_failure_must_name_a_job_of_its_cell(tmp_path: Path) -> None:
+    text = cells.paths.CELLS_FILE.read_text()
+    good = tmp_path / "good.toml"
+    good.write_text(text)
+    assert cells.load(good)["tf-latest"].expected_failures
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('expected_failures = { "keras-flops"', 'expected_failures = { "keras-flop"'))
+    with pytest.raises(cells.CellError, match="expected_failures names \\['keras-flop'\\]"):
+        cells.load(bad)

@@ -93,3 +93,17 @@ def test_a_failure_said_again_in_the_same_words_is_not_rewritten(tmp_path: Path)
     first = write("no base", "monday")
     assert write("no base", "tuesday") == first
     assert "tuesday" in write("another reason", "tuesday")  # the twin: new words are written
+
+
+def test_a_failure_stands_for_its_inputs_only_where_the_cell_expects_it(tmp_path: Path) -> None:
+    cell = cells.load()["tf-latest"]
+    expected = results.Key("tf-latest", "seed", "keras-flops")
+    other = results.Key("tf-latest", "seed", "tf-profiler-seed")
+    for key in (expected, other):
+        entry = results.record(key, "failed", reason="boom", host={"inputs_key": "k"})
+        path = key.path(tmp_path, "failed")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(entry))
+    assert matrix._recorded(tmp_path, expected, "k", cell)
+    assert not matrix._recorded(tmp_path, expected, "other inputs", cell)
+    assert not matrix._recorded(tmp_path, other, "k", cell)  # the twin: an unexpected failure is run again

@@ -137,6 +137,7 @@ def _details(ok: list[dict]) -> str:
                 f"{prov['framework']['name']} {prov['framework']['version']}",
                 f"{prov['counter_tool']['name']} {prov['counter_tool']['version']}",
                 prov["python"],
+                _switches(prov.get("switches")),
                 skipped,
             ]
         )
@@ -151,10 +152,20 @@ def _details(ok: list[dict]) -> str:
             "framework",
             "counter tool",
             "Python",
+            "ran under",
             "not counted by the tool",
         ],
         rows,
     )
+
+
+def _switches(seen: dict | None) -> str:
+    """The switches a PyTorch counter ran the model under, as the probe saw them at its first layer."""
+    if not seen:
+        return "-"
+    mode = "grad" if seen.get("grad_enabled") else "no_grad"
+    kernels = "" if seen.get("mkldnn_enabled") else ", oneDNN off"
+    return f"{mode}, {'train' if seen.get('training') else 'eval'}, {seen.get('device')}{kernels}"
 
 
 def _skipped(unsupported: list[str]) -> str:

@@ -171,3 +171,15 @@ def test_the_same_report_without_escaping_is_seen_to_break(monkeypatch: pytest.M
         monkeypatch.setattr(module, "text", str)
         monkeypatch.setattr(module, "code", lambda value: f"`{value}`")
     assert damage(hostile_report())
+
+
+def test_the_switches_a_counter_ran_under_are_shown() -> None:
+    entry = samples.ok()
+    entry["probe"]["provenance"]["switches"] = {
+        "grad_enabled": False,
+        "training": False,
+        "device": "cpu",
+        "mkldnn_enabled": True,
+    }
+    assert "| no_grad, eval, cpu |" in report.render([entry])
+    assert "| no_grad, eval, cpu |" not in report.render([samples.ok()])  # the twin: none recorded, none shown

@@ -62,11 +62,45 @@ def _counter_function(counter):
     return module.COUNTERS[counter]
 
 
+def _watch_torch_switches(seen):
+    """Record, at the first module the counter runs, the switches that change what PyTorch runs (grad
+    mode, train or eval, device, dtype, the oneDNN kernels). None where this torch has no global hook."""
+    import torch
+
+    register = getattr(torch.nn.modules.module, "register_module_forward_pre_hook", None)
+    if register is None:
+        return None
+
+    def hook(module, inputs):
+        # at the first leaf module: a tool's own wrapper (torch.jit's tracing module, say) has children
+        if not seen and not list(module.children()):
+            tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
+            seen.update({
+                "grad_enabled": torch.is_grad_enabled(),
+                "training": module.training,
+                "device": str(tensors[0].device) if tensors else "",
+                "dtype": str(tensors[0].dtype) if tensors else "",
+                "mkldnn_enabled": torch.backends.mkldnn.enabled,
+                "threads": torch.get_num_threads(),
+            })
+
+    return register(hook)
+
+
 def measure(cell, model, counter):
-    _framework, unit, flops_per_unit, description, _module = catalog.COUNTERS[counter]
+    framework, unit, flops_per_unit, description, _module = catalog.COUNTERS[counter]
     started = time.time()
-    answer = _counter_function(counter)(model)
+    switches = {}
+    handle = _watch_torch_switches(switches) if framework == "torch" else None
+    try:
+        answer = _counter_function(counter)(model)
+    finally:
+        if handle is not None:
+            handle.remove()
     raw_total = answer["raw_total"]
+    provenance = _provenance(answer)
+    if handle is not None:
+        provenance["switches"] = switches
     return {
         "schema": catalog.COUNT_SCHEMA,
         "cell": cell,
@@ -85,7 +119,7 @@ def measure(cell, model, counter):
         "unsupported": answer["unsupported"],
         "notes": answer.get("notes", []),
         "duration_s": round(time.time() - started, 3),
-        "provenance": _provenance(answer),
+        "provenance": provenance,
     }
 
 

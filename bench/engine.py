@@ -81,7 +81,3 @@ def engines(urls: list[str]) -> list[Engine]:
             Engine(url or "default", client, str(version.get("Version", "unknown")), str(version.get("Arch", "amd64")))
         )
     return found
-
-
-def engine_version(client: docker.DockerClient) -> str:
-    return str(client.version().get("Version", "unknown"))

@@ -133,7 +133,7 @@ def load(results: Path) -> Loaded:
 
 def validate(entry: object) -> None:
     """InvalidRecord unless `entry` is a result record whose contents agree with each other."""
-    _conform(entry, _schema("result-2.schema.json"), SCHEMA, "")
+    _conform(entry, load_schema("result-2.schema.json"), SCHEMA, "")
     entry = cast(dict, entry)  # the schema made sure
     probe = entry["probe"]
     if entry["status"] != "ok":
@@ -142,7 +142,7 @@ def validate(entry: object) -> None:
     if entry["kind"] == "count" and not is_current(entry):
         _conform(probe, _older_probe_schema(), f"{probe['schema']} (older)", "probe")
     else:
-        _conform(probe, _schema(schema_file), name, "probe")
+        _conform(probe, load_schema(schema_file), name, "probe")
     field = "counter" if entry["kind"] == "count" else "check"
     asked = {"cell": entry["cell"], "model": entry["model"], field: entry["job"]}
     wrong = [f"{k} {probe[k]!r}" for k, v in asked.items() if probe[k] != v]
@@ -203,14 +203,14 @@ def _check_sums(probe: dict) -> None:
 
 
 @cache
-def _schema(file_name: str) -> dict:
+def load_schema(file_name: str) -> dict:
     return json.loads((paths.SCHEMAS / file_name).read_text())
 
 
 @cache
 def _older_probe_schema() -> dict:
     """What every probe schema so far holds and the report reads: a record of an older probe keeps these."""
-    current = _schema("probe-3.schema.json")
+    current = load_schema("probe-3.schema.json")
     kept = ["cell", "model", "counter", "unit", "flops_per_unit", "raw_total", "flops"]
     kept += ["breakdown", "unsupported", "provenance"]
     node = {"type": "object", "required": ["name", "raw"], "properties": {"raw": {"type": "integer"}}}

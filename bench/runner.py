@@ -29,8 +29,7 @@ import requests
 from docker.types import Mount
 
 from bench import paths
-from bench.probe import catalog
-from bench.results import Key
+from bench.results import PROBE_SCHEMAS, Key, load_schema
 
 PYTHON = "/opt/venv/bin/python"
 TAIL_CHARS = 4000
@@ -78,12 +77,6 @@ def probe_archive() -> bytes:
 @cache
 def probe_hash() -> str:
     return hashlib.sha256(probe_archive()).hexdigest()
-
-
-SCHEMAS = {
-    "count": (catalog.COUNT_SCHEMA, "probe-3.schema.json"),
-    "check": (catalog.CHECK_SCHEMA, "check-1.schema.json"),
-}
 
 
 def probe_command(cell: str, keys: list[Key], limits: Limits) -> list[str]:
@@ -296,9 +289,9 @@ def parse(stdout: bytes, key: Key) -> dict:
 
 def check(document: object, key: Key) -> dict:
     """The probe's document, checked against its schema and the request; ValueError otherwise."""
-    name, schema_file = SCHEMAS[key.kind]
+    name, schema_file = PROBE_SCHEMAS[key.kind]
     try:
-        jsonschema.validate(document, _schema(schema_file))
+        jsonschema.validate(document, load_schema(schema_file))
     except jsonschema.ValidationError as error:
         where = "/".join(str(p) for p in error.absolute_path) or "document"
         raise ValueError(f"probe output breaks schema {name} at {where}: {error.message[:200]}") from None
@@ -341,8 +334,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-@cache
-def _schema(file_name: str) -> dict:
-    return json.loads((paths.SCHEMAS / file_name).read_text())

@@ -47,6 +47,14 @@ COUNTERS = {
         "keras_flops.get_flops(model, batch_size=1): tf.profiler float_operation over the model's frozen graph",
         "count_keras_flops",
     ),
+    "keras3-jax-xla": (
+        "jax",
+        "FLOP",
+        1,
+        "Keras 3 on its JAX backend: jax.jit(model call).lower(x).compile().cost_analysis()['flops'],"
+        " XLA's own count of the compiled function",
+        "count_keras3",
+    ),
     "torch-flop-counter": (
         "torch",
         "FLOP",

@@ -33,6 +33,7 @@ EXPECTED = {
     "tf-latest": ("tensorflow", "2.21.0", "3.11."),
     "torch-latest": ("torch", "2.13.0", "3.11."),  # 2.13.0+cpu from a wheelhouse
     "torch-ultralytics-thop": ("torch", "2.13.0", "3.11."),
+    "keras3-jax": ("jax", "0.10.2", "3.11."),
 }
 # Every (cell, model, counter) those cells measure.
 MEASURED = [(c, m, k) for c in EXPECTED for m in catalog.MODELS for k in cells.load()[c].counters]

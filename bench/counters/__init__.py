@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bench.counters import (
     calflops,
+    deepspeed,
     flop_counter,
     fvcore,
     keras3,
@@ -36,4 +37,5 @@ ADAPTERS: dict[str, Adapter] = {
     "torchinfo": torchinfo.ADAPTER,
     "torchprofile": torchprofile.ADAPTER,
     "calflops": calflops.ADAPTER,
+    "deepspeed": deepspeed.ADAPTER,
 }

@@ -55,6 +55,13 @@ COUNTERS = {
         " XLA's own count of the compiled function",
         "count_keras3",
     ),
+    "deepspeed": (
+        "torch",
+        "FLOP",
+        1,
+        "deepspeed.profiling.flops_profiler.get_model_profile(model, args=[x], as_string=False): its FLOPs",
+        "count_deepspeed",
+    ),
     "torch-flop-counter": (
         "torch",
         "FLOP",

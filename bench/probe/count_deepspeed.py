@@ -1,0 +1,102 @@
+"""DeepSpeed's flops profiler (get_model_profile): its FLOPs, with each module's FLOPs and the rules that made them.
+
+get_model_profile runs the model once to warm up, then starts a FlopsProfiler: it patches
+torch.nn.functional, some tensor methods and einops.einsum; each patched call adds (FLOPs, MACs)
+to the module whose forward is running, and recurrent modules get a forward hook of their own
+(MODULE_HOOK_MAPPING). Each module keeps __flops__ and __macs__ until end_profile deletes them;
+the probe copies them just before. calflops was derived from this profiler and keeps the same
+bookkeeping, so the probe lists each leaf's patched calls with count_calflops' hooks.
+"""
+from __future__ import absolute_import, division, print_function
+
+import os
+import sys
+
+
+def deepspeed_count(model_name):
+    """`get_model_profile(model=model, args=[x], print_profile=False, detailed=False, as_string=False)`."""
+    # no GPU in the image: name the accelerator rather than leave DeepSpeed to guess it (and warn)
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    import torch
+    from deepspeed.profiling.flops_profiler import get_model_profile
+
+    import build_torch
+    import installed
+    from count_calflops import _record_calls
+
+    profiler = sys.modules["deepspeed.profiling.flops_profiler.profiler"]
+    model = build_torch.builder(model_name)()
+    model.eval()
+    x = build_torch.seed_input(model_name)
+
+    counts = {}  # module name -> (__flops__, __macs__) as the profiler left them
+    original_end = profiler.FlopsProfiler.end_profile
+
+    def end_profile(self):
+        if self.started:
+            for name, module in self.model.named_modules():
+                counts[name] = (int(getattr(module, "__flops__", 0)), int(getattr(module, "__macs__", 0)))
+        return original_end(self)
+
+    calls = {}
+    original_start = profiler.FlopsProfiler.start_profile
+
+    def start_profile(self, *args, **kwargs):
+        # after the warm-up run, before the profiler's own hooks: ours then run first, while the
+        # module's list of patched calls is still on the profiler's stack
+        handles.extend(_record_calls(self.model, profiler, calls))
+        return original_start(self, *args, **kwargs)
+
+    handles = []
+    profiler.FlopsProfiler.end_profile = end_profile
+    profiler.FlopsProfiler.start_profile = start_profile
+    try:
+        flops, macs, _params = get_model_profile(
+            model=model, args=[x], print_profile=False, detailed=False, as_string=False
+        )
+    finally:
+        profiler.FlopsProfiler.end_profile = original_end
+        profiler.FlopsProfiler.start_profile = original_start
+        for handle in handles:
+            handle.remove()
+
+    items, unsupported, notes = [], [], []
+    per_module_macs = []
+    hooks = [f.__name__ for f in profiler.MODULE_HOOK_MAPPING.values()]
+    for name, module in model.named_modules():
+        module_flops, module_macs = counts.get(name, (0, 0))
+        kind = type(module).__name__
+        leaf = not list(module.children())
+        if leaf:
+            rule = "+".join(calls.get(name, []))
+            if not rule:
+                unsupported.append(
+                    "%s (%s): its forward calls none of the functions the flops profiler patches, counted as 0"
+                    % (name, kind)
+                )
+            items.append({"name": name, "type": kind, "raw": module_flops, "rule": rule, "macs": module_macs})
+            per_module_macs.append("%s %d" % (name, module_macs))
+            if module_flops and not module_macs and rule in hooks:
+                notes.append(
+                    "%s: %s adds %d to __flops__ and nothing to __macs__, so DeepSpeed's MACs leave it out"
+                    % (name, rule, module_flops)
+                )
+        elif module_flops or module_macs:
+            # functions a container's own forward called, outside any leaf module
+            items.append({"name": (name or "(model)") + " own forward", "type": kind, "raw": module_flops,
+                          "rule": "functions called in the container's forward", "macs": module_macs})
+            per_module_macs.append("%s own forward %d" % (name or "(model)", module_macs))
+    notes.insert(0, "DeepSpeed MACs (its second figure): %d; per module: %s" % (int(macs), ", ".join(per_module_macs)))
+    notes.append("DS_ACCELERATOR=%s (the image has no GPU)" % os.environ.get("DS_ACCELERATOR"))
+    return {
+        "raw_total": int(flops),
+        "breakdown": {"by": "module", "items": items},
+        "layers": build_torch.describe(model),
+        "unsupported": unsupported,
+        "notes": notes,
+        "framework": {"name": "torch", "version": torch.__version__},
+        "tool": {"name": "deepspeed", "version": installed.dist_version("deepspeed")},
+    }
+
+
+COUNTERS = {"deepspeed": deepspeed_count}

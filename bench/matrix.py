@@ -119,15 +119,13 @@ def run(
             return pending.pop(0) if pending and not cancel.is_set() else None
 
     def worker(engine: Engine) -> None:
-        while (cell := next_cell()) is not None:
+        while not engine.broken and (cell := next_cell()) is not None:  # a broken engine leaves cells to others
             finished: set[results.Key] = set()
             try:
-                if engine.broken:
-                    raise EngineGone(engine.broken)
                 _cell(engine, cell, keys[cell.name], options, summary, progress, cancel, finished)
             except Cancelled:
                 return
-            except (EngineGone, docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
                 if cancel.is_set():
                     return
                 if not engine.broken:
@@ -162,6 +160,9 @@ def run(
         raise summary.fatal
     if cancel.is_set():
         raise Cancelled
+    for cell in pending:  # every engine stopped answering before these were taken
+        why = "; ".join(sorted({e.broken for e in engines}))
+        _write_all(options.results, keys[cell.name], "failed", why, "", {}, summary, progress)
     return summary
 
 
@@ -176,10 +177,6 @@ def _expected_seconds(where: Path, keys: list[results.Key]) -> float:
             return float("inf")
         total += float(host.get("probe_wall_s", 0)) + float(host.get("probe_startup_s", 0))
     return total
-
-
-class EngineGone(RuntimeError):
-    """An engine that stopped answering earlier in this run."""
 
 
 def _cell(

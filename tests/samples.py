@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
 from bench import results
 from bench.probe import zoo
+from bench.reconcile import reconcile
+from bench.reference.convention import PRESETS
 
 TOY = {
     "summary": "Dense(256) on 96 features",
@@ -72,3 +77,17 @@ def failed(
     reason: str = "probe exited with code 1: boom",
 ) -> dict:
     return results.record(results.Key(cell, model, counter), status, reason=reason, log_tail="boom", host=host())
+
+
+def check_every_item_is_placed(made: Callable[[], dict], layer: str = "gru") -> None:
+    """counted = reference + adjustments + residual under every convention; an item tampered by 3
+    (the third of the breakdown, on `layer`) is residual at that layer alone."""
+    for convention in PRESETS.values():
+        for tampered in (False, True):
+            rec = made()
+            if tampered:
+                rec["probe"]["breakdown"]["items"][2]["raw"] += 3
+                rec["probe"]["raw_total"] += 3
+            result = reconcile(rec, convention)
+            assert result.total == result.reference + sum(a.flops for a in result.adjustments) + result.residual
+            assert Counter(r.place for r in result.residuals) == (Counter({layer: 1}) if tampered else Counter())

@@ -114,7 +114,9 @@ def torch_modules(definition: dict, probe: dict) -> Iterator[Module]:
         shape = cost.out_shape
 
 
-def outside_definition(definition: dict, items: list[dict], words: Callable[[dict], str]) -> list[Item]:
+def outside_definition(
+    definition: dict, items: list[dict], words: Callable[[dict], str] = lambda _: "a module the definition lacks"
+) -> list[Item]:
     """The breakdown's items for modules no layer names: unpredicted, so their whole count is residual."""
     named = {module for spec in definition["layers"] for module in spec["torch"]}
     return [Item(i["name"], BUCKET_UNDEFINED, i["raw"], Counter(), words(i)) for i in items if i["name"] not in named]

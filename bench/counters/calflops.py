@@ -109,28 +109,37 @@ def _rule(name: str, position: int, spec: dict) -> Rule | None:
     return None
 
 
-def read(definition: dict, probe: dict) -> Reading:
-    counted = {item["name"]: item for item in probe["breakdown"]["items"]}
-    reading = Reading([])
-    for module in torch_modules(definition, probe):
-        spec, cost, item = module.spec, module.cost, counted.get(module.name)
-        rule = _rule(item.get("rule", ""), module.index, spec) if item else None
-        if item is None:
-            reading.items.append(Item(module.name, module.layer, 0, Counter(), "not among calflops' modules"))
-        elif rule is None:
-            words = f"no rule model for calflops' {item.get('rule', '')!r} on a {spec['kind']} layer"
-            reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
-        else:
-            predicted, words = rule(spec, module.in_shape, cost, module.config)
-            macs = cost.total()["mac"] if module.index == 0 else 0  # the multiply-accumulates its rule prices
-            reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, macs))
-            if rule is _rnn:
-                _dot_product_note(spec, predicted["mac"], macs, reading)
-            _macs_note(spec, module.name, item, reading)
-        if module.index == 0 and cost.steps:
-            reading.steps[module.layer] = _steps(spec, module.in_shape)
-    reading.items += outside_definition(definition, list(counted.values()), lambda _: "a module the definition lacks")
-    return reading
+def reader(owner: str, patcher: str) -> Callable[[dict, dict], Reading]:
+    """`read` for a profiler that patches torch.nn.functional as calflops does: calflops itself, and
+    DeepSpeed's flops profiler it was derived from. `owner` names it in the possessive ("calflops'"),
+    `patcher` as what patches ("calflops")."""
+
+    def read(definition: dict, probe: dict) -> Reading:
+        counted = {item["name"]: item for item in probe["breakdown"]["items"]}
+        reading = Reading([])
+        for module in torch_modules(definition, probe):
+            spec, cost, item = module.spec, module.cost, counted.get(module.name)
+            rule = _rule(item.get("rule", ""), module.index, spec) if item else None
+            if item is None:
+                reading.items.append(Item(module.name, module.layer, 0, Counter(), f"not among {owner} modules"))
+            elif rule is None:
+                words = f"no rule model for {owner} {item.get('rule', '')!r} on a {spec['kind']} layer"
+                reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
+            else:
+                predicted, words = rule(spec, module.in_shape, cost, module.config)
+                if rule is _unpatched:
+                    words = f"its forward calls no function {patcher} patches: 0"
+                macs = cost.total()["mac"] if module.index == 0 else 0  # the multiply-accumulates its rule prices
+                reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, macs))
+                if rule is _rnn:
+                    _dot_product_note(spec, predicted["mac"], macs, reading)
+                _macs_note(owner, spec, module.name, item, reading)
+            if module.index == 0 and cost.steps:
+                reading.steps[module.layer] = _steps(spec, module.in_shape)
+        reading.items += outside_definition(definition, list(counted.values()))
+        return reading
+
+    return read
 
 
 def _dot_product_note(spec: dict, priced: int, macs: int, reading: Reading) -> None:
@@ -143,11 +152,11 @@ def _dot_product_note(spec: dict, priced: int, macs: int, reading: Reading) -> N
         )
 
 
-def _macs_note(spec: dict, module: str, item: dict, reading: Reading) -> None:
-    """calflops' MACs figure is another sum: say where it leaves out a module its FLOPs price."""
+def _macs_note(owner: str, spec: dict, module: str, item: dict, reading: Reading) -> None:
+    """The profiler's MACs figure is another sum: say where it leaves out a module its FLOPs price."""
     if item.get("rule") == "_rnn_forward_hook" and item["raw"] and not item.get("macs"):
         reading.notes.setdefault(spec["name"], []).append(
-            f"_rnn_forward_hook adds {item['raw']:,} FLOPs to {module} and no MACs, so calflops' MACs figure"
+            f"_rnn_forward_hook adds {item['raw']:,} FLOPs to {module} and no MACs, so {owner} MACs figure"
             " leaves the layer out"
         )
 
@@ -160,4 +169,5 @@ def _steps(spec: dict, in_shape: tuple) -> Steps:
     return Steps(evaluations // batch, (why,))
 
 
+read = reader("calflops'", "calflops")
 ADAPTER = Adapter("calflops", Unit.FLOP, read)

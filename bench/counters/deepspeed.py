@@ -18,58 +18,10 @@ words naming the tool are DeepSpeed's own.
 
 from __future__ import annotations
 
-from collections import Counter
-
 from bench.counters import calflops
-from bench.counters.base import Adapter, Item, Reading, Unit, outside_definition, torch_modules
-from bench.reference.formulas import LayerCost
+from bench.counters.base import Adapter, Unit
 
-__all__ = ["ADAPTER"]
+__all__ = ["ADAPTER", "read"]
 
-
-def _unpatched(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
-    """A module whose forward calls nothing the profiler patches: 0, as calflops, in DeepSpeed's words."""
-    predicted, _words = calflops._unpatched(spec, in_shape, cost, config)
-    return predicted, "its forward calls no function DeepSpeed's flops profiler patches: 0"
-
-
-def _rule(name: str, position: int, spec: dict) -> calflops.Rule | None:
-    """DeepSpeed's rule for the module: calflops' for the same patched call or hook."""
-    rule = calflops._rule(name, position, spec)
-    return _unpatched if rule is calflops._unpatched else rule
-
-
-def read(definition: dict, probe: dict) -> Reading:
-    counted = {item["name"]: item for item in probe["breakdown"]["items"]}
-    reading = Reading([])
-    for module in torch_modules(definition, probe):
-        spec, cost, item = module.spec, module.cost, counted.get(module.name)
-        rule = _rule(item.get("rule", ""), module.index, spec) if item else None
-        if item is None:
-            reading.items.append(Item(module.name, module.layer, 0, Counter(), "not among DeepSpeed's modules"))
-        elif rule is None:
-            words = f"no rule model for DeepSpeed's {item.get('rule', '')!r} on a {spec['kind']} layer"
-            reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
-        else:
-            predicted, words = rule(spec, module.in_shape, cost, module.config)
-            macs = cost.total()["mac"] if module.index == 0 else 0  # the multiply-accumulates its rule prices
-            reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, macs))
-            if rule is calflops._rnn:
-                calflops._dot_product_note(spec, predicted["mac"], macs, reading)
-            _macs_note(spec, module.name, item, reading)
-        if module.index == 0 and cost.steps:
-            reading.steps[module.layer] = calflops._steps(spec, module.in_shape)
-    reading.items += outside_definition(definition, list(counted.values()), lambda _: "a module the definition lacks")
-    return reading
-
-
-def _macs_note(spec: dict, module: str, item: dict, reading: Reading) -> None:
-    """DeepSpeed's MACs figure is another sum: say where it leaves out a module its FLOPs price."""
-    if item.get("rule") == "_rnn_forward_hook" and item["raw"] and not item.get("macs"):
-        reading.notes.setdefault(spec["name"], []).append(
-            f"_rnn_forward_hook adds {item['raw']:,} FLOPs to {module} and no MACs, so DeepSpeed's MACs figure"
-            " leaves the layer out"
-        )
-
-
+read = calflops.reader("DeepSpeed's", "DeepSpeed's flops profiler")
 ADAPTER = Adapter("DeepSpeed flops profiler", Unit.FLOP, read)

@@ -173,7 +173,7 @@ def read(definition: dict, probe: dict) -> Reading:
             bucket = BUCKET_OWN if name == ROOT else BUCKET_OUTSIDE
             reading.items.append(Item(name, bucket, counted[name]["raw"], Counter({"outside": 2 * macs}), words, macs))
     rest = [item for name, item in counted.items() if name not in (ROOT, OUTSIDE)]
-    reading.items += outside_definition(definition, rest, lambda _: "a module the definition lacks")
+    reading.items += outside_definition(definition, rest)
     return reading
 
 

@@ -99,7 +99,7 @@ def read(definition: dict, probe: dict) -> Reading:
             reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, predicted["mac"]))
         if module.index == 0 and module.cost.steps:
             reading.steps[module.layer] = _steps(module, reading)
-    reading.items += outside_definition(definition, list(counted.values()), lambda _: "a module the definition lacks")
+    reading.items += outside_definition(definition, list(counted.values()))
     return reading
 
 

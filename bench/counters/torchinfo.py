@@ -116,7 +116,7 @@ def read(definition: dict, probe: dict) -> Reading:
                 _rows_note(spec, cost, reading)
         if module.index == 0 and cost.steps:
             reading.steps[module.layer] = _steps(spec, module.in_shape, module.config, cost, reading)
-    reading.items += outside_definition(definition, list(counted.values()), lambda _: "a module the definition lacks")
+    reading.items += outside_definition(definition, list(counted.values()))
     return reading
 
 

@@ -40,6 +40,17 @@ ROOT = "(the model's own forward)"  # the probe's item for nodes outside every s
 BUCKET_SIZES = "size arithmetic in the model's forward"
 BUCKET_OWN = "the model's own forward"
 
+# operators both releases price with their average-pool-or-mean handler
+AVG_POOL_OPS = (
+    "aten::adaptive_avg_pool1d",
+    "aten::adaptive_avg_pool2d",
+    "aten::adaptive_avg_pool3d",
+    "aten::avg_pool1d",
+    "aten::avg_pool2d",
+    "aten::avg_pool3d",
+    "aten::mean",
+)
+
 # operator -> torchprofile 0.1.0's handler for it: its whole HANDLER_MAP less the zero-cost entries
 HANDLERS = {
     "aten::scaled_dot_product_attention": "_scaled_dot_product_attention",
@@ -57,15 +68,7 @@ HANDLERS = {
     "aten::_convolution": "_convolution",
     **dict.fromkeys(("aten::batch_norm", "aten::instance_norm", "aten::layer_norm", "aten::group_norm"), "_norm"),
     **dict.fromkeys(
-        (
-            "aten::adaptive_avg_pool1d",
-            "aten::adaptive_avg_pool2d",
-            "aten::adaptive_avg_pool3d",
-            "aten::avg_pool1d",
-            "aten::avg_pool2d",
-            "aten::avg_pool3d",
-            "aten::mean",
-        ),
+        AVG_POOL_OPS,
         "_avg_pool_or_mean",
     ),
     "aten::leaky_relu": "_leaky_relu",
@@ -97,15 +100,7 @@ HANDLERS_0_0 = {
     "aten::_convolution": "convolution",
     **dict.fromkeys(("aten::batch_norm", "aten::instance_norm", "aten::layer_norm", "aten::group_norm"), "norm"),
     **dict.fromkeys(
-        (
-            "aten::adaptive_avg_pool1d",
-            "aten::adaptive_avg_pool2d",
-            "aten::adaptive_avg_pool3d",
-            "aten::avg_pool1d",
-            "aten::avg_pool2d",
-            "aten::avg_pool3d",
-            "aten::mean",
-        ),
+        AVG_POOL_OPS,
         "avg_pool_or_mean",
     ),
     "aten::leaky_relu": "leaky_relu",
@@ -264,7 +259,7 @@ def read(definition: dict, probe: dict) -> Reading:
     if ROOT in counted:
         reading.items.append(_own_forward(counted[ROOT], nodes.get(ROOT, []), known))
     rest = [item for name, item in counted.items() if name != ROOT]
-    reading.items += outside_definition(definition, rest, lambda _: "a module the definition lacks")
+    reading.items += outside_definition(definition, rest)
     return reading
 
 

@@ -126,6 +126,9 @@ PRELOAD = {
     "calflops": ["calflops"],
 }
 
+# check name -> the frameworks it imports
+CHECK_FRAMEWORKS = {"equivalence": ["tensorflow", "torch"]}
+
 # check name -> description
 CHECKS = {
     "equivalence": "the model's Keras and PyTorch builds (from the definition and, for the seed, the"

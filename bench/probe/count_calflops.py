@@ -34,6 +34,39 @@ def _record_calls(model, pipeline, calls):
     return handles
 
 
+def breakdown(model, counts, calls, hooks, macs, tool, patcher, owner):
+    """Each leaf module's FLOPs (and MACs) as the profiler left them, with the patched calls that made
+    them; what a container's own forward called; the modules no patched call priced. Shared with
+    count_deepspeed: calflops keeps DeepSpeed's bookkeeping. `tool` names it ("calflops"), `patcher`
+    as what patches, `owner` in the possessive."""
+    items, unsupported, notes = [], [], []
+    per_module_macs = []
+    for name, module in model.named_modules():
+        module_flops, module_macs = counts.get(name, (0, 0))
+        kind = type(module).__name__
+        leaf = not list(module.children())
+        if leaf:
+            rule = "+".join(calls.get(name, []))
+            if not rule:
+                unsupported.append(
+                    "%s (%s): its forward calls none of the functions %s patches, counted as 0" % (name, kind, patcher)
+                )
+            items.append({"name": name, "type": kind, "raw": module_flops, "rule": rule, "macs": module_macs})
+            per_module_macs.append("%s %d" % (name, module_macs))
+            if module_flops and not module_macs and rule in hooks:
+                notes.append(
+                    "%s: %s adds %d to __flops__ and nothing to __macs__, so %s MACs leave it out"
+                    % (name, rule, module_flops, owner)
+                )
+        elif module_flops or module_macs:
+            # functions a container's own forward called, outside any leaf module
+            items.append({"name": (name or "(model)") + " own forward", "type": kind, "raw": module_flops,
+                          "rule": "functions called in the container's forward", "macs": module_macs})
+            per_module_macs.append("%s own forward %d" % (name or "(model)", module_macs))
+    notes.insert(0, "%s MACs (its second figure): %d; per module: %s" % (tool, int(macs), ", ".join(per_module_macs)))
+    return items, unsupported, notes
+
+
 def calflops_count(model_name):
     """`calculate_flops(model=model, args=[x], output_as_string=False)`: its FLOPs, per module."""
     import torch
@@ -67,31 +100,8 @@ def calflops_count(model_name):
         for handle in handles:
             handle.remove()
 
-    items, unsupported, notes = [], [], []
-    per_module_macs = []
-    for name, module in model.named_modules():
-        module_flops, module_macs = counts.get(name, (0, 0))
-        kind = type(module).__name__
-        leaf = not list(module.children())
-        if leaf:
-            rule = "+".join(calls.get(name, []))
-            if not rule:
-                unsupported.append(
-                    "%s (%s): its forward calls none of the functions calflops patches, counted as 0" % (name, kind)
-                )
-            items.append({"name": name, "type": kind, "raw": module_flops, "rule": rule, "macs": module_macs})
-            per_module_macs.append("%s %d" % (name, module_macs))
-            if module_flops and not module_macs and rule in [f.__name__ for f in pipeline.MODULE_HOOK_MAPPING.values()]:
-                notes.append(
-                    "%s: %s adds %d to __flops__ and nothing to __macs__, so calflops' MACs leave it out"
-                    % (name, rule, module_flops)
-                )
-        elif module_flops or module_macs:
-            # functions a container's own forward called, outside any leaf module
-            items.append({"name": (name or "(model)") + " own forward", "type": kind, "raw": module_flops,
-                          "rule": "functions called in the container's forward", "macs": module_macs})
-            per_module_macs.append("%s own forward %d" % (name or "(model)", module_macs))
-    notes.insert(0, "calflops MACs (its second figure): %d; per module: %s" % (int(macs), ", ".join(per_module_macs)))
+    hooks = [f.__name__ for f in pipeline.MODULE_HOOK_MAPPING.values()]
+    items, unsupported, notes = breakdown(model, counts, calls, hooks, macs, "calflops", "calflops", "calflops'")
     return {
         "raw_total": int(flops),
         "breakdown": {"by": "module", "items": items},

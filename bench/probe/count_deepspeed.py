@@ -22,7 +22,7 @@ def deepspeed_count(model_name):
 
     import build_torch
     import installed
-    from count_calflops import _record_calls
+    from count_calflops import _record_calls, breakdown
 
     profiler = sys.modules["deepspeed.profiling.flops_profiler.profiler"]
     model = build_torch.builder(model_name)()
@@ -60,33 +60,10 @@ def deepspeed_count(model_name):
         for handle in handles:
             handle.remove()
 
-    items, unsupported, notes = [], [], []
-    per_module_macs = []
     hooks = [f.__name__ for f in profiler.MODULE_HOOK_MAPPING.values()]
-    for name, module in model.named_modules():
-        module_flops, module_macs = counts.get(name, (0, 0))
-        kind = type(module).__name__
-        leaf = not list(module.children())
-        if leaf:
-            rule = "+".join(calls.get(name, []))
-            if not rule:
-                unsupported.append(
-                    "%s (%s): its forward calls none of the functions the flops profiler patches, counted as 0"
-                    % (name, kind)
-                )
-            items.append({"name": name, "type": kind, "raw": module_flops, "rule": rule, "macs": module_macs})
-            per_module_macs.append("%s %d" % (name, module_macs))
-            if module_flops and not module_macs and rule in hooks:
-                notes.append(
-                    "%s: %s adds %d to __flops__ and nothing to __macs__, so DeepSpeed's MACs leave it out"
-                    % (name, rule, module_flops)
-                )
-        elif module_flops or module_macs:
-            # functions a container's own forward called, outside any leaf module
-            items.append({"name": (name or "(model)") + " own forward", "type": kind, "raw": module_flops,
-                          "rule": "functions called in the container's forward", "macs": module_macs})
-            per_module_macs.append("%s own forward %d" % (name or "(model)", module_macs))
-    notes.insert(0, "DeepSpeed MACs (its second figure): %d; per module: %s" % (int(macs), ", ".join(per_module_macs)))
+    items, unsupported, notes = breakdown(
+        model, counts, calls, hooks, macs, "DeepSpeed", "the flops profiler", "DeepSpeed's"
+    )
     notes.append("DS_ACCELERATOR=%s (the image has no GPU)" % os.environ.get("DS_ACCELERATOR"))
     return {
         "raw_total": int(flops),

@@ -162,7 +162,7 @@ def _preload(jobs):
     modules = set()
     for _model, kind, name in jobs:
         if kind == "check":
-            modules.update(["tensorflow", "torch"])
+            modules.update(catalog.CHECK_FRAMEWORKS.get(name, []))
         else:
             modules.add(catalog.COUNTERS[name][0])
             modules.update(catalog.PRELOAD.get(name, []))

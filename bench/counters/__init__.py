@@ -14,6 +14,7 @@ from bench.counters import (
     fvcore,
     keras3,
     keras_flops,
+    onnx_tool,
     ptflops,
     tf_profiler,
     thop,
@@ -38,4 +39,6 @@ ADAPTERS: dict[str, Adapter] = {
     "torchprofile": torchprofile.ADAPTER,
     "calflops": calflops.ADAPTER,
     "deepspeed": deepspeed.ADAPTER,
+    "onnx-tool-torch": onnx_tool.ADAPTER_TORCH,
+    "onnx-tool-keras": onnx_tool.ADAPTER_KERAS,
 }

@@ -111,6 +111,25 @@ COUNTERS = {
         "calflops.calculate_flops(model, args=[x], output_as_string=False): its FLOPs",
         "count_calflops",
     ),
+    # onnx-tool labels its figures MACs: multiply-accumulates for Conv, Gemm, MatMul and the recurrent
+    # ops' products, plus its own per-value instruction estimates for the rest (1 per add, multiply,
+    # compare or ReLU, 4 per divide, 32 per sigmoid or exp, 76 per tanh), all in one "MACs" total.
+    "onnx-tool-torch": (
+        "torch",
+        "MAC",
+        2,
+        "torch.onnx.export(model, (x,), path, dynamo=False), then onnx-tool's model_profile over that"
+        " file: its Forward_MACs (multiply-accumulates, plus its instruction estimates for other ops)",
+        "count_onnx",
+    ),
+    "onnx-tool-keras": (
+        "tensorflow",
+        "MAC",
+        2,
+        "tf2onnx.convert.from_keras(model, input_signature=[...]), then onnx-tool's model_profile over"
+        " that file: its Forward_MACs (multiply-accumulates, plus its instruction estimates for other ops)",
+        "count_onnx",
+    ),
 }
 
 # counter name -> tool modules the probe imports once per container, before forking each job. Only
@@ -124,6 +143,8 @@ PRELOAD = {
     "torchinfo": ["torchinfo"],
     "torchprofile": ["torchprofile"],
     "calflops": ["calflops"],
+    "onnx-tool-torch": ["onnx_tool"],
+    "onnx-tool-keras": ["onnx_tool"],
 }
 
 # check name -> the frameworks it imports

@@ -141,6 +141,16 @@ def test_the_conv_layer_matches_the_hand_count_in_every_counter(runs: tuple[Path
         assert conv["raw"] - CONV_MACS in (0, CONV_OUTPUTS)  # thop 0.0.31 adds one MAC per output for the bias
 
 
+def test_onnx_tool_keeps_its_node_table_and_prices_the_conv_by_hand(runs: tuple[Path, list]) -> None:
+    # the TorchScript export's Conv has its bias input (+1 per output); tf2onnx's drops the zero bias
+    for cell, counter, bias in (("torch-latest", "onnx-tool-torch", CONV_OUTPUTS), ("tf-latest", "onnx-tool-keras", 0)):
+        conv = record(runs[0], cell, "seed-conv", counter)["probe"]
+        assert [n["raw"] for n in conv["nodes"] if n["op"] == "Conv"] == [CONV_MACS + bias]
+        seed = record(runs[0], cell, "seed", counter)["probe"]
+        assert sum(n["raw"] for n in seed["nodes"]) == seed["raw_total"]
+        assert [n["op"] for n in seed["nodes"] if n["raw"] and n["op"].startswith("GRU")] == ["GRU"]
+
+
 def test_the_tf_breakdowns_add_up_and_name_every_node(runs: tuple[Path, list]) -> None:
     where = runs[0]
     for cell in ("tf-1.12.0", "tf-2.5.3", "tf-latest"):

@@ -12,6 +12,7 @@ for ("node X is not registed for profiling, return 0 Macs ...") are kept as the 
   needs onnxscript, which this cell does not install (see the README).
 - Keras: tf2onnx.convert.from_keras(model, input_signature=...), tf2onnx's own default opset.
 """
+
 from __future__ import absolute_import, division, print_function
 
 import os
@@ -75,18 +76,26 @@ def profile(path):
         else:
             rule, raw, words = "counted", int(round(node.macs[0])), type(node).__name__
         attrs = dict((k, _plain(v)) for k, v in sorted(node.attr.items()) if node.op_type != "Constant")
-        attrs.update({"module": scope(name), "profiler": words,
-                      "weights": [i for i in node.input if i in graph.initials], "outputs": list(node.output)})
-        nodes.append({
-            "name": name,
-            "op": node.op_type,
-            "raw": raw,
-            "rule": rule,
-            "shape": _shape(graph, node.output[0]) if node.output else "",
-            "inputs": list(node.input),
-            "input_shapes": [_shape(graph, i) for i in node.input],
-            "attrs": attrs,
-        })
+        attrs.update(
+            {
+                "module": scope(name),
+                "profiler": words,
+                "weights": [i for i in node.input if i in graph.initials],
+                "outputs": list(node.output),
+            }
+        )
+        nodes.append(
+            {
+                "name": name,
+                "op": node.op_type,
+                "raw": raw,
+                "rule": rule,
+                "shape": _shape(graph, node.output[0]) if node.output else "",
+                "inputs": list(node.input),
+                "input_shapes": [_shape(graph, i) for i in node.input],
+                "attrs": attrs,
+            }
+        )
     said = []
     for warning in caught:
         text = str(warning.message)
@@ -102,8 +111,15 @@ def _answer(total, nodes, said, layers, framework, notes):
         entry["raw"] += node["raw"]
         if node["raw"] and node["op"] not in entry["ops"]:
             entry["ops"].append(node["op"])
-    items = [{"name": name or "(the graph's own)", "type": "scope", "raw": by_scope[name]["raw"],
-              "rule": ", ".join(by_scope[name]["ops"])} for name in sorted(by_scope)]
+    items = [
+        {
+            "name": name or "(the graph's own)",
+            "type": "scope",
+            "raw": by_scope[name]["raw"],
+            "rule": ", ".join(by_scope[name]["ops"]),
+        }
+        for name in sorted(by_scope)
+    ]
     unsupported = [text for text in said if "not registed for profiling" in text]
     notes = notes + ["onnx-tool's other warnings: " + text for text in said if text not in unsupported]
     return {
@@ -144,8 +160,10 @@ def torch_count(model_name):
         total, nodes, said = profile(path)
     finally:
         shutil.rmtree(where, ignore_errors=True)
-    notes = ["exported with torch.onnx.export(model, (x,), path, dynamo=False), opset %s; counted as"
-             " onnx_tool.model_profile(path) counts, every node's MACs kept" % opset]
+    notes = [
+        "exported with torch.onnx.export(model, (x,), path, dynamo=False), opset %s; counted as"
+        " onnx_tool.model_profile(path) counts, every node's MACs kept" % opset
+    ]
     framework = {"name": "torch", "version": torch.__version__}
     return _answer(total, nodes, said, build_torch.describe(model), framework, notes)
 
@@ -162,15 +180,18 @@ def keras_count(model_name):
     where = tempfile.mkdtemp()
     try:
         path = os.path.join(where, "model.onnx")
-        tf2onnx.convert.from_keras(model, input_signature=[tf.TensorSpec(shape, tf.float32, name="x")],
-                                   output_path=path)
+        tf2onnx.convert.from_keras(
+            model, input_signature=[tf.TensorSpec(shape, tf.float32, name="x")], output_path=path
+        )
         opset = _opset(path)
         total, nodes, said = profile(path)
     finally:
         shutil.rmtree(where, ignore_errors=True)
-    notes = ["exported with tf2onnx %s: tf2onnx.convert.from_keras(model, input_signature=...), opset %s;"
-             " counted as onnx_tool.model_profile(path) counts, every node's MACs kept"
-             % (installed.dist_version("tf2onnx"), opset)]
+    notes = [
+        "exported with tf2onnx %s: tf2onnx.convert.from_keras(model, input_signature=...), opset %s;"
+        " counted as onnx_tool.model_profile(path) counts, every node's MACs kept"
+        % (installed.dist_version("tf2onnx"), opset)
+    ]
     framework = {"name": "tensorflow", "version": tf.__version__}
     return _answer(total, nodes, said, build_keras.describe(model), framework, notes)
 

@@ -96,7 +96,6 @@ class Priced:
 
     parts: Counter[str]
     rule: str
-    known: bool = True  # False: no rule model for this op type
 
     @property
     def macs(self) -> int:
@@ -184,7 +183,7 @@ def price(node: dict) -> Priced:
         return Priced(Counter({part: out * times * each}), f"{op}: output values x {times} x {each}")
     if op in ZERO:
         return Priced(Counter(), f"{op}: moves data, 0")
-    return Priced(Counter(), f"no rule model for the ONNX op {op}", known=False)
+    return Priced(Counter(), f"no rule model for the ONNX op {op}")
 
 
 def _components(priced: Priced, node: dict, spec: dict | None) -> Counter[str]:

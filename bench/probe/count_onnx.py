@@ -134,11 +134,19 @@ def _answer(total, nodes, said, layers, framework, notes):
     }
 
 
-def _opset(path):
+def _export_and_profile(export):
+    """export(path) writes the ONNX file; returns its opsets and onnx-tool's (total, nodes, warnings)."""
     import onnx
 
-    proto = onnx.load(path)
-    return ", ".join("%s %d" % (o.domain or "ai.onnx", o.version) for o in proto.opset_import)
+    where = tempfile.mkdtemp()
+    try:
+        path = os.path.join(where, "model.onnx")
+        export(path)
+        opsets = onnx.load(path).opset_import
+        opset = ", ".join("%s %d" % (o.domain or "ai.onnx", o.version) for o in opsets)
+        return (opset,) + profile(path)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
 
 
 def torch_count(model_name):
@@ -150,20 +158,15 @@ def torch_count(model_name):
     model = build_torch.builder(model_name)()
     model.eval()
     x = build_torch.seed_input(model_name)
-    where = tempfile.mkdtemp()
-    try:
-        path = os.path.join(where, "model.onnx")
+
+    def export(path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # its deprecation notice and the GRU batch-size advice
             torch.onnx.export(model, (x,), path, dynamo=False)
-        opset = _opset(path)
-        total, nodes, said = profile(path)
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
-    notes = [
-        "exported with torch.onnx.export(model, (x,), path, dynamo=False), opset %s; counted as"
-        " onnx_tool.model_profile(path) counts, every node's MACs kept" % opset
-    ]
+
+    opset, total, nodes, said = _export_and_profile(export)
+    notes = ["exported with torch.onnx.export(model, (x,), path, dynamo=False), opset %s; counted as"
+             " onnx_tool.model_profile(path) counts, every node's MACs kept" % opset]
     framework = {"name": "torch", "version": torch.__version__}
     return _answer(total, nodes, said, build_torch.describe(model), framework, notes)
 
@@ -177,21 +180,12 @@ def keras_count(model_name):
 
     shape = tuple(zoo.MODELS[model_name]["input"])
     model = build_keras.builder(model_name)(shape)
-    where = tempfile.mkdtemp()
-    try:
-        path = os.path.join(where, "model.onnx")
-        tf2onnx.convert.from_keras(
-            model, input_signature=[tf.TensorSpec(shape, tf.float32, name="x")], output_path=path
-        )
-        opset = _opset(path)
-        total, nodes, said = profile(path)
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
-    notes = [
-        "exported with tf2onnx %s: tf2onnx.convert.from_keras(model, input_signature=...), opset %s;"
-        " counted as onnx_tool.model_profile(path) counts, every node's MACs kept"
-        % (installed.dist_version("tf2onnx"), opset)
-    ]
+    signature = [tf.TensorSpec(shape, tf.float32, name="x")]
+    opset, total, nodes, said = _export_and_profile(
+        lambda path: tf2onnx.convert.from_keras(model, input_signature=signature, output_path=path))
+    notes = ["exported with tf2onnx %s: tf2onnx.convert.from_keras(model, input_signature=...), opset %s;"
+             " counted as onnx_tool.model_profile(path) counts, every node's MACs kept"
+             % (installed.dist_version("tf2onnx"), opset)]
     framework = {"name": "tensorflow", "version": tf.__version__}
     return _answer(total, nodes, said, build_keras.describe(model), framework, notes)
 

@@ -113,7 +113,8 @@ COUNTERS = {
     ),
     # onnx-tool labels its figures MACs: multiply-accumulates for Conv, Gemm, MatMul and the recurrent
     # ops' products, plus its own per-value instruction estimates for the rest (1 per add, multiply,
-    # compare or ReLU, 4 per divide, 32 per sigmoid or exp, 76 per tanh), all in one "MACs" total.
+    # compare or ReLU, 4 per divide, 32 per sigmoid or exp, 76 per Tanh node value, 38 per tanh inside a GRU
+    # or LSTM), all in one "MACs" total.
     "onnx-tool-torch": (
         "torch",
         "MAC",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+
 import altair as alt
 import vl_convert
 
@@ -35,8 +36,21 @@ MATRIX = "matrix.svg"
 KINDS = ("totals", "layers", "waterfall")
 
 
-def svg(chart: alt.TopLevelMixin) -> str:
-    return vl_convert.vegalite_to_svg(chart.to_dict()) + "\n"
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def svg(chart: alt.TopLevelMixin, name: str) -> str:
+    """The chart as SVG. Vega numbers its gradients and clip paths per process, so the same chart
+    drawn twice would differ: every id is renamed after the chart (`name`) and its place in the file,
+    which also keeps the ids of charts inlined on one page apart."""
+    drawn = vl_convert.vegalite_to_svg(chart.to_dict())
+    ids = list(dict.fromkeys(_ID.findall(drawn)))
+    if not ids:
+        return drawn + "\n"
+    stem = re.sub(r"[^A-Za-z0-9-]", "-", name.removesuffix(".svg"))
+    renamed = {old: f"{stem}-{i}" for i, old in enumerate(ids)}
+    pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(map(re.escape, ids)) + r')(?=[")])')
+    return pattern.sub(lambda m: m[1] + renamed[m[2]], drawn) + "\n"
 
 
 def matrix(rows: list[Row]) -> alt.Chart:
@@ -196,10 +210,12 @@ def by_model(rows: list[Row]) -> dict[str, list[Row]]:
 
 def draw(rows: list[Row]) -> dict[str, str]:
     """Every chart of the report: file name -> SVG text."""
-    drawn = {MATRIX: svg(matrix(rows))} if rows else {}
+    drawn = {MATRIX: svg(matrix(rows), MATRIX)} if rows else {}
     for model, group in by_model(rows).items():
-        drawn[file_name(model, "totals")] = svg(totals(group))
+        made = [("totals", totals)]
         if any(r.layers for r in group):
-            drawn[file_name(model, "layers")] = svg(per_layer(group))
-            drawn[file_name(model, "waterfall")] = svg(waterfall(group))
+            made += [("layers", per_layer), ("waterfall", waterfall)]
+        for kind, chart in made:
+            name = file_name(model, kind)
+            drawn[name] = svg(chart(group), name)
     return drawn

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 
 from bench import charts
+from bench.cells import order_key
 from bench.markdown import number, signed
 from bench.results import Problem
 from bench.rows import Failure, Row, columns
@@ -101,17 +102,26 @@ def _matrix(rows: list[Row], svgs: dict[str, str]) -> str:
                 continue
             share = "" if r.share is None else f"<br>{100 * r.share:.1f}%"
             title = _e(f"{r.model} / {r.cell} / {r.counter}")
-            cells.append(f'<td class=n style="background:{colour(r.share)}" title="{title}">{number(r.flops)}{share}</td>')
+            cells.append(
+                f'<td class=n style="background:{colour(r.share)}" title="{title}">{number(r.flops)}{share}</td>'
+            )
         lines.append(f'<tr><th><a href="#{anchor(model)}">{_e(model)}</a></th>{"".join(cells)}</tr>')
     legend = "".join(
         f'<span style="background:{colour(s)}">{label}</span>'
-        for s, label in ((0.0, "0% of it"), (0.5, "50%"), (0.9, "90%"), (1.0, "= reference"), (1.1, "110%"), (2.0, "200%+"))
+        for s, label in (
+            (0.0, "0% of it"),
+            (0.5, "50%"),
+            (0.9, "90%"),
+            (1.0, "= reference"),
+            (1.1, "110%"),
+            (2.0, "200%+"),
+        )
     )
     return (
         "<h2 id=summary>Every counter's total, by model</h2>\n"
         "<p>Each cell: FLOPs under the report's convention and the share of the analytic reference. Columns name the"
         " counter and its version @ the framework and its version.</p>\n"
-        f'<p class=legend>{legend}</p>\n<div class=scroll><table class=matrix><tr><th>model</th>{head}</tr>\n'
+        f"<p class=legend>{legend}</p>\n<div class=scroll><table class=matrix><tr><th>model</th>{head}</tr>\n"
         + "\n".join(lines)
         + "</table></div>\n"
         + _figure("matrix", "Distance from the reference", svgs.get(charts.MATRIX))
@@ -121,12 +131,24 @@ def _matrix(rows: list[Row], svgs: dict[str, str]) -> str:
 def _model(model: str, rows: list[Row], svgs: dict[str, str]) -> str:
     heading = columns(rows)
     reference = next((r.reference for r in rows if r.reference is not None), None)
-    said = f"Analytic reference: {number(reference)} FLOPs." if reference is not None else "No reference: not reconciled."
+    said = (
+        f"Analytic reference: {number(reference)} FLOPs." if reference is not None else "No reference: not reconciled."
+    )
     parts = [f"<h2 id={anchor(model)}>{_e(model)}</h2>\n<p>{_e(said)}</p>"]
-    parts.append(_figure("totals", "Every counter's total, with the reference (dashed)", svgs.get(charts.file_name(model, "totals"))))
-    parts.append(_figure("layers", "Where each total goes, layer by layer", svgs.get(charts.file_name(model, "layers"))))
     parts.append(
-        _figure("waterfall", "From the reference to each total, term by term", svgs.get(charts.file_name(model, "waterfall")))
+        _figure(
+            "totals", "Every counter's total, with the reference (dashed)", svgs.get(charts.file_name(model, "totals"))
+        )
+    )
+    parts.append(
+        _figure("layers", "Where each total goes, layer by layer", svgs.get(charts.file_name(model, "layers")))
+    )
+    parts.append(
+        _figure(
+            "waterfall",
+            "From the reference to each total, term by term",
+            svgs.get(charts.file_name(model, "waterfall")),
+        )
     )
     parts.append("<h3>Each row explained</h3>")
     for r in rows:
@@ -134,7 +156,7 @@ def _model(model: str, rows: list[Row], svgs: dict[str, str]) -> str:
         ref = "" if r.reference is None else f" = {number(r.reference)} (reference)"
         parts.append(
             f"<p><b>{_e(heading[(r.cell, r.counter)])}</b> in cell <code>{_e(r.cell)}</code>, counter"
-            f" <code>{_e(r.counter)}</code>: {_e(f'{r.raw_total:,}')} {_e(r.unit)} = <b>{number(r.flops)} FLOPs</b>{ref}"
+            f" <code>{_e(r.counter)}</code>: {r.raw_total:,} {_e(r.unit)} = <b>{number(r.flops)} FLOPs</b>{ref}"
             + "".join(f" {_e(signed(x.flops))}" for x in r.reasons)
             + f"</p>\n<ul class=terms>{terms}</ul>"
         )
@@ -150,7 +172,7 @@ def _provenance(rows: list[Row]) -> str:
             newest[r.cell] = r
         tools.setdefault(r.cell, set()).add(f"{r.display or r.tool} {r.tool_version}")
     lines = []
-    for cell, r in sorted(newest.items()):
+    for cell, r in sorted(newest.items(), key=lambda kv: order_key(kv[0])):
         values = [
             f"<code>{_e(cell)}</code>",
             _e(f"{r.framework} {r.framework_version}"),
@@ -166,8 +188,18 @@ def _provenance(rows: list[Row]) -> str:
         lines.append("<tr>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>")
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("cell", "framework", "counters", "Python", "image id", "image inputs hash", "base image",
-                  "Docker engine", "project commit", "finished")
+        for h in (
+            "cell",
+            "framework",
+            "counters",
+            "Python",
+            "image id",
+            "image inputs hash",
+            "base image",
+            "Docker engine",
+            "project commit",
+            "finished",
+        )
     )
     return (
         "<h2 id=provenance>Where the numbers come from</h2>\n<p>The newest run per cell; every record also holds the"
@@ -191,7 +223,6 @@ def _failures(failures: list[Failure]) -> str:
     return (
         "<h2 id=not-run>Not run, or failed</h2>\n<p>An attempt that gives no number never replaces an earlier"
         " measurement; the last column names those still standing.</p>\n"
-        "<table><tr><th>cell</th><th>status</th><th>models / counters</th><th>why</th><th>earlier measurements kept</th></tr>\n"
-        + "\n".join(lines)
-        + "</table>"
+        "<table><tr><th>cell</th><th>status</th><th>models / counters</th><th>why</th>"
+        "<th>earlier measurements kept</th></tr>\n" + "\n".join(lines) + "</table>"
     )

@@ -81,6 +81,12 @@ def render(entries: list[dict], convention: Convention = PRESETS["default"], pro
     return compose(entries, convention, problems)[0]
 
 
+def rows_of(entries: list[dict], convention: Convention = PRESETS["default"]) -> list[Row]:
+    """The published rows of these records (those it cannot reconcile are left out, as in the report)."""
+    pairs, _, _ = _reconciled(entries, convention, [])
+    return [rows.build(e, r, convention) for e, r in pairs]
+
+
 def compose(
     entries: list[dict], convention: Convention = PRESETS["default"], problems: Sequence[Problem] = ()
 ) -> tuple[str, list[Problem]]:
@@ -96,7 +102,7 @@ def _compose(
     problems = list(problems)
     pairs, skipped, entries = _reconciled(entries, convention, problems)
     explained = [r for _, r in pairs if r is not None]
-    measured = [rows.build(e, r, convention) for e, r in pairs]
+    measured = [rows.build(e, r, convention) for e, r in pairs if e["status"] == "ok" and e["kind"] == "count"]
     ok = [e for e in entries if e["status"] == "ok" and e["kind"] == "count"]
     checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
     missing = [e for e in entries if e["status"] != "ok"]
@@ -183,7 +189,10 @@ def _pictures(model: str, measured: list[Row]) -> str:
     """The model's charts, as files beside this README (drawn by `publish`)."""
     shown = [("totals", "Every counter's total, with the reference as a dashed line")]
     if any(r.layers for r in measured):
-        shown += [("layers", "Where each total goes, layer by layer"), ("waterfall", "From the reference to each total")]
+        shown += [
+            ("layers", "Where each total goes, layer by layer"),
+            ("waterfall", "From the reference to each total"),
+        ]
     return "\n".join(f"![{alt}]({CHARTS}/{charts.file_name(model, kind)})\n" for kind, alt in shown)
 
 
@@ -202,7 +211,8 @@ def cite(measured: list[Row]) -> str:
     column = rows.columns(measured)[(r.cell, r.counter)]
     return (
         f"{said} For example: {r.model}, {column}, cell {r.cell}: {number(r.flops)} FLOPs ({r.convention} convention);"
-        f" image inputs {r.image_inputs_hash[:16] or 'unknown'}, FLOPs Matrix commit {r.project_commit[:12] or 'unknown'}."
+        f" image inputs {r.image_inputs_hash[:16] or 'unknown'},"
+        f" FLOPs Matrix commit {r.project_commit[:12] or 'unknown'}."
     )
 
 

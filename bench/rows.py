@@ -141,7 +141,10 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
 
 
 def _reasons(r: Reconciliation) -> tuple[Reason, ...]:
-    said = [Reason(CAUSES[c], sum(a.flops for a in group), "; ".join(a.text for a in group)) for c, group in r.by_cause().items()]
+    said = [
+        Reason(CAUSES[c], sum(a.flops for a in group), "; ".join(a.text for a in group))
+        for c, group in r.by_cause().items()
+    ]
     said += [Reason(f"residual at {x.place}", x.flops, "; ".join(x.items)) for x in r.residuals]
     return tuple(said)
 
@@ -155,7 +158,9 @@ def _layers(r: Reconciliation) -> tuple[Layer, ...]:
         counted[a.layer] += a.flops
     for residual in r.residuals:
         counted[residual.place] += residual.flops
-    layers = [Layer(c.name, r.convention.flops(c.total()), r.convention.flops(c.total()) + counted[c.name]) for c in costs]
+    layers = [
+        Layer(c.name, r.convention.flops(c.total()), r.convention.flops(c.total()) + counted[c.name]) for c in costs
+    ]
     known = {c.name for c in costs}
     layers += [Layer(place, 0.0, flops) for place, flops in counted.items() if place not in known]
     return tuple(layers)
@@ -167,12 +172,22 @@ def ordered(rows: list[Row]) -> list[Row]:
 
 def columns(rows: list[Row]) -> dict[tuple[str, str], str]:
     """(cell, counter) -> its column heading, in reading order (framework, cell, counter). Headings
-    are the pins; two columns the pins cannot tell apart also get the counter's name, then the cell's."""
+    are the pins; columns the pins cannot tell apart also get what tells them apart: the counter,
+    the cell, or both."""
     keys = sorted({(r.cell, r.counter): r for r in rows}.items(), key=lambda kv: _column_order(kv[1]))
     heading = {key: row.versions for key, row in keys}
-    for extra in (lambda cell, counter: counter, lambda cell, counter: cell):
-        seen = Counter(heading.values())
-        heading = {k: f"{h} ({extra(*k)})" if seen[h] > 1 else h for k, h in heading.items()}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for key, text in heading.items():
+        groups.setdefault(text, []).append(key)
+    for text, group in groups.items():
+        if len(group) == 1:
+            continue
+        for place in (1, 0):
+            if len({key[place] for key in group}) == len(group):
+                heading |= {key: f"{text} ({key[place]})" for key in group}
+                break
+        else:
+            heading |= {key: f"{text} ({key[1]} in {key[0]})" for key in group}
     return heading
 
 

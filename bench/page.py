@@ -20,7 +20,7 @@ body{font:14px/1.45 Helvetica,Arial,sans-serif;margin:24px auto;max-width:1400px
 h1{font-size:24px}h2{font-size:19px;margin-top:36px;border-bottom:1px solid #ddd}h3{font-size:15px}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
 th{background:#f4f4f4;text-align:left}td.n{text-align:right;white-space:nowrap}
-.scroll{overflow-x:auto}figure{margin:12px 0}figcaption{font-weight:bold;margin-bottom:4px}
+.scroll{overflow-x:auto}figure{margin:12px 0;overflow-x:auto}figcaption{font-weight:bold;margin-bottom:4px}
 code{background:#f4f4f4;padding:0 3px}.legend span{display:inline-block;padding:1px 8px;margin-right:4px}
 ul.terms{margin:2px 0 10px;padding-left:20px}
 """

@@ -20,9 +20,8 @@ from bench.reference.convention import PRESETS, Convention
 from bench.results import Problem
 from bench.rows import Failure, Row
 
-HEADER = """# FLOPs Matrix results
-
-Written by `nox -s report` from the JSON records in this folder (one per cell, model and job;
+TITLE = "# FLOPs Matrix results\n"
+HEADER = """Written by `nox -s report` from the JSON records in this folder (one per cell, model and job;
 `*.failed.json` for attempts that gave no result), with [report.html](report.html) (the same on one
 page, with charts), [flops.csv](flops.csv) and [flops.json](flops.json) (one row per model, cell and
 counter). Do not edit: rerun the matrix. To price the reference another way:
@@ -107,7 +106,7 @@ def _compose(
     checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
     missing = [e for e in entries if e["status"] != "ok"]
     failures = rows.failures(missing, {_key(e) for e in ok + checks})
-    parts = [HEADER]
+    parts = [TITLE]
     if problems:
         many = len(problems) != 1
         parts.append(
@@ -118,6 +117,7 @@ def _compose(
         parts += [_overview(measured), f"![Each total's distance from the reference]({CHARTS}/{charts.MATRIX})\n"]
     else:
         parts.append("No measurements yet: run `nox -s matrix`.\n")
+    parts.append(HEADER)
     if explained:
         parts += [explain.QUESTION + "\n", explain.answer(explained)]
     for model in sorted({r.model for r in explained}):
@@ -177,11 +177,10 @@ def _overview(measured: list[Row]) -> str:
             line.append("-" if r is None else number(r.flops) + share)
         body.append(line)
     return (
-        "## FLOPs by model and counter\n\n"
-        "Each entry is the counter's total in FLOPs under the report's convention and, in brackets, its share of the"
-        " analytic reference; a count the tool reports in MACs is converted by the convention (the tables below give"
-        " the raw numbers). Each column is one counter in one cell: the counter and its version @ the framework and"
-        " its version.\n\n" + table(["model", *heading.values()], body)
+        table(["model", *heading.values()], body) + "\nEach entry is the counter's total in FLOPs under the report's"
+        " convention and, in brackets, its share of the analytic reference (a count the tool reports in MACs is"
+        " converted by the convention; the tables below give the raw numbers). Each column is one counter in one"
+        " cell: the counter and its version @ the framework and its version.\n"
     )
 
 

@@ -102,6 +102,7 @@ def test_the_readme_starts_with_the_models_by_counters_table() -> None:
     text = report.render(records())
     first_table = next(line for line in text.splitlines() if line.startswith("|"))
     assert first_table.startswith("| model | thop 0.1.1-2209072238 @ torch 1.10.1 (torch-x) |")
+    assert text.splitlines()[:3] == ["# FLOPs Matrix results", "", first_table]
     assert text.index(first_table) < text.index("**The answer**")
     assert "| `seed-conv` | 12,614,656 (94.1%) | 12,614,666 (94.1%) |" in text
     assert "![Every counter's total, with the reference as a dashed line](charts/seed-conv-" in text

@@ -121,8 +121,8 @@ def _compose(
     if explained:
         parts += [explain.QUESTION + "\n", explain.answer(explained)]
     for model in sorted({r.model for r in explained}):
-        parts.append(explain.section(model, [r for r in explained if r.model == model]))
-        parts.append(_pictures(model, [r for r in measured if r.model == model]))
+        heading, rest = explain.section(model, [r for r in explained if r.model == model]).split("\n", 1)
+        parts += [heading + "\n", _pictures(model, [r for r in measured if r.model == model]) + rest]
     if skipped:
         parts.append("Measurements not reconciled:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n")
     if checks:

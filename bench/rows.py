@@ -108,7 +108,7 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
     if r is not None:
         for a in r.adjustments:
             adjustments[a.cause] += a.flops
-    adapter = ADAPTERS.get(entry["job"])
+    adapter = ADAPTERS.get(entry["job"]) or ADAPTERS.get(entry["job"].split("@")[0])  # a run variant: `counter@variant`
     return Row(
         model=entry["model"],
         cell=entry["cell"],

@@ -89,6 +89,15 @@ def test_a_column_names_the_counter_and_framework_pins() -> None:
     assert report.rows_of([inside])[0].versions == "thop @ torch 1.10.1"  # the adapter's name, no second version
 
 
+def test_a_run_variant_is_named_after_its_counter() -> None:
+    entry = samples.ok(counter="torch-flop-counter@compiled")
+    entry["probe"]["provenance"]["counter_tool"] = {"name": "torch", "version": "1.10.1"}
+    assert report.rows_of([entry])[0].versions == "FlopCounterMode @ torch 1.10.1"
+    unknown = samples.ok(counter="nothing-known@compiled")
+    unknown["probe"]["provenance"]["counter_tool"] = {"name": "torch", "version": "1.10.1"}
+    assert report.rows_of([unknown])[0].versions == "nothing-known@compiled @ torch 1.10.1"
+
+
 def test_columns_the_pins_cannot_tell_apart_get_the_cell() -> None:
     heading = rows.columns(report.rows_of(records()))
     assert list(heading.values()) == [

@@ -1,5 +1,7 @@
-"""results/README.md, made from the JSON records under results/ (and the model definitions and
-formulas that the reconciliation prices them against).
+"""What `nox -s report` publishes, made from the JSON records under results/ (and the model
+definitions and formulas that the reconciliation prices them against): README.md (here),
+report.html (bench/page.py), flops.csv and flops.json (bench/export.py) and the charts under
+charts/ (bench/charts.py), all drawn from the same rows (bench/rows.py).
 
 A record that cannot be read, trusted or reconciled is left out of every table and listed, with
 its file and the reason, in a section of its own: one bad file never stops the report. Every string

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from bench.cells import order_key
 from bench.counters import ADAPTERS
-from bench.reconcile import CAUSES, Reconciliation
+from bench.reconcile import CAUSES, Reconciliation, pinned
 from bench.reference.convention import Convention
 from bench.reference.formulas import analyse
 
@@ -83,12 +83,10 @@ class Row:
 
     @property
     def versions(self) -> str:
-        """`thop 0.1.1 @ torch 2.13.0`; a counter that is part of its framework is named, not versioned twice."""
-        framework = f"{self.framework} {self.framework_version}".strip()
-        if self.tool == self.framework:
-            return f"{self.display or self.counter} @ {framework}"
-        tool = f"{self.tool} {self.tool_version}"
-        return f"{tool} @ {framework}" if self.framework else tool
+        """`thop 0.1.1 @ torch 2.13.0` (reconcile.pinned): the column a row is in."""
+        return pinned(
+            self.tool, self.tool_version, self.framework, self.framework_version, self.display or self.counter
+        )
 
     @property
     def share(self) -> float | None:

@@ -182,7 +182,7 @@ def _provenance(rows: list[Row]) -> str:
             f"<code>{_e(r.image_inputs_hash[:16])}</code>",
             _e(r.base_image),
             _e(r.docker_engine),
-            f"<code>{_e(r.project_commit[:12])}</code>",
+            f"<code>{_e(r.commit)}</code>",
             _e(r.finished_at),
         ]
         lines.append("<tr>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>")

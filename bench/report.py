@@ -213,7 +213,7 @@ def cite(measured: list[Row]) -> str:
     return (
         f"{said} For example: {r.model}, {column}, cell {r.cell}: {number(r.flops)} FLOPs ({r.convention} convention);"
         f" image inputs {r.image_inputs_hash[:16] or 'unknown'},"
-        f" FLOPs Matrix commit {r.project_commit[:12] or 'unknown'}."
+        f" FLOPs Matrix commit {r.commit or 'unknown'}."
     )
 
 

@@ -89,6 +89,12 @@ class Row:
         )
 
     @property
+    def commit(self) -> str:
+        """The project commit, short, still marked when the checkout was dirty."""
+        dirty = "+dirty" if self.project_commit.endswith("+dirty") else ""
+        return self.project_commit.removesuffix("+dirty")[:12] + dirty
+
+    @property
     def share(self) -> float | None:
         """The total as a fraction of the reference."""
         return self.flops / self.reference if self.reference else None

@@ -122,6 +122,9 @@ def test_the_readme_says_how_to_cite_a_row() -> None:
     cite = text.split("## How to cite a row")[1]
     assert "image inputs x" in cite and "FLOPs Matrix commit 0123456789ab" in cite
     assert "--cells CELL --models MODEL" in cite
+    dirty = records()
+    dirty[0]["host"]["project_commit"] = "0123456789abcdef+dirty"
+    assert "FLOPs Matrix commit 0123456789ab+dirty" in report.render(dirty)
 
 
 # flops.csv and flops.json

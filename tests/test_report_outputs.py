@@ -281,3 +281,12 @@ def test_compare_with_a_folder_that_is_not_results_says_so_in_one_line(
     write_records(tmp_path / "old", [measured(raw=6307328 + 2)])
     assert cli.main(["report", "--results", str(tmp_path / "new"), "--compare", str(tmp_path / "old")]) == 0
     assert "| - 4 | residual: 4 → 0 |" in capsys.readouterr().out
+
+
+def test_the_layers_of_a_row_add_up_to_its_total() -> None:
+    exact, off = report.rows_of([measured(), measured(cell="torch-y", raw=6307328 + 5)])
+    for row in (exact, off):
+        assert sum(layer.counted for layer in row.layers) == row.flops
+    conv = {layer.name: layer for layer in off.layers}["conv"]
+    assert conv.counted - conv.reference == off.adjustments["bias"] + off.adjustments["activation"] + 10
+    assert off.residual == 10 and exact.residual == 0  # the twin: the 5 extra MACs are residual at conv alone

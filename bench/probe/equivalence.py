@@ -4,6 +4,8 @@ others. Needs TensorFlow 2 (it runs the Keras models eagerly) and torch in one i
 """
 from __future__ import absolute_import, division, print_function
 
+import random
+
 import numpy as np
 
 import zoo
@@ -75,6 +77,8 @@ def check(model_name):
     x = np.random.RandomState(0).standard_normal(shape).astype("float32")
     torch.manual_seed(0)
     tf.random.set_seed(0)
+    random.seed(0)  # tf-keras draws the seeds of unseeded initializers from Python's random
+    np.random.seed(0)
 
     reference = build_keras.from_definition(definition, shape)
     builds = {"keras from definition": ("keras", reference), "torch from definition": ("torch", build_torch.Defined(definition))}

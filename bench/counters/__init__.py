@@ -30,6 +30,7 @@ ADAPTERS: dict[str, Adapter] = {
     "thop": thop.ADAPTER,
     "keras-flops": keras_flops.ADAPTER,
     "keras3-jax-xla": keras3.ADAPTER,
+    "keras3-tf-frozen": tf_profiler.ADAPTER_FROZEN,
     "torch-flop-counter": flop_counter.ADAPTER,
     "fvcore": fvcore.ADAPTER,
     "ptflops-pytorch": ptflops.PYTORCH,

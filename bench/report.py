@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import explain, results
+from bench import explain, results, variations
 from bench.cells import order_key
 from bench.markdown import Markup, code, join, table, text
 from bench.reconcile import Reconciliation
@@ -68,6 +68,7 @@ def compose(
         parts += [_overview(ok)]
     else:
         parts.append("No measurements yet: run `nox -s matrix`.\n")
+    parts.append(variations.section(entries, explained))  # "" without variants
     if checks:
         parts.append(_checks(checks))
     if ok:

@@ -308,7 +308,9 @@ def _steps(items: list[Item], nodes: list[dict], step_macs: int, rules: dict[str
     priced = (body_macs + outside_macs) // step_macs if step_macs else 0
     why = []
     loops = [n for n in nodes if n["op"] in LOOP_OPS]
-    unknown = [n for n in nodes if "/while/" in n["name"] and n["op"] in MAC_OPS and _status(n, rules) == "shape-unknown"]
+    unknown = [
+        n for n in nodes if "/while/" in n["name"] and n["op"] in MAC_OPS and _status(n, rules) == "shape-unknown"
+    ]
     if body_macs and unknown:
         why.append(
             "a static graph holds the loop body once, and only part of its step has shapes the graph knows:"

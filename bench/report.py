@@ -47,7 +47,8 @@ def compose(
     """The report, and every record it lists as unreadable or invalid (those given, and those that
     could not be reconciled)."""
     problems = list(problems)
-    explained, skipped, entries = _reconciled(entries, convention, problems)
+    everything, skipped, entries = _reconciled(entries, convention, problems)
+    explained = [r for r in everything if variations.is_plain(r.counter)]  # variants: a section of their own
     ok = [e for e in entries if e["status"] == "ok" and e["kind"] == "count"]
     checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
     missing = [e for e in entries if e["status"] != "ok"]
@@ -65,10 +66,10 @@ def compose(
     if skipped:
         parts.append("Measurements not reconciled:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n")
     if ok:
-        parts += [_overview(ok)]
+        parts += [_overview([e for e in ok if variations.is_plain(e["job"])])]
     else:
         parts.append("No measurements yet: run `nox -s matrix`.\n")
-    parts.append(variations.section(entries, explained))  # "" without variants
+    parts.append(variations.section(entries, everything))  # "" without variants
     if checks:
         parts.append(_checks(checks))
     if ok:

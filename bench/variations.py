@@ -34,6 +34,11 @@ class Tally:
     moved: tuple[Move, ...]
 
 
+def is_plain(job: str) -> bool:
+    """A counter called the way a user calls it, not one of its named variants."""
+    return not variants.split(job)[1]
+
+
 def _switch_changes(plain: dict, variant: dict) -> tuple[str, ...]:
     seen_plain = plain["probe"]["provenance"].get("switches") or {}
     seen = variant["probe"]["provenance"].get("switches") or {}
@@ -58,6 +63,15 @@ def _cause_changes(plain: Reconciliation, variant: Reconciliation) -> tuple[str,
     if plain.residual != variant.residual:
         changes.append(f"residual: {signed(plain.residual)} -> {signed(variant.residual)}")
     return tuple(changes)
+
+
+def _unmodelled() -> dict[str, list[str]]:
+    """What the rule models do not model, with the variants it concerns."""
+    found: dict[str, list[str]] = {}
+    for name, spec in sorted(variants.VARIANTS.items()):
+        if spec["unmodelled"]:
+            found.setdefault(spec["unmodelled"], []).append(name)
+    return found
 
 
 def tally(entries: list[dict], explained: list[Reconciliation]) -> Tally:
@@ -115,8 +129,10 @@ def section(entries: list[dict], explained: list[Reconciliation]) -> str:
         + "; ".join(f"{code(name)}: {text(spec['summary'])}" for name, spec in sorted(variants.VARIANTS.items()))
         + f". Of {found.measured} variant measurements, {len(found.moved)} move their counter's total; the others"
         " equal the plain call's, and those that failed are listed under failures. Why: the switches the probe"
-        " saw at the model's first layer, and the causes of the reconciliation that change (a residual that"
-        " appears is what the counter's rule model does not know of the switch).\n\n"
+        " saw at the model's first layer, and the causes of the reconciliation that change. A residual that"
+        " appears is what the counter's rule model does not know of the switch: "
+        + "; ".join(f"{', '.join(map(code, names))}: {text(why)}" for why, names in _unmodelled().items())
+        + ".\n\n"
     )
     if not rows:
         return intro

@@ -21,8 +21,9 @@ from bench.counters import (
     torchprofile,
 )
 from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.probe import variants
 
-__all__ = ["ADAPTERS", "Adapter", "Item", "Reading", "Steps", "Unit"]
+__all__ = ["ADAPTERS", "Adapter", "Item", "Reading", "Steps", "Unit", "adapter_for"]
 
 ADAPTERS: dict[str, Adapter] = {
     "tf-profiler-seed": tf_profiler.ADAPTER_SEED,
@@ -40,3 +41,8 @@ ADAPTERS: dict[str, Adapter] = {
     "calflops": calflops.ADAPTER,
     "deepspeed": deepspeed.ADAPTER,
 }
+
+
+def adapter_for(job: str) -> Adapter:
+    """The adapter that reads a job's record: a named variant (`counter@variant`) is read by its counter's."""
+    return ADAPTERS[variants.split(job)[0]]

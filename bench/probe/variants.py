@@ -49,12 +49,18 @@ def _fake():
     return FakeTensorMode()
 
 
+# What the rule models do not know of a variant: they state each tool's rules as it runs on real CPU tensors.
+ELSEWHERE = ("on meta or fake tensors torch runs other code (meta kernels, Python decompositions), where tools that"
+             " patch torch functions see calls they do not see on CPU and price them on top of their module hooks"
+             " (the record's notes name them); the rule models state each tool's rules on real CPU tensors and do"
+             " not model this, so a residual under this variant is that difference")
 NO_VALUES = ("a counter that needs tensor values, or puts the model on a device of its own, fails without real"
              " tensors: the failure is the tool's limit, recorded")
 
 # variant -> framework of the counters it applies to, what it does (the report's words), the switches it
 # sets (recorded in the record's provenance), the context manager, and why a counter may fail under it
-# ("" when a failure would be a bug).
+# ("" when a failure would be a bug), and what the host's rule models do not model of it ("" when they do: a
+# residual is then a fault).
 VARIANTS = {
     "no-grad": {
         "framework": "torch",
@@ -63,6 +69,7 @@ VARIANTS = {
         "switches": {"grad_enabled": False},
         "enter": _no_grad,
         "may_fail": "",
+        "unmodelled": "",
     },
     "inference-mode": {
         "framework": "torch",
@@ -70,6 +77,7 @@ VARIANTS = {
         "switches": {"grad_enabled": False, "inference_mode": True},
         "enter": _inference_mode,
         "may_fail": "",
+        "unmodelled": "",
     },
     "mkldnn-off": {
         "framework": "torch",
@@ -78,6 +86,7 @@ VARIANTS = {
         "switches": {"mkldnn_enabled": False},
         "enter": _mkldnn_off,
         "may_fail": "",
+        "unmodelled": "",
     },
     "sdpa-math": {
         "framework": "torch",
@@ -86,6 +95,7 @@ VARIANTS = {
         "switches": {"sdpa_backends": ["math"]},
         "enter": _sdpa("MATH"),
         "may_fail": "",
+        "unmodelled": "",
     },
     "sdpa-flash": {
         "framework": "torch",
@@ -93,6 +103,7 @@ VARIANTS = {
         "switches": {"sdpa_backends": ["flash"]},
         "enter": _sdpa("FLASH_ATTENTION"),
         "may_fail": "a model whose attention the fused kernel cannot take has no kernel left under this switch",
+        "unmodelled": "",
     },
     "meta": {
         "framework": "torch",
@@ -101,6 +112,7 @@ VARIANTS = {
         "switches": {"device": "meta"},
         "enter": _meta,
         "may_fail": NO_VALUES,
+        "unmodelled": ELSEWHERE,
     },
     "fake": {
         "framework": "torch",
@@ -109,6 +121,7 @@ VARIANTS = {
         "switches": {"tensor_type": "FakeTensor"},
         "enter": _fake,
         "may_fail": NO_VALUES,
+        "unmodelled": ELSEWHERE,
     },
 }
 

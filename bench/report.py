@@ -165,8 +165,12 @@ def _switches(seen: dict | None) -> str:
     """The switches a PyTorch counter ran the model under, as the probe saw them at its first layer."""
     if not seen:
         return "-"
-    mode = "grad" if seen.get("grad_enabled") else "no_grad"
+    mode = "inference_mode" if seen.get("inference_mode") else "grad" if seen.get("grad_enabled") else "no_grad"
     kernels = "" if seen.get("mkldnn_enabled") else ", oneDNN off"
+    if seen.get("tensor_type", "Tensor") != "Tensor":
+        kernels += f", {seen['tensor_type']}"
+    if seen.get("sdpa_backends") and len(seen["sdpa_backends"]) == 1:  # one kernel left: an sdpa_kernel switch
+        kernels += f", SDPA {seen['sdpa_backends'][0]}"
     return f"{mode}, {'train' if seen.get('training') else 'eval'}, {seen.get('device')}{kernels}"
 
 

@@ -18,6 +18,7 @@ from bench.probe import catalog, variants
 from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 from tests.test_cli import CELLS, NO_ENGINE, bench
+from tests.test_counters_fvcore_ptflops import record as module_record
 from tests.test_report import seed_conv
 
 TORCH_CELL = 'name = "x"\nframework = "torch"\ncounters = ["thop", "torch-flop-counter"]\nsummary = "s"\n'
@@ -212,3 +213,14 @@ def test_keras3_scopes_with_tensorflows_suffix_map_onto_their_layers() -> None:
     assert tf_profiler._layer_of("functional_1/conv_1/BiasAdd".split("/"), names) == "conv_1"  # exact name first
     assert tf_profiler._layer_of("functional_1/convx_1/BiasAdd".split("/"), names) is None
     assert tf_profiler._layer_of("functional_1/gru_a/MatMul".split("/"), names) is None
+
+
+def test_ptflops_aten_prices_nothing_where_its_table_lacks_every_op_the_module_ran() -> None:
+    """Under inference_mode ptflops' aten backend sees aten.conv2d, aten.gru, aten.linear: zero-ops, no step."""
+    unpriced = [(name, 0, "") for name in ("conv2d", "relu", "gru", "fc", "sigmoid")]
+    result = reconcile(module_record("ptflops-aten@inference-mode", unpriced), PRESETS["default"])
+    assert result.raw_total == 0 and result.residual == 0
+    assert result.priced_steps == {"gru": 0} and result.why["gru"] == ("ptflops (aten backend) priced no op in gru",)
+    counted = [(name, 5 if name == "gru" else 0, "") for name, _, _ in unpriced]  # the twin: a count with no rule
+    wrong = reconcile(module_record("ptflops-aten@inference-mode", counted), PRESETS["macs"])
+    assert wrong.residual == 5 and [r.place for r in wrong.residuals] == ["gru"]

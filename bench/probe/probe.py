@@ -3,7 +3,8 @@
 Runs unchanged under Python 2.7 and 3.6+ inside every cell's image:
     python probe.py --cell tf-2.5.3 --timeout 600 --jobs '[["seed", "count", "tf-profiler-seed"],
                                                            ["seed", "check", "equivalence"]]'
-The frameworks the jobs need are imported once; each job then runs in a forked child, so that a
+A count's name may be `<counter>@<variant>`: the counter called under a named variant's switches
+(variants.py). The frameworks the jobs need are imported once; each job then runs in a forked child, so that a
 job that crashes, hangs past --timeout or is killed for memory fails alone and leaves no state
 behind for the next. Each line on stdout is one event:
     {"job": i, "event": "start"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -13,7 +13,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from bench import paths
-from bench.probe import catalog
+from bench.probe import catalog, variants
 
 
 class CellError(ValueError):
@@ -46,13 +46,25 @@ class Cell:
     # job -> why it fails in this cell (a tool that does not work with this framework version): its
     # failure is a recorded fact, kept for the same inputs like a measurement, and fails no run
     expected_failures: dict[str, str] = field(default_factory=dict)
+    # named variants (bench/probe/variants.py) each counter of the cell also runs under, as `<counter>@<variant>`
+    variants: tuple[str, ...] = ()
+    # variant job -> why it may fail (the variant's own limit): a failure is a recorded fact, a count no surprise
+    may_fail: dict[str, str] = field(default_factory=dict)
 
     def base(self, kind: str) -> Base:
         return self.registry if kind == "registry" else self.local
 
     def jobs(self) -> list[tuple[str, str]]:
-        """(kind, name) of what the cell runs per model: its counters, then its checks."""
-        return [("count", c) for c in self.counters] + [("check", c) for c in self.checks]
+        """(kind, name) of what the cell runs per model: its counters, each under its variants, then its checks."""
+        counted = list(self.counters) + [
+            variants.job(c, v) for c in self.counters for v in self.variants if _applies(c, v)
+        ]
+        return [("count", c) for c in counted] + [("check", c) for c in self.checks]
+
+
+def _applies(counter: str, variant: str) -> bool:
+    """A variant's switches exist only in its framework: it applies to that framework's counters alone."""
+    return variants.VARIANTS[variant]["framework"] == catalog.COUNTERS[counter][0]
 
 
 CELL_KEYS = {
@@ -66,6 +78,7 @@ CELL_KEYS = {
     "env": "text table",
     "dockerfile": "text",
     "expected_failures": "text table",
+    "variants": "names",
 }
 BASE_KEYS = {key: "text" for key in ("python", "requirements", "image", "suite", "unavailable")}
 _SHAPES = {
@@ -115,11 +128,17 @@ def _cell(raw: dict, number: int) -> Cell:
         raise CellError(f"cell {name}: unknown checks {unknown} (the probe knows {sorted(catalog.CHECKS)})")
     if not raw.get("counters") and not raw.get("checks"):
         raise CellError(f"cell {name}: has neither counters nor checks")
+    unknown = [v for v in raw.get("variants", []) if v not in variants.VARIANTS]
+    if unknown:
+        raise CellError(f"cell {name}: unknown variants {unknown} (known: {sorted(variants.VARIANTS)})")
+    unused = [v for v in raw.get("variants", []) if not any(_applies(c, v) for c in raw.get("counters", []))]
+    if unused:
+        raise CellError(f"cell {name}: variants {unused} apply to none of its counters")
     jobs = set(raw.get("counters", [])) | set(raw.get("checks", []))
     unknown = [job for job in raw.get("expected_failures", {}) if job not in jobs]
     if unknown:
         raise CellError(f"cell {name}: expected_failures names {unknown}, which the cell does not run")
-    return Cell(
+    cell = Cell(
         name=raw["name"],
         framework=raw["framework"],
         counters=tuple(raw.get("counters", [])),
@@ -130,6 +149,20 @@ def _cell(raw: dict, number: int) -> Cell:
         env=dict(raw.get("env", {})),
         dockerfile=raw.get("dockerfile", "Dockerfile"),
         expected_failures=dict(raw.get("expected_failures", {})),
+        variants=tuple(raw.get("variants", [])),
+    )
+    variant_jobs = [variants.split(job) for kind, job in cell.jobs() if kind == "count" and variants.SEPARATOR in job]
+    return replace(
+        cell,  # a counter expected to fail plainly fails under its variants the same way
+        expected_failures={
+            variants.job(c, v): cell.expected_failures[c] for c, v in variant_jobs if c in cell.expected_failures
+        }
+        | cell.expected_failures,
+        may_fail={
+            variants.job(c, v): variants.VARIANTS[v]["may_fail"]
+            for c, v in variant_jobs
+            if variants.VARIANTS[v]["may_fail"]
+        },
     )
 
 

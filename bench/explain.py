@@ -9,7 +9,7 @@ from __future__ import annotations
 from bench.cells import order_key
 from bench.counters import ADAPTERS
 from bench.markdown import code, number, signed, table, text
-from bench.probe import catalog
+from bench.probe import catalog, variants
 from bench.reconcile import CAUSES, Reconciliation, reconcile
 from bench.reference.convention import Convention
 from bench.reference.formulas import analyse
@@ -32,7 +32,7 @@ def reconciliations(entries: list[dict], convention: Convention) -> tuple[list[R
         name = f"{code(entry['model'])} / {text(entry['cell'])} / {code(entry['job'])}"
         if probe.get("schema") != catalog.COUNT_SCHEMA:
             skipped.append(f"{name}: recorded by probe schema {text(probe.get('schema'))}, not {catalog.COUNT_SCHEMA}")
-        elif entry["job"] not in ADAPTERS:
+        elif variants.split(entry["job"])[0] not in ADAPTERS:
             skipped.append(f"{name}: no counter adapter on the host")
         else:
             found.append(reconcile(entry, convention))

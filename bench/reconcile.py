@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bench.counters import ADAPTERS, Adapter, Item, Steps, Unit
+from bench.counters import Adapter, Item, Steps, Unit, adapter_for
 from bench.markdown import number
 from bench.probe import zoo
 from bench.reference.convention import Convention
@@ -99,7 +99,7 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
     """Reconcile one measurement against the definition it measured (kept in the record)."""
     probe = record["probe"]
     definition = probe["definition"]
-    adapter = adapter or ADAPTERS[record["job"]]
+    adapter = adapter or adapter_for(record["job"])
     reading = adapter.read(definition, probe)
     factor = adapter.unit.flops(convention)
     costs = analyse(definition)

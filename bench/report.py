@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import charts, explain, export, page, results, rows
+from bench import charts, explain, export, page, results, rows, variations
 from bench.cells import order_key
 from bench.markdown import Markup, code, join, number, table, text
 from bench.reconcile import Reconciliation
@@ -108,8 +108,9 @@ def _compose(
 ) -> tuple[str, list[Problem], list[Row], list[Failure]]:
     problems = list(problems)
     pairs, skipped, entries = _reconciled(entries, convention, problems)
-    explained = [r for _, r in pairs if r is not None]
-    measured = [rows.build(e, r, convention) for e, r in pairs if e["status"] == "ok" and e["kind"] == "count"]
+    everything = [r for _, r in pairs if r is not None]
+    explained = [r for r in everything if variations.is_plain(r.counter)]  # variants: a section of their own
+    measured = [rows.build(e, r, convention) for e, r in pairs if variations.is_plain(e["job"])]
     ok = [e for e in entries if e["status"] == "ok" and e["kind"] == "count"]
     checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
     missing = [e for e in entries if e["status"] != "ok"]
@@ -133,6 +134,7 @@ def _compose(
         parts += [heading + "\n", _pictures(model, [r for r in measured if r.model == model]) + rest]
     if skipped:
         parts.append("Measurements not reconciled:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n")
+    parts.append(variations.section(entries, everything))  # "" without variants
     if checks:
         parts.append(_checks(checks))
     if ok:
@@ -266,8 +268,12 @@ def _switches(seen: dict | None) -> str:
     """The switches a PyTorch counter ran the model under, as the probe saw them at its first layer."""
     if not seen:
         return "-"
-    mode = "grad" if seen.get("grad_enabled") else "no_grad"
+    mode = "inference_mode" if seen.get("inference_mode") else "grad" if seen.get("grad_enabled") else "no_grad"
     kernels = "" if seen.get("mkldnn_enabled") else ", oneDNN off"
+    if seen.get("tensor_type", "Tensor") != "Tensor":
+        kernels += f", {seen['tensor_type']}"
+    if seen.get("sdpa_backends") and len(seen["sdpa_backends"]) == 1:  # one kernel left: an sdpa_kernel switch
+        kernels += f", SDPA {seen['sdpa_backends'][0]}"
     return f"{mode}, {'train' if seen.get('training') else 'eval'}, {seen.get('device')}{kernels}"
 
 

@@ -18,6 +18,7 @@ def test_every_cell_in_the_file_is_complete() -> None:
         "torch-latest",
         "torch-ultralytics-thop",
         "keras3-jax",
+        "keras3-tf",
         "twins",
     ]
     for cell in loaded.values():

@@ -188,3 +188,12 @@ def test_the_switches_a_counter_ran_under_are_shown() -> None:
     }
     assert "| no_grad, eval, cpu |" in report.render([entry])
     assert "| no_grad, eval, cpu |" not in report.render([samples.ok()])  # the twin: none recorded, none shown
+
+
+def test_the_switches_a_variant_sets_are_shown() -> None:
+    entry = samples.ok()
+    seen = {"grad_enabled": False, "inference_mode": True, "training": False, "device": "cpu", "mkldnn_enabled": True}
+    entry["probe"]["provenance"]["switches"] = seen | {"tensor_type": "FakeTensor", "sdpa_backends": ["math"]}
+    assert "| inference_mode, eval, cpu, FakeTensor, SDPA math |" in report.render([entry])
+    entry["probe"]["provenance"]["switches"] = seen | {"tensor_type": "Tensor", "sdpa_backends": ["flash", "math"]}
+    assert "| inference_mode, eval, cpu |" in report.render([entry])  # the twin: defaults add nothing

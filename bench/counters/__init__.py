@@ -22,8 +22,9 @@ from bench.counters import (
     torchprofile,
 )
 from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.probe import variants
 
-__all__ = ["ADAPTERS", "Adapter", "Item", "Reading", "Steps", "Unit"]
+__all__ = ["ADAPTERS", "Adapter", "Item", "Reading", "Steps", "Unit", "adapter_for"]
 
 ADAPTERS: dict[str, Adapter] = {
     "tf-profiler-seed": tf_profiler.ADAPTER_SEED,
@@ -31,6 +32,7 @@ ADAPTERS: dict[str, Adapter] = {
     "thop": thop.ADAPTER,
     "keras-flops": keras_flops.ADAPTER,
     "keras3-jax-xla": keras3.ADAPTER,
+    "keras3-tf-frozen": tf_profiler.ADAPTER_FROZEN,
     "torch-flop-counter": flop_counter.ADAPTER,
     "fvcore": fvcore.ADAPTER,
     "ptflops-pytorch": ptflops.PYTORCH,
@@ -42,3 +44,8 @@ ADAPTERS: dict[str, Adapter] = {
     "onnx-tool-torch": onnx_tool.ADAPTER_TORCH,
     "onnx-tool-keras": onnx_tool.ADAPTER_KERAS,
 }
+
+
+def adapter_for(job: str) -> Adapter:
+    """The adapter that reads a job's record: a named variant (`counter@variant`) is read by its counter's."""
+    return ADAPTERS[variants.split(job)[0]]

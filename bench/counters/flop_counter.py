@@ -42,6 +42,12 @@ CONVOLUTION = {
         "aten.convolution_overrideable",
     )
 }
+# Composite ops (CompositeImplicitAutograd) reach a dispatch mode whole where autograd does not decompose them
+# first (under torch.inference_mode); FlopCounterMode has no formula for them and prices the ops it decomposes
+# them into (func.decompose): nn.Linear's addmm, nn.GRU's per-step matrix products, a conv's convolution.
+DECOMPOSED = " after FlopCounterMode decomposes it"
+MATRIX |= {"aten.linear": "addmm_flop" + DECOMPOSED, "aten.gru": "mm_flop and addmm_flop" + DECOMPOSED}
+CONVOLUTION |= {op: "conv_flop" + DECOMPOSED for op in ("aten.conv1d", "aten.conv2d")}
 FORMULAS = {**MATRIX, **CONVOLUTION}  # op packet -> the flop_registry formula that prices it
 MAIN_OPS = {"conv1d": CONVOLUTION, "conv2d": CONVOLUTION, "dense": MATRIX, "gru": MATRIX}
 
@@ -59,6 +65,11 @@ def _shape(text: str) -> Shape | None:
 def node_macs(node: dict) -> int:
     """Multiply-accumulates FlopCounterMode's formula sees in one recorded op (its FLOPs / 2)."""
     op, given = node["op"], [_shape(s) for s in node.get("input_shapes", [])]
+    if op == "aten.linear":  # input (..., in) times weight (out, in)
+        x, weight = given[:2]
+        return 0 if x is None or weight is None else prod(x) * weight[0]
+    if op == "aten.gru":
+        return _gru_macs(node)
     if op in MATRIX:
         a, b = given[-2:] if op in ("aten.addmm", "aten.baddbmm") else given[:2]
         if a is None or b is None:
@@ -68,6 +79,16 @@ def node_macs(node: dict) -> int:
         out, weight = _shape(node["shape"]), given[1] if len(given) > 1 else None
         return 0 if out is None or weight is None else prod(out) * prod(weight[1:])
     return 0
+
+
+def _gru_macs(node: dict) -> int:
+    """aten.gru(input, hx, params, ...): each cell evaluation's products with w_ih (3H, F) and w_hh (3H, H)."""
+    shapes = node.get("input_shapes", [])
+    x = _shape(shapes[0]) if shapes else None
+    params = [_shape(p) for p in shapes[2].strip("[]").replace("), (", ")|(").split("|")] if len(shapes) > 2 else []
+    if x is None or len(params) < 2 or params[0] is None or params[1] is None:
+        return 0
+    return prod(x[:-1]) * (prod(params[0]) + prod(params[1]))
 
 
 def _cost(spec: dict, in_shape: tuple) -> Counter[str]:
@@ -193,6 +214,15 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: li
     if not products:
         ran = ", ".join(_ops(nodes)) or "no op"
         return Steps(0, (f"the layer dispatched {ran}: no op FlopCounterMode has a formula for, so no step is priced",))
+    if any(n["op"] == "aten.gru" for n in products):
+        return Steps(
+            priced,
+            (
+                "nn.GRU reached FlopCounterMode whole, as aten.gru (no formula: autograd did not decompose it under"
+                f" inference_mode); FlopCounterMode decomposes it and prices its per-step products: {macs:,}"
+                f" multiply-accumulates from its input and weights' shapes, {priced} steps of {step_macs:,}",
+            ),
+        )
     shapes = "; ".join(f"{n['op']} {' x '.join(n['input_shapes'][-2:])}" for n in products[:3])
     more = f"; ... {len(products) - 3} more" if len(products) > 3 else ""
     return Steps(

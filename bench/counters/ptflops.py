@@ -55,6 +55,7 @@ class RuleModel:
     tool: str
     rules: dict[tuple[str, str], Rule]
     steps: Callable[[dict, tuple, dict], Steps]  # (GRU spec, its input shape, module options) -> steps priced
+    unpriced: frozenset[str] = frozenset()  # the tool's rule names under which a module priced nothing, no step
 
 
 def conv_geometry(spec: dict, in_shape: tuple) -> tuple[int, int, int, tuple[int, ...]]:
@@ -106,9 +107,11 @@ def read_modules(definition: dict, probe: dict, model: RuleModel) -> Reading:
             predicted, words = rule(spec, module.in_shape, module.config, item)
             reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, predicted["mac"]))
         if module.index == 0 and module.cost.steps:
-            known = [i for i in found or [] if (spec["kind"], i.get("rule", "")) in model.rules]
-            if known:
+            rules = [i.get("rule", "") for i in found or []]
+            if any((spec["kind"], r) in model.rules and r not in model.unpriced for r in rules):
                 reading.steps[module.layer] = model.steps(spec, module.in_shape, module.config)
+            elif rules and all(r in model.unpriced for r in rules):
+                reading.steps[module.layer] = Steps(0, (f"{model.tool} priced no op in {module.name}",))
             else:
                 why = f"{model.tool} priced {module.name} by no rule the rule model knows"
                 reading.steps[module.layer] = Steps(0, (why,))
@@ -246,6 +249,17 @@ def _aten_zero(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[C
     return _act(spec, 0), "no aten op ptflops prices (aten.relu, aten.sigmoid, ... are zero-ops): 0"
 
 
+def _aten_unpriced(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    """A layer's module in which ptflops priced no aten op: every op it dispatched is one ptflops' table lacks.
+    Under torch.inference_mode nn.Conv2d, nn.Linear and nn.GRU reach the dispatch mode whole (aten.conv2d,
+    aten.linear, aten.gru: autograd does not decompose them first), and ptflops treats those as zero-ops."""
+    predicted = Counter({"mac": 0, "bias": 0})
+    if spec["kind"] == "gru":
+        predicted.update({"elementwise": 0, **_zero_gru_activations(spec)})
+    words = "no aten op ptflops prices ran in the module (its zero-op warnings name the ops it saw): 0"
+    return predicted, words
+
+
 def _aten_steps(spec: dict, in_shape: tuple, config: dict) -> Steps:
     seen, batch, _ = time_major(in_shape, config)
     why = (f"ptflops prices the aten.addmm of each of the {seen} step(s) torch runs, over {batch} row(s) each",)
@@ -260,10 +274,11 @@ ATEN_RULES: dict[tuple[str, str], Rule] = {
     ("dense", "aten.matmul"): _aten_mm,
     ("gru", "aten.addmm"): _aten_gru,
     ("activation", ""): _aten_zero,
+    **{(kind, ""): _aten_unpriced for kind in ("conv1d", "conv2d", "dense", "gru")},
 }
 
 PYTORCH_MODEL = RuleModel("ptflops (pytorch backend)", PYTORCH_RULES, _pytorch_steps)
-ATEN_MODEL = RuleModel("ptflops (aten backend)", ATEN_RULES, _aten_steps)
+ATEN_MODEL = RuleModel("ptflops (aten backend)", ATEN_RULES, _aten_steps, frozenset({""}))
 FUNCTIONAL = ("activation", "F.relu: _numel_functional_flops_hook")
 
 

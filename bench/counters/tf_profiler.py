@@ -198,7 +198,15 @@ def _predict(node: dict, rules: dict[str, Rule], version_text: str) -> tuple[Pri
 
 
 def _layer_of(segments: list[str], layer_names: set[str]) -> str | None:
-    return next((s for s in segments[:-1] if s in layer_names), None)
+    """The layer whose name scope holds the node: its name, or its name with the suffix TensorFlow adds to
+    make a scope unique in a graph (Keras 3 traces its layers as `conv_1`, `gru_1`, ...)."""
+    for segment in segments[:-1]:
+        if segment in layer_names:
+            return segment
+        base, _, number = segment.rpartition("_")
+        if number.isdigit() and base in layer_names:
+            return base
+    return None
 
 
 def hard_sigmoid_nodes(nodes: dict[str, dict]) -> set[str]:
@@ -300,7 +308,16 @@ def _steps(items: list[Item], nodes: list[dict], step_macs: int, rules: dict[str
     priced = (body_macs + outside_macs) // step_macs if step_macs else 0
     why = []
     loops = [n for n in nodes if n["op"] in LOOP_OPS]
-    if body_macs:
+    unknown = [
+        n for n in nodes if "/while/" in n["name"] and n["op"] in MAC_OPS and _status(n, rules) == "shape-unknown"
+    ]
+    if body_macs and unknown:
+        why.append(
+            "a static graph holds the loop body once, and only part of its step has shapes the graph knows:"
+            f" {_names([i for i in body if i.macs])} priced, {', '.join(n['name'] for n in unknown[:2])} priced 0"
+            f" (less than one step: {body_macs:,} of the step's {step_macs:,} multiply-accumulates)"
+        )
+    elif body_macs:
         why.append(
             "a static graph holds the loop body once, so its step is priced once"
             f" ({_names([i for i in body if i.macs])})"

@@ -55,6 +55,14 @@ COUNTERS = {
         " XLA's own count of the compiled function",
         "count_keras3",
     ),
+    "keras3-tf-frozen": (
+        "tensorflow",
+        "FLOP",
+        1,
+        "Keras 3 on its TensorFlow backend: a concrete function of the model, variables frozen to"
+        " constants, tf.profiler float_operation over that graph alone",
+        "count_keras3_tf",
+    ),
     "deepspeed": (
         "torch",
         "FLOP",

@@ -84,7 +84,8 @@ def hlo_nodes(text):
     return nodes
 
 
-def _build(model_name):
+def build(model_name):
+    """A Keras 3 model from the zoo definition, on whichever backend KERAS_BACKEND names."""
     import keras
 
     definition = zoo.MODELS[model_name]
@@ -98,7 +99,7 @@ def xla_cost(model_name):
     import jax
     import numpy as np
 
-    model = _build(model_name)
+    model = build(model_name)
     x = np.zeros(zoo.MODELS[model_name]["input"], dtype="float32")
     compiled = jax.jit(lambda x: model(x)).lower(x).compile()
     analysis = compiled.cost_analysis()

@@ -97,12 +97,18 @@ def seed_recipe(model_name):
 def frozen(model_name):
     """TF2-native: trace the model as a concrete function, freeze its variables, profile that graph."""
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     if tf.__version__.startswith("1."):
         raise RuntimeError("tf-profiler-frozen needs TensorFlow 2 (concrete functions)")
     shape = tuple(zoo.MODELS[model_name]["input"])
-    model = build_keras.builder(model_name)(shape)
+    return profile_frozen(build_keras.builder(model_name)(shape), shape)
+
+
+def profile_frozen(model, shape):
+    """tf.profiler over a concrete function of `model` (tf.keras or Keras 3 on TensorFlow), variables frozen."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
     function = tf.function(lambda x: model(x))
     concrete = function.get_concrete_function(tf.TensorSpec(shape, tf.float32))
     graph_def = convert_variables_to_constants_v2(concrete).graph.as_graph_def()

@@ -3,7 +3,8 @@
 Runs unchanged under Python 2.7 and 3.6+ inside every cell's image:
     python probe.py --cell tf-2.5.3 --timeout 600 --jobs '[["seed", "count", "tf-profiler-seed"],
                                                            ["seed", "check", "equivalence"]]'
-The frameworks the jobs need are imported once; each job then runs in a forked child, so that a
+A count's name may be `<counter>@<variant>`: the counter called under a named variant's switches
+(variants.py). The frameworks the jobs need are imported once; each job then runs in a forked child, so that a
 job that crashes, hangs past --timeout or is killed for memory fails alone and leaves no state
 behind for the next. Each line on stdout is one event:
     {"job": i, "event": "start"}
@@ -26,6 +27,7 @@ import time
 
 import catalog
 import installed
+import variants
 import zoo
 
 TAIL_CHARS = 4000
@@ -77,6 +79,9 @@ def _watch_torch_switches(seen):
             tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
             seen.update({
                 "grad_enabled": torch.is_grad_enabled(),
+                "inference_mode": bool(getattr(torch, "is_inference_mode_enabled", lambda: False)()),
+                "tensor_type": type(tensors[0]).__name__ if tensors else "",
+                "sdpa_backends": _sdpa_backends(torch),
                 "training": module.training,
                 "device": str(tensors[0].device) if tensors else "",
                 "dtype": str(tensors[0].dtype) if tensors else "",
@@ -87,13 +92,21 @@ def _watch_torch_switches(seen):
     return register(hook)
 
 
-def measure(cell, model, counter):
+def _sdpa_backends(torch):
+    """The scaled_dot_product_attention kernels enabled (sdpa_kernel sets these flags), where torch has them."""
+    flags = (("flash", "flash_sdp_enabled"), ("efficient", "mem_efficient_sdp_enabled"), ("math", "math_sdp_enabled"))
+    return [name for name, flag in flags if getattr(torch.backends.cuda, flag, lambda: False)()]
+
+
+def measure(cell, model, job):
+    counter, variant = variants.split(job)
     framework, unit, flops_per_unit, description, _module = catalog.COUNTERS[counter]
     started = time.time()
     switches = {}
     handle = _watch_torch_switches(switches) if framework == "torch" else None
     try:
-        answer = _counter_function(counter)(model)
+        with variants.applied(variant):
+            answer = _counter_function(counter)(model)
     finally:
         if handle is not None:
             handle.remove()
@@ -101,12 +114,14 @@ def measure(cell, model, counter):
     provenance = _provenance(answer)
     if handle is not None:
         provenance["switches"] = switches
+    if variant:
+        provenance["variant"] = {"name": variant, "switches": variants.VARIANTS[variant]["switches"]}
     return {
         "schema": catalog.COUNT_SCHEMA,
         "cell": cell,
         "model": model,
-        "counter": counter,
-        "recipe": description,
+        "counter": job,
+        "recipe": description + (" [%s: %s]" % (variant, variants.VARIANTS[variant]["summary"]) if variant else ""),
         "unit": unit,
         "flops_per_unit": flops_per_unit,
         "raw_total": raw_total,
@@ -151,9 +166,10 @@ def _unknown(jobs):
     for model, kind, name in jobs:
         if model not in catalog.MODELS:
             return "model", model, catalog.MODELS
-        what, known = ("counter", catalog.COUNTERS) if kind == "count" else ("check", catalog.CHECKS)
-        if name not in known:
-            return what, name, known
+        if kind == "count" and variants.unknown(name, catalog.COUNTERS):
+            return variants.unknown(name, catalog.COUNTERS)
+        if kind != "count" and name not in catalog.CHECKS:
+            return "check", name, catalog.CHECKS
     return None
 
 
@@ -164,8 +180,9 @@ def _preload(jobs):
         if kind == "check":
             modules.update(catalog.CHECK_FRAMEWORKS.get(name, []))
         else:
-            modules.add(catalog.COUNTERS[name][0])
-            modules.update(catalog.PRELOAD.get(name, []))
+            counter = variants.split(name)[0]
+            modules.add(catalog.COUNTERS[counter][0])
+            modules.update(catalog.PRELOAD.get(counter, []))
     for module in sorted(modules):
         try:
             __import__(module)

@@ -6,6 +6,7 @@ reconciliations there are.
 
 from __future__ import annotations
 
+from bench import compare
 from bench.cells import order_key
 from bench.counters import ADAPTERS
 from bench.markdown import code, number, signed, table, text
@@ -32,6 +33,8 @@ def reconciliations(entries: list[dict], convention: Convention) -> tuple[list[R
         name = f"{code(entry['model'])} / {text(entry['cell'])} / {code(entry['job'])}"
         if probe.get("schema") != catalog.COUNT_SCHEMA:
             skipped.append(f"{name}: recorded by probe schema {text(probe.get('schema'))}, not {catalog.COUNT_SCHEMA}")
+        elif compare.is_code(entry):
+            continue  # no definition, no reference: compare.section sets it beside the other counters
         elif entry["job"] not in ADAPTERS:
             skipped.append(f"{name}: no counter adapter on the host")
         else:

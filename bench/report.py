@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import explain, results
+from bench import batching, compare, explain, results
 from bench.cells import order_key
 from bench.markdown import Markup, code, join, table, text
 from bench.reconcile import Reconciliation
@@ -62,6 +62,9 @@ def compose(
         parts += [explain.QUESTION + "\n", explain.answer(explained)]
     for model in sorted({r.model for r in explained}):
         parts.append(explain.section(model, [r for r in explained if r.model == model]))
+    compared = compare.section(ok)
+    if compared:
+        parts.append(compared)
     if skipped:
         parts.append("Measurements not reconciled:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n")
     if ok:
@@ -71,7 +74,7 @@ def compose(
     if checks:
         parts.append(_checks(checks))
     if ok:
-        parts += [_details(ok), _versions(ok)]
+        parts += [_details(ok), batching.section(sorted({e["job"] for e in ok})), _versions(ok)]
     if missing:
         parts.append(_not_measured(missing, {_key(e) for e in ok + checks}))
     if problems:

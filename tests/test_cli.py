@@ -29,7 +29,7 @@ def bench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     ("args", "message"),
     [
         (["--cells", "tf-9.9"], "error: unknown cell tf-9.9 (known: tf-1.12.0, tf-2.3.1"),
-        (["--models", "resnet-50"], "error: unknown model resnet-50 (known: seed, seed-conv)"),
+        (["--models", "resnet-50"], "error: unknown model resnet-50 (known: seed, seed-conv"),
         (["--ca-bundle", "/nonexistent.pem"], "error: CA bundle /nonexistent.pem (from --ca-bundle) is not a file"),
     ],
 )

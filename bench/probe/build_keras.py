@@ -39,10 +39,22 @@ def from_definition(definition, batch_shape):
 def builder(model_name):
     """What a counter measures: the blog's own builder for the seed, else the definition's."""
     definition = zoo.MODELS[model_name]
+    if definition.get("python"):
+        import usercode
+        return lambda *_shape: usercode.fresh(definition, "keras_model")[0]
     if definition["verbatim"]:
         import blog_keras
         return blog_keras.test_model_tf
     return lambda batch_shape: from_definition(definition, batch_shape)
+
+
+def input_shape(model_name):
+    """The definition's input shape, or the shape of the user's example input (a Python model)."""
+    definition = zoo.MODELS[model_name]
+    if definition.get("python"):
+        import usercode
+        return tuple(int(d) for d in usercode.built(definition, "keras_model")[1].shape)
+    return tuple(definition["input"])
 
 
 CONFIG_KEYS = ("activation", "recurrent_activation", "reset_after", "time_major", "use_bias", "data_format",

@@ -65,6 +65,9 @@ class Defined(nn.Module):
 def builder(model_name):
     """What a counter measures: the blog's own module for the seed, else the definition's."""
     definition = zoo.MODELS[model_name]
+    if definition.get("python"):
+        import usercode
+        return lambda: usercode.built(definition, "torch_model")[0]
     if definition["verbatim"]:
         import blog_torch
         return blog_torch.test_model_torch
@@ -72,7 +75,11 @@ def builder(model_name):
 
 
 def seed_input(model_name):
-    return torch.randn(*zoo.MODELS[model_name]["input"])
+    definition = zoo.MODELS[model_name]
+    if definition.get("python"):
+        import usercode
+        return usercode.built(definition, "torch_model")[1]
+    return torch.randn(*definition["input"])
 
 
 def describe(model):

@@ -113,6 +113,14 @@ COUNTERS = {
     ),
 }
 
+# counter name -> why it reports one sample's count whatever the model's batch (every other counter
+# counts the whole batch it is given). tests/test_batches_docker.py measures this at two batch sizes.
+PER_SAMPLE = {
+    "ptflops-pytorch": "ptflops builds its own input, of batch 1, from the shape without the batch dimension",
+    "ptflops-aten": "ptflops builds its own input, of batch 1, from the shape without the batch dimension",
+    "keras-flops": "get_flops(model, batch_size=1) traces the model again at a batch of 1",
+}
+
 # counter name -> tool modules the probe imports once per container, before forking each job. Only
 # modules whose import changes nothing global belong here: keras-flops registers FLOPs rules with
 # TensorFlow when imported, which would change every other TF counter's number in the container.

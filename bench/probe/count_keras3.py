@@ -88,6 +88,8 @@ def _build(model_name):
     import keras
 
     definition = zoo.MODELS[model_name]
+    if definition.get("python"):
+        return build_keras.builder(model_name)()
     inputs = x = keras.Input(batch_shape=tuple(definition["input"]), name="main_inputs")
     for spec in definition["layers"]:
         x = build_keras.LAYERS[spec["kind"]](keras.layers, spec)(x)
@@ -99,7 +101,7 @@ def xla_cost(model_name):
     import numpy as np
 
     model = _build(model_name)
-    x = np.zeros(zoo.MODELS[model_name]["input"], dtype="float32")
+    x = np.zeros(build_keras.input_shape(model_name), dtype="float32")
     compiled = jax.jit(lambda x: model(x)).lower(x).compile()
     analysis = compiled.cost_analysis()
     if isinstance(analysis, (list, tuple)):

@@ -26,6 +26,7 @@ import time
 
 import catalog
 import installed
+import usercode
 import zoo
 
 TAIL_CHARS = 4000
@@ -253,7 +254,10 @@ def main(argv=None):
     parser.add_argument("--cell", required=True)
     parser.add_argument("--jobs", required=True, help="JSON list of [model, 'count' or 'check', name]")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds each job may take")
+    parser.add_argument("--models-file", help="JSON: name -> definition, for models the zoo lacks (usercode.py)")
     args = parser.parse_args(argv)
+    if args.models_file:
+        usercode.register(args.models_file, zoo.MODELS, catalog.MODELS)
     jobs = [tuple(job) for job in json.loads(args.jobs)]
     unknown = _unknown(jobs)
     if unknown:

@@ -173,14 +173,17 @@ def _at_input(model: Model, batch: int | None, shape: tuple[int, ...] | None) ->
 
 
 def _fits(where: object, definition: dict, what: str) -> None:
-    """The layers' shapes follow from the input: a layer that cannot take what it is given is named."""
-    try:
-        costs = analyse(definition)
-    except (ValueError, KeyError, TypeError, IndexError) as error:
-        raise ModelError(f"{where}: {what}: shapes do not fit: {error}") from None
-    for index, cost in enumerate(costs):
+    """The layers' shapes follow from the input: the first layer that cannot take what it is given is named."""
+    layers = definition["layers"]
+    for index, spec in enumerate(layers):
+        try:
+            cost = analyse(dict(definition, layers=layers[: index + 1]))[-1]
+        except (ValueError, KeyError, TypeError, IndexError) as error:
+            raise ModelError(f"{where}: {what}: layers[{index}] ({spec['name']}): shapes do not fit: {error}") from None
         if min(cost.out_shape, default=1) < 1:
-            raise ModelError(f"{where}: layers[{index}] ({cost.name}): output shape {cost.out_shape} is empty")
+            raise ModelError(
+                f"{where}: {what}: layers[{index}] ({spec['name']}): output shape {cost.out_shape} is empty"
+            )
 
 
 def today(name: str, folder: Path = paths.MODELS) -> dict | None:

@@ -92,16 +92,25 @@ def _check_layer(model_name, spec, top):
         _check_layer(model_name, part, False)
 
 
-def parts(spec):
-    """A composite layer's own layers, each a layer definition with its local name; [] for a plain one."""
+def parts(spec, width=None):
+    """A composite layer's own layers, each a layer definition with its local name; [] for a plain one.
+    A Transformer or LLaMA block's widths follow from its input's `width` (left None without it)."""
     kind = spec["kind"]
     if kind == "residual":
         return list(spec["body"]) + list(spec["shortcut"])
-    if kind == "transformer_encoder":
-        return _encoder_parts(spec)
-    if kind == "llama_block":
-        return _llama_parts(spec)
-    return []
+    if kind not in ("transformer_encoder", "llama_block"):
+        return []
+    found = _encoder_parts(spec) if kind == "transformer_encoder" else _llama_parts(spec)
+    if width is None:
+        return found
+    head_dim = width // spec["heads"]
+    kv_width = spec.get("kv_heads", spec["heads"]) * head_dim
+    for part in found:
+        if part["kind"] == "dense" and part["units"] is None:
+            part["units"] = kv_width if part["name"] in ("k", "v") else width
+        if part["kind"] == "attention":
+            part["head_dim"] = head_dim
+    return found
 
 
 def _encoder_parts(spec):
@@ -182,7 +191,10 @@ def conv(name, filters, kernel, strides=1, padding="valid", activation="linear",
 
 
 def _with_torch(spec):
-    spec["torch"] = [spec["name"]] + ([spec["name"] + "_act"] if spec.get("activation", "linear") != "linear" else [])
+    """The PyTorch module names: the layer, and its activation as a module of its own (not a recurrent
+    layer's: nn.GRU, nn.LSTM and nn.RNN apply theirs inside)."""
+    separate = spec["kind"] not in ("gru", "lstm", "simple_rnn") and spec.get("activation", "linear") != "linear"
+    spec["torch"] = [spec["name"]] + ([spec["name"] + "_act"] if separate else [])
     return spec
 
 

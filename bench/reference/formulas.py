@@ -396,20 +396,8 @@ def residual(spec: dict, in_shape: Shape) -> LayerCost:
 
 def block_parts(spec: dict, in_shape: Shape) -> list[tuple[dict, Shape]]:
     """A Transformer or LLaMA block's parts, widths filled in, each with the input it reads."""
-    width = in_shape[-1]
-    head_dim = width // spec["heads"]
-    kv_width = spec.get("kv_heads", spec["heads"]) * head_dim
     hidden = (*in_shape[:-1], spec["ffn"])
-    widths = {"k": kv_width, "v": kv_width}
-    shapes = {"ffn2": hidden, "down": hidden}
-    found = []
-    for part in zoo.parts(spec):
-        if part["kind"] == "dense" and part["units"] is None:
-            part = dict(part, units=widths.get(part["name"], width))
-        if part["kind"] == "attention":
-            part = dict(part, head_dim=head_dim)
-        found.append((part, shapes.get(part["name"], in_shape)))
-    return found
+    return [(part, hidden if part["name"] in ("ffn2", "down") else in_shape) for part in zoo.parts(spec, in_shape[-1])]
 
 
 @formula("transformer_encoder")

@@ -93,7 +93,7 @@ def find(name: str, folder: Path) -> Model:
     if not found:
         yours = ", ".join(user_names(folder)) or "none yet"
         raise ModelError(
-            f"unknown model {name} (known: {', '.join(zoo.MODELS)}; yours in {shown(folder)}/: {yours},"
+            f"unknown model {name} (known: {', '.join(sorted(zoo.MODELS))}; yours in {shown(folder)}/: {yours},"
             " as <name>.toml or <name>.py)"
         )
     if len(found) > 1:
@@ -167,9 +167,20 @@ def _at_input(model: Model, batch: int | None, shape: tuple[int, ...] | None) ->
     if wanted == list(model.definition["input"]):
         return model
     definition = dict(model.definition, input=wanted)
+    if "torch_input" in definition:
+        definition["torch_input"] = _channels_first(model, wanted)
     definition["summary"] = f"{model.definition['summary']}; input {'x'.join(map(str, wanted))}"
     _fits(f"--shape/--batch for {model.name}", definition, "input")
     return replace(model, name=variant_name(model.name, tuple(wanted)), definition=definition)
+
+
+def _channels_first(model: Model, wanted: list[int]) -> list[int]:
+    """The PyTorch build's input for a channels-last input: the channels moved after the batch, as the
+    zoo's `torch_input` has them."""
+    before, torch_before = model.definition["input"], model.definition["torch_input"]
+    if torch_before != [before[0], before[-1], *before[1:-1]]:
+        raise ModelError(f"{model.name}: its PyTorch input {torch_before} is not its input {before} channels first")
+    return [wanted[0], wanted[-1], *wanted[1:-1]]
 
 
 def _fits(where: object, definition: dict, what: str) -> None:

@@ -206,6 +206,9 @@ def _cell(
     finished: set[results.Key],
 ) -> None:
     host = results.host_provenance(engine.version) | {"engine": engine.url}
+    keys = _not_for_this_model(options, keys, host, summary, progress)
+    if not keys:
+        return
     try:
         with _locked(f"base-{engine.url}"):
             base = engine.bases(options.base_mode, options.mirror).resolve(cell)
@@ -241,6 +244,22 @@ def _cell(
         expected = cell.expected_failures.get(run.key.job, "")
         _record(options.results, run, provenance | {"inputs_key": wanted[run.key]}, summary, progress, expected)
         finished.add(run.key)
+
+
+def _not_for_this_model(
+    options: Options, keys: list[results.Key], host: dict, summary: Summary, progress: Progress
+) -> list[results.Key]:
+    """Record the jobs that cannot take their model (too big to hold for a counter that needs its
+    weights) as not run, with the reason; the keys left to run."""
+    left = []
+    for key in keys:
+        model = options.models.get(key.model)
+        reason = model.why_not(key.kind, key.job) if model else ""
+        if reason:
+            _write_all(options.results, [key], "not-run", reason, "", host, summary, progress)
+        else:
+            left.append(key)
+    return left
 
 
 def _definition(chosen: dict[str, models.Model], name: str) -> dict | None:

@@ -346,6 +346,17 @@ def builder(model_name):
     return lambda: Defined(definition)
 
 
+def on_meta(model_name):
+    """The definition's module and an input on PyTorch's meta device: shapes and dtypes, no storage, so
+    a model too big to hold (a LLaMA-7B) is built in no memory. Counters that only read shapes (a
+    TorchDispatchMode like FlopCounterMode) count it; nothing can be computed from it."""
+    definition = zoo.MODELS[model_name]
+    with torch.device("meta"):
+        model = Defined(definition)
+    dtype = torch.int64 if definition.get("input_dtype") == "int64" else torch.float32
+    return model, torch.empty(tuple(input_shape(definition)), dtype=dtype, device="meta")
+
+
 def example_input(definition, seed=0):
     """A fixed input for the definition: token ids for a model that starts with an embedding."""
     generator = torch.Generator().manual_seed(seed)

@@ -121,6 +121,13 @@ PER_SAMPLE = {
     "keras-flops": "get_flops(model, batch_size=1) traces the model again at a batch of 1",
 }
 
+# counter name -> how it counts a model too big to hold (bench/bigmodels.py) without its weights; the
+# other counters need the weights, and those models are recorded as not run for them.
+ABSTRACT = {
+    "torch-flop-counter": "the model and its input built on PyTorch's meta device (shapes, no storage),"
+    " counted by FlopCounterMode as usual",
+}
+
 # counter name -> tool modules the probe imports once per container, before forking each job. Only
 # modules whose import changes nothing global belong here: keras-flops registers FLOPs rules with
 # TensorFlow when imported, which would change every other TF counter's number in the container.

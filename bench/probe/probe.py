@@ -88,6 +88,13 @@ def _watch_torch_switches(seen):
     return register(hook)
 
 
+def _peak_rss_kib():
+    """The job's peak resident memory so far (its forked process; Linux reports KiB)."""
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def measure(cell, model, counter):
     framework, unit, flops_per_unit, description, _module = catalog.COUNTERS[counter]
     started = time.time()
@@ -100,6 +107,7 @@ def measure(cell, model, counter):
             handle.remove()
     raw_total = answer["raw_total"]
     provenance = _provenance(answer)
+    provenance["peak_rss_kib"] = _peak_rss_kib()
     if handle is not None:
         provenance["switches"] = switches
     return {

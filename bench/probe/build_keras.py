@@ -80,6 +80,11 @@ def _custom_layers(k):
             self.weight = self.add_weight(name="weight", shape=(int(input_shape[-1]),), initializer="ones")
             super(RMSNorm, self).build(input_shape)
 
+        def get_config(self):
+            config = super(RMSNorm, self).get_config()
+            config["epsilon"] = self.epsilon
+            return config
+
         def call(self, x):
             return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + self.epsilon) * self.weight
 
@@ -89,6 +94,7 @@ def _custom_layers(k):
 
         def __init__(self, spec, steps, **kwargs):
             super(Attention, self).__init__(**kwargs)
+            self.spec = spec
             self.heads, self.kv_heads, self.head_dim = spec["heads"], spec["kv_heads"], spec["head_dim"]
             self.steps, self.scale = steps, 1.0 / np.sqrt(self.head_dim)
             self.causal, self.theta = bool(spec.get("causal")), spec.get("rotary_theta")
@@ -100,6 +106,11 @@ def _custom_layers(k):
                 self.cos, self.sin = np.cos(angles).astype("float32"), np.sin(angles).astype("float32")
             if self.causal:
                 self.mask = np.triu(np.full((steps, steps), -np.inf, dtype="float32"), 1)
+
+        def get_config(self):
+            config = super(Attention, self).get_config()
+            config.update({"spec": self.spec, "steps": self.steps})
+            return config
 
         def _heads(self, x, heads):
             return ops.transpose(ops.reshape(x, (-1, self.steps, heads, self.head_dim)), (0, 2, 1, 3))
@@ -223,6 +234,8 @@ def _batch_norm(k, spec):
 
 
 def _layer_norm(k, spec):
+    if not hasattr(k.layers, "LayerNormalization"):
+        raise RuntimeError("this Keras has no layers.LayerNormalization (tf.keras added it in TensorFlow 1.14)")
     return k.layers.LayerNormalization(epsilon=spec.get("epsilon", 1e-3), name=spec["name"])
 
 

@@ -1,6 +1,6 @@
 """Keras 3 on JAX: XLA's cost analysis of the jitted model call. Returns the probe's common answer (see probe.py).
 
-The model is built from the zoo definition with keras.layers (build_keras.LAYERS), for `seed` too: the
+The model is built from the zoo definition with keras.layers (build_keras.from_definition), for `seed` too: the
 blog's builder needs tf.keras. The count is the one a user gets:
     compiled = jax.jit(lambda x: model(x)).lower(x).compile(); compiled.cost_analysis()["flops"]
 jax exposes XLA's HloCostAnalysis only as the module's total (no per-instruction figure), so the
@@ -90,10 +90,7 @@ def _build(model_name):
     definition = zoo.MODELS[model_name]
     if definition.get("python"):
         return build_keras.builder(model_name)()
-    inputs = x = keras.Input(batch_shape=tuple(definition["input"]), name="main_inputs")
-    for spec in definition["layers"]:
-        x = build_keras.LAYERS[spec["kind"]](keras.layers, spec)(x)
-    return keras.Model(inputs=inputs, outputs=x)
+    return build_keras.from_definition(definition, definition["input"], keras)
 
 
 def xla_cost(model_name):

@@ -253,7 +253,7 @@ def bottleneck(name, filters, strides, project):
 
 def resnet50(size=224):
     layers = conv_bn("stem", 64, 7, 2, [3, 3]) + [
-        layer("stem_pad", "zero_pad2d", padding=[1, 1]),  # after a ReLU, zero padding is max pooling's -inf
+        layer("stem_pool_pad", "zero_pad2d", padding=[1, 1]),  # after a ReLU, zero padding is max pooling's -inf
         layer("stem_pool", "max_pool2d", pool=[3, 3], strides=[2, 2]),
     ]
     for stage, (filters, blocks, strides) in enumerate([(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]):

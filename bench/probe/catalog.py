@@ -126,6 +126,9 @@ PER_SAMPLE = {
 ABSTRACT = {
     "torch-flop-counter": "the model and its input built on PyTorch's meta device (shapes, no storage),"
     " counted by FlopCounterMode as usual",
+    "keras3-jax-xla": "Keras 3 variables created uninitialized (keras.StatelessScope(initialize_variables=False)),"
+    " model.stateless_call jitted and lowered on jax.ShapeDtypeStructs, XLA's cost analysis of the compiled"
+    " function",
 }
 
 # counter name -> tool modules the probe imports once per container, before forking each job. Only

@@ -7,8 +7,6 @@ RMSNorm, which Keras lacks (or lacks in some versions), are small layers of thei
 """
 from __future__ import absolute_import, division, print_function
 
-import numpy as np
-
 import zoo
 
 KERAS_ACTIVATIONS = {"silu": "swish"}  # swish is x * sigmoid(x); tf.keras before 2.7 knows no "silu"
@@ -67,6 +65,8 @@ class _TensorFlowOps(object):
 
 
 def _custom_layers(k):
+    import numpy as np
+
     ops = k.ops
 
     class RMSNorm(k.layers.Layer):

@@ -56,7 +56,9 @@ def test_a_reference_that_forgets_attention_fails_the_closed_form(monkeypatch: p
 
 
 def test_a_closed_form_of_another_width_fails_too() -> None:
-    wrong = dict(SEVEN_B, layers=[dict(s, ffn=2 * 11008) if s["kind"] == "llama_block" else s for s in SEVEN_B["layers"]])
+    wrong = dict(
+        SEVEN_B, layers=[dict(s, ffn=2 * 11008) if s["kind"] == "llama_block" else s for s in SEVEN_B["layers"]]
+    )
     assert not closed_form.agrees(closed_form.decoder(wrong), reference(SEVEN_B))
 
 

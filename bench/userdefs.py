@@ -11,6 +11,8 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.probe import zoo
+
 import tomllib
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")  # those both builders know
@@ -102,7 +104,12 @@ def check(data: dict, where: str) -> dict:
             raise DefinitionError(f"{where}: layers[{index}].name: {layer['name']!r} is used twice")
         names.add(layer["name"])
         layers.append(layer)
-    return {"summary": summary, "verbatim": False, "input": list(data["input"]), "layers": layers}
+    definition = {"summary": summary, "verbatim": False, "input": list(data["input"]), "layers": layers}
+    try:
+        zoo.check(Path(where).stem, definition)  # what the zoo asks of its own definitions
+    except zoo.DefinitionError as error:
+        raise DefinitionError(f"{where}: {error}") from None
+    return definition
 
 
 def _layer(spec: object, where: str) -> dict:

@@ -11,9 +11,9 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.probe import zoo
-
 import tomllib
+
+from bench.probe import zoo
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")  # those both builders know
 

@@ -19,11 +19,15 @@ def per_sample(counter: str) -> bool:
 
 
 def as_counted(counter: str, definition: dict) -> dict:
-    """The definition at the batch `counter` counts: batch 1 for a per-sample counter."""
+    """The definition at the batch `counter` counts: batch 1 for a per-sample counter (the PyTorch
+    build's own input shape too, where the definition gives one)."""
     shape = definition.get("input") or []
     if not per_sample(counter) or not shape or shape[0] == 1:
         return definition
-    return dict(definition, input=[1, *shape[1:]])
+    one = dict(definition, input=[1, *shape[1:]])
+    if definition.get("torch_input"):
+        one["torch_input"] = [1, *definition["torch_input"][1:]]
+    return one
 
 
 def section(counters: list[str]) -> str:

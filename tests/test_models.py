@@ -121,6 +121,8 @@ def test_the_report_says_per_counter_whether_it_counts_a_batch_or_a_sample() -> 
     assert "| `keras-flops` | per sample |" in page and "| `thop` | per batch |" in page
     assert batching.as_counted("thop", {"input": [4, 3]})["input"] == [4, 3]
     assert batching.as_counted("keras-flops", {"input": [4, 3]})["input"] == [1, 3]
+    both = batching.as_counted("ptflops-aten", {"input": [4, 8, 3], "torch_input": [4, 3, 8]})
+    assert both["input"] == [1, 8, 3] and both["torch_input"] == [1, 3, 8]
 
 
 # --- definitions in models/<name>.toml

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from bench import bases, cells, charts, compare, context, engine, matrix, paths, report, results, runner
+from bench import bases, cells, charts, compare, context, engine, matrix, models, paths, report, results, runner
 from bench.progress import Progress, say
 from bench.reference import convention
 from bench.reference.convention import Convention
@@ -87,6 +87,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _shape(text: str) -> tuple[str, tuple[int, ...]]:
+    try:
+        return models.parse_shape(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _shard(text: str) -> tuple[int, int]:
     """`i/n`: the i-th of n stable subsets of the cells, 1 <= i <= n."""
     match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
@@ -126,7 +133,24 @@ def _parser() -> argparse.ArgumentParser:
         type=_names,
         help=f"comma-separated cells of docker/cells.toml or ${CELLS_FILE_VARIABLE} (default: all)",
     )
-    run.add_argument("--models", type=_names, help="comma-separated models (default: all)")
+    run.add_argument(
+        "--models",
+        type=_names,
+        help="comma-separated models: the zoo's, or yours in --models-dir as <name>.toml or <name>.py (default:"
+        " the zoo's)",
+    )
+    run.add_argument("--models-dir", type=Path, default=paths.MODELS, help="where your models are (default: models/)")
+    run.add_argument(
+        "--batch", type=_count, help="measure every model at this batch size (recorded as <model>@<input shape>)"
+    )
+    run.add_argument(
+        "--shape",
+        type=_shape,
+        action="append",
+        default=[],
+        metavar="MODEL=DIMS",
+        help="measure MODEL at this whole input shape, batch first (e.g. seed-conv=1x1x64x128; repeatable)",
+    )
     run.add_argument(
         "--base",
         choices=bases.MODES,
@@ -207,7 +231,10 @@ def _matrix(args: argparse.Namespace) -> int:
     selected = cells.pick(cells.load(cells_file()), args.cells)
     if args.shard:
         selected = matrix.shard(selected, *args.shard)
-    models = cells.pick_models(args.models)
+    shapes = dict(args.shape)
+    if len(shapes) != len(args.shape):
+        raise ValueError("--shape names a model twice")
+    chosen = models.select(models.Request(args.models, args.batch, shapes, args.models_dir))
     options = matrix.Options(
         results=args.results,
         base_mode=args.base,
@@ -217,6 +244,7 @@ def _matrix(args: argparse.Namespace) -> int:
         limits=runner.Limits(timeout_s=args.probe_timeout, memory=args.memory, cpus=args.cpus),
         workers=args.jobs,
         force=args.force,
+        models={model.name: model for model in chosen},
     )
     results.ensure_writable(args.results)
     engines = engine.engines(args.engine)
@@ -227,7 +255,7 @@ def _matrix(args: argparse.Namespace) -> int:
     progress, cancel = Progress(), threading.Event()
     started = time.monotonic()
     try:
-        summary = matrix.run(engines, selected, models, options, progress, cancel)
+        summary = matrix.run(engines, selected, [m.name for m in chosen], options, progress, cancel)
     except BaseException as error:
         cancel.set()
         runner.stop_all()

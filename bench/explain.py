@@ -6,11 +6,13 @@ reconciliations there are.
 
 from __future__ import annotations
 
+from bench import batching, peers
 from bench.cells import order_key
 from bench.counters import ADAPTERS
 from bench.markdown import code, number, signed, table, text
 from bench.probe import catalog, variants
 from bench.reconcile import CAUSES, Reconciliation, reconcile
+from bench.reference import closed_form
 from bench.reference.convention import Convention
 from bench.reference.formulas import analyse
 
@@ -32,6 +34,8 @@ def reconciliations(entries: list[dict], convention: Convention) -> tuple[list[R
         name = f"{code(entry['model'])} / {text(entry['cell'])} / {code(entry['job'])}"
         if probe.get("schema") != catalog.COUNT_SCHEMA:
             skipped.append(f"{name}: recorded by probe schema {text(probe.get('schema'))}, not {catalog.COUNT_SCHEMA}")
+        elif peers.is_code(entry):
+            continue  # no definition, no reference: peers.section sets it beside the other counters
         elif variants.split(entry["job"])[0] not in ADAPTERS:
             skipped.append(f"{name}: no counter adapter on the host")
         else:
@@ -123,7 +127,10 @@ def section(model: str, rows: list[Reconciliation]) -> str:
     ]
     header = ["cell", "counter", "pinned to", "as reported", "in FLOPs", "reference"]
     header += [CAUSES[c] for c in causes] + ["residual"]
-    lines = [f"## {code(model)}: each counter's total, explained\n", _reference(rows[0]) + "\n", table(header, body)]
+    whole = next((r for r in rows if not batching.per_sample(r.counter)), rows[0])  # at the model's own batch
+    closed = closed_form.line(whole.definition, whole.reference, whole.convention)
+    lines = [f"## {code(model)}: each counter's total, explained\n", _reference(whole) + "\n"]
+    lines += [closed] * bool(closed) + [table(header, body)]
     lines += [_row(r) for r in rows]
     return "\n".join(lines)
 

@@ -22,12 +22,12 @@ import docker
 import docker.errors
 import requests
 
-from bench import context, images, paths, results, runner
+from bench import bigmodels, context, images, models, paths, results, runner
 from bench.bases import BaseUnavailable
 from bench.cells import Cell
 from bench.engine import Engine
 from bench.errors import first_line
-from bench.probe import catalog, zoo
+from bench.probe import catalog, variants, zoo
 from bench.progress import Progress, say
 
 
@@ -41,6 +41,7 @@ class Options:
     limits: runner.Limits = runner.Limits()
     workers: int = 1  # cells at a time on each engine
     force: bool = False  # re-measure jobs whose results are recorded
+    models: dict[str, models.Model] = field(default_factory=dict)  # by name, where not the zoo's as it is
 
 
 @dataclass
@@ -64,12 +65,13 @@ class Cancelled(Exception):
     """The run was asked to stop (Ctrl-C, SIGTERM): workers finish nothing new."""
 
 
-def inputs_key(image_inputs: str, key: results.Key) -> str:
-    """The hash of everything that determines one measurement."""
+def inputs_key(image_inputs: str, key: results.Key, definition: dict | None = None) -> str:
+    """The hash of everything that determines one measurement (`definition`: the model's, when it
+    is not the zoo's: a user's, or one at another input)."""
     parts = {
         "image_inputs": image_inputs,
         "probe": runner.probe_hash(),
-        "definition": zoo.fingerprint(zoo.MODELS[key.model]),
+        "definition": zoo.fingerprint(zoo.MODELS[key.model] if definition is None else definition),
         "schema": catalog.COUNT_SCHEMA if key.kind == "count" else catalog.CHECK_SCHEMA,
         "cell": key.cell,
         "kind": key.kind,
@@ -93,9 +95,27 @@ def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
     return [c for c in cells if int(hashlib.sha256(c.name.encode()).hexdigest(), 16) % count == index - 1]
 
 
-def plan(cells: list[Cell], models: list[str]) -> dict[str, list[results.Key]]:
+def plan(
+    cells: list[Cell], names: list[str], chosen: dict[str, models.Model] | None = None
+) -> dict[str, list[results.Key]]:
+    """Every job of every cell for every model, but those a model cannot be asked (a Python model's
+    counters of a framework it does not build for, checks of code that has no definition, variants whose
+    switches change nothing the model runs)."""
+    chosen = chosen or {}
+
+    def runs(model: str, kind: str, job: str) -> bool:
+        definition = chosen[model].definition if model in chosen else zoo.MODELS[model]
+        if kind == "count" and not variants.runs_on(job, definition, bigmodels.is_abstract(definition)):
+            return False  # a switch that cannot change what this model runs, or no weights to run it on
+        return model not in chosen or chosen[model].runs(kind, job)
+
     return {
-        cell.name: [results.Key(cell.name, model, job, kind) for model in models for kind, job in cell.jobs()]
+        cell.name: [
+            results.Key(cell.name, model, job, kind)
+            for model in names
+            for kind, job in cell.jobs()
+            if runs(model, kind, job)
+        ]
         for cell in cells
     }
 
@@ -110,7 +130,7 @@ def run(
 ) -> Summary:
     """Every cell once, on whichever engine's worker is free first."""
     summary = Summary()
-    keys = plan(cells, models)
+    keys = plan(cells, models, options.models)
     pending = sorted(cells, key=lambda cell: -_expected_seconds(options.results, keys[cell.name]))
     take = threading.Lock()
 
@@ -190,6 +210,9 @@ def _cell(
     finished: set[results.Key],
 ) -> None:
     host = results.host_provenance(engine.version) | {"engine": engine.url}
+    keys = _not_for_this_model(options, keys, host, summary, progress)
+    if not keys:
+        return
     try:
         with _locked(f"base-{engine.url}"):
             base = engine.bases(options.base_mode, options.mirror).resolve(cell)
@@ -198,7 +221,8 @@ def _cell(
         _write_all(options.results, keys, "not-run", str(why), "", host, summary, progress)
         return
     build_context = context.assemble(cell, base, options.ca_bundle, list(options.wheelhouses), engine.arch)
-    wanted = {key: inputs_key(build_context.inputs_hash, key) for key in keys}
+    chosen = options.models
+    wanted = {key: inputs_key(build_context.inputs_hash, key, _definition(chosen, key.model)) for key in keys}
     todo = [k for k in keys if options.force or not _recorded(options.results, k, wanted[k], cell)]
     if len(todo) < len(keys):
         with summary.lock:
@@ -217,7 +241,8 @@ def _cell(
     with summary.lock:
         (summary.built if image.built else summary.reused).append(cell.name)
     provenance = host | {"image": image.provenance()}
-    for run in runner.run_cell(engine.client, image.tag, cell.name, todo, cell.env, options.limits):
+    extra = models.payload([chosen[name] for name in sorted({k.model for k in todo}) if name in chosen])
+    for run in runner.run_cell(engine.client, image.tag, cell.name, todo, cell.env, options.limits, extra=extra):
         if cancel.is_set():
             raise Cancelled
         expected = cell.expected_failures.get(run.key.job, "") or cell.may_fail.get(run.key.job, "")
@@ -226,6 +251,26 @@ def _cell(
             options.results, run, provenance | {"inputs_key": wanted[run.key]}, summary, progress, expected, surprise
         )
         finished.add(run.key)
+
+
+def _not_for_this_model(
+    options: Options, keys: list[results.Key], host: dict, summary: Summary, progress: Progress
+) -> list[results.Key]:
+    """Record the jobs that cannot take their model (too big to hold for a counter that needs its
+    weights) as not run, with the reason; the keys left to run."""
+    left = []
+    for key in keys:
+        model = options.models.get(key.model)
+        reason = model.why_not(key.kind, key.job) if model else ""
+        if reason:
+            _write_all(options.results, [key], "not-run", reason, "", host, summary, progress)
+        else:
+            left.append(key)
+    return left
+
+
+def _definition(chosen: dict[str, models.Model], name: str) -> dict | None:
+    return chosen[name].definition if name in chosen else None
 
 
 def _recorded(where: Path, key: results.Key, wanted: str, cell: Cell) -> bool:

@@ -9,6 +9,7 @@ REQUIREMENTS = DOCKER / "requirements"
 PROBE = ROOT / "bench" / "probe"
 SCHEMAS = ROOT / "bench" / "schema"
 RESULTS = ROOT / "results"
+MODELS = ROOT / "models"  # the user's own models (bench/models.py)
 LOGS = ROOT / ".matrix" / "logs"  # full build logs; results keep only their tails
 LOCKS = ROOT / ".matrix" / "locks"  # one file lock per image or base being made, shared by concurrent runs
 CHARTS = (

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from bench import batching, models
 from bench.counters import Adapter, Item, Steps, Unit, adapter_for
 from bench.markdown import number
-from bench.probe import zoo
+from bench.probe import variants, zoo
 from bench.reference.convention import Convention
 from bench.reference.formulas import LayerCost, analyse
 
@@ -98,7 +99,7 @@ class Reconciliation:
 def reconcile(record: dict, convention: Convention, adapter: Adapter | None = None) -> Reconciliation:
     """Reconcile one measurement against the definition it measured (kept in the record)."""
     probe = record["probe"]
-    definition = probe["definition"]
+    definition = batching.as_counted(variants.split(record["job"])[0], probe["definition"])
     adapter = adapter or adapter_for(record["job"])
     reading = adapter.read(definition, probe)
     factor = adapter.unit.flops(convention)
@@ -163,9 +164,9 @@ def _definition_note(model: str, probe: dict) -> str:
     stored = zoo.fingerprint(probe["definition"])
     if stored != probe.get("definition_sha256"):
         return "the record's definition does not match the hash stored beside it"
-    today = zoo.MODELS.get(model)
+    today = models.today(model)
     if today is None:
-        return "the zoo no longer defines this model; reconciled against the definition the record holds"
+        return "no model of this name is defined today; reconciled against the definition the record holds"
     if zoo.fingerprint(today) != stored:
         return (
             f"measured with an earlier definition (sha256 {stored[:12]}; today's is"

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import charts, explain, export, page, results, rows, variations
+from bench import batching, charts, explain, export, page, peers, results, rows, variations
 from bench.cells import order_key
 from bench.markdown import Markup, code, join, number, table, text
+from bench.probe import variants
 from bench.reconcile import Reconciliation
 from bench.reference.convention import PRESETS, Convention
 from bench.results import Problem
@@ -132,13 +133,21 @@ def _compose(
     for model in sorted({r.model for r in explained}):
         heading, rest = explain.section(model, [r for r in explained if r.model == model]).split("\n", 1)
         parts += [heading + "\n", _pictures(model, [r for r in measured if r.model == model]) + rest]
+    compared = peers.section(ok)
+    if compared:
+        parts.append(compared)
     if skipped:
         parts.append("Measurements not reconciled:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n")
     parts.append(variations.section(entries, everything))  # "" without variants
     if checks:
         parts.append(_checks(checks))
     if ok:
-        parts += [_details(ok), _versions(ok), "## How to cite a row\n\n" + text(cite(measured)) + "\n"]
+        parts += [
+            _details(ok),
+            batching.section(sorted({variants.split(e["job"])[0] for e in ok})),
+            _versions(ok),
+            "## How to cite a row\n\n" + text(cite(measured)) + "\n",
+        ]
     if missing:
         parts.append(_not_measured(failures))
     if problems:

@@ -36,6 +36,7 @@ TAIL_CHARS = 4000
 LABEL = "org.flops-matrix.probe"
 LABEL_OWNER = "org.flops-matrix.owner"  # host:pid of the orchestrator that started it
 USER = "65534:65534"  # nobody
+USER_FILES = "user"  # under /probe: the user's model files and definitions (bench/models.py payload)
 GRACE_S = 30.0  # at most, beyond the probe's own limits, before the orchestrator stops waiting
 
 _live: set[docker.models.containers.Container] = set()  # this run's probe containers, for stop_all
@@ -64,13 +65,21 @@ def probe_archive() -> bytes:
     """The probe's files as a tar for put_archive into /probe (works on remote engines too).
 
     Deterministic (no times or owners), so that its hash can key cached results."""
+    return archive({source.name: source.read_bytes() for source in paths.PROBE.glob("*.py")})
+
+
+def archive(files: dict[str, bytes]) -> bytes:
+    """Files (name -> content; a name may hold one folder) as a deterministic tar."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for source in sorted(paths.PROBE.glob("*.py")):
-            data = source.read_bytes()
-            info = tarfile.TarInfo(source.name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
+        for folder in sorted({name.rpartition("/")[0] for name in files} - {""}):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(files[name]), 0o644
+            tar.addfile(info, io.BytesIO(files[name]))
     return buffer.getvalue()
 
 
@@ -79,11 +88,14 @@ def probe_hash() -> str:
     return hashlib.sha256(probe_archive()).hexdigest()
 
 
-def probe_command(cell: str, keys: list[Key], limits: Limits) -> list[str]:
-    """The probe for these jobs, under a container-wide time limit that coreutils enforces."""
+def probe_command(cell: str, keys: list[Key], limits: Limits, extra: bool = False) -> list[str]:
+    """The probe for these jobs, under a container-wide time limit that coreutils enforces; `extra`:
+    with the definitions the zoo lacks (USER_FILES)."""
     jobs = json.dumps([[key.model, key.kind, key.job] for key in keys])
     budget = int(limits.timeout_s * len(keys) + _grace(limits) + 60)  # + importing the frameworks
     probe = [PYTHON, "/probe/probe.py", "--cell", cell, "--timeout", f"{limits.timeout_s:g}", "--jobs", jobs]
+    if extra:
+        probe += ["--models-file", f"/probe/{USER_FILES}/models.json"]
     return ["timeout", "-s", "KILL", str(budget), *probe]
 
 
@@ -96,9 +108,14 @@ def owner() -> str:
 
 
 def create(
-    client: docker.DockerClient, image: str, command: list[str], env: dict[str, str], limits: Limits
+    client: docker.DockerClient,
+    image: str,
+    command: list[str],
+    env: dict[str, str],
+    limits: Limits,
+    extra: dict[str, bytes] | None = None,
 ) -> docker.models.containers.Container:
-    """A locked-down container with the probe in /probe, not yet started."""
+    """A locked-down container with the probe in /probe (and `extra` files in /probe/user), not yet started."""
     container = client.containers.create(
         image,
         command=command,
@@ -119,6 +136,8 @@ def create(
     )
     try:
         container.put_archive("/probe", probe_archive())
+        if extra:
+            container.put_archive("/probe", archive({f"{USER_FILES}/{n}": data for n, data in extra.items()}))
     except BaseException:
         container.remove(force=True, v=True)
         raise
@@ -154,12 +173,14 @@ def run_cell(
     limits: Limits,
     command: Callable[[list[Key]], list[str]] | None = None,
     started: Callable[[Key], None] | None = None,
+    extra: dict[str, bytes] | None = None,
 ) -> Iterator[ProbeRun]:
-    """Each job's run, in order, as the probe finishes it; a dead container is replaced for the rest."""
+    """Each job's run, in order, as the probe finishes it; a dead container is replaced for the rest.
+    `extra`: files for /probe/user (bench/models.payload)."""
     left = list(keys)
     while left:
         done = 0
-        for run in _one_container(client, image, cell, left, env, limits, command, started):
+        for run in _one_container(client, image, cell, left, env, limits, command, started, extra):
             done += 1
             yield run
         left = left[done:]
@@ -174,10 +195,11 @@ def _one_container(
     limits: Limits,
     command: Callable[[list[Key]], list[str]] | None,
     started: Callable[[Key], None] | None,
+    extra: dict[str, bytes] | None = None,
 ) -> Iterator[ProbeRun]:
     """Runs until the container ends; yields at least one run (the first job fails if nothing came)."""
-    argv = command(keys) if command else probe_command(cell, keys, limits)
-    container = create(client, image, argv, env, limits)
+    argv = command(keys) if command else probe_command(cell, keys, limits, bool(extra))
+    container = create(client, image, argv, env, limits, extra)
     lines: queue.Queue[bytes | None] = queue.Queue()
     reported = 0
     try:

@@ -36,7 +36,7 @@ def test_tf_2_3_1_has_no_local_base_and_says_why() -> None:
 def test_unknown_cell_and_model_are_named_with_the_known_ones() -> None:
     with pytest.raises(cells.CellError, match="unknown cell tf-9.9 .*known: tf-1.12.0"):
         cells.pick(cells.load(), ["tf-1.12.0", "tf-9.9"])
-    with pytest.raises(cells.CellError, match="unknown model resnet .*known: seed"):
+    with pytest.raises(cells.CellError, match="unknown model resnet .*known: .*seed"):
         cells.pick_models(["resnet"])
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import cli, paths, results
+from bench.probe import catalog
 from tests import samples
 from tests.test_results import full_disk
 
@@ -29,7 +30,7 @@ def bench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     ("args", "message"),
     [
         (["--cells", "tf-9.9"], "error: unknown cell tf-9.9 (known: tf-1.12.0, tf-2.3.1"),
-        (["--models", "resnet-50"], "error: unknown model resnet-50 (known: seed, seed-conv)"),
+        (["--models", "resnet-50"], f"error: unknown model resnet-50 (known: {', '.join(catalog.MODELS)}"),
         (["--ca-bundle", "/nonexistent.pem"], "error: CA bundle /nonexistent.pem (from --ca-bundle) is not a file"),
     ],
 )

@@ -110,8 +110,8 @@ def test_the_seed_model_in_full() -> None:
 def test_a_kind_is_registered_once_and_unknown_kinds_are_named() -> None:
     with pytest.raises(ValueError, match="already registered"):
         formula("gru")(lambda spec, shape: None)
-    with pytest.raises(KeyError, match="no formula for layer kind 'attention'"):
-        analyse({"input": [1, 2], "layers": [{"name": "a", "kind": "attention"}]})
+    with pytest.raises(KeyError, match="no formula for layer kind 'capsule'"):
+        analyse({"input": [1, 2], "layers": [{"name": "a", "kind": "capsule"}]})
 
 
 def test_conventions_price_the_same_counts_differently() -> None:

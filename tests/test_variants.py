@@ -28,7 +28,7 @@ def test_every_variant_is_complete_and_applies_to_a_framework_with_counters() ->
     frameworks = {entry[0] for entry in catalog.COUNTERS.values()}
     for name, spec in variants.VARIANTS.items():
         assert variants.SEPARATOR not in name
-        assert set(spec) == {"framework", "summary", "switches", "enter", "may_fail", "unmodelled"}, name
+        assert set(spec) == {"framework", "kinds", "summary", "switches", "enter", "may_fail", "unmodelled"}, name
         assert spec["framework"] in frameworks and spec["summary"] and spec["switches"] and callable(spec["enter"])
 
 
@@ -224,3 +224,15 @@ def test_ptflops_aten_prices_nothing_where_its_table_lacks_every_op_the_module_r
     counted = [(name, 5 if name == "gru" else 0, "") for name, _, _ in unpriced]  # the twin: a count with no rule
     wrong = reconcile(module_record("ptflops-aten@inference-mode", counted), PRESETS["macs"])
     assert wrong.residual == 5 and [r.place for r in wrong.residuals] == ["gru"]
+
+
+def test_a_variant_runs_only_on_models_whose_kinds_its_switch_changes() -> None:
+    recurrent = {"layers": [{"name": "r", "kind": "residual", "body": [{"name": "g", "kind": "gru"}], "shortcut": []}]}
+    convolution = {"layers": [{"name": "c", "kind": "conv2d"}]}
+    assert variants.kinds(recurrent) == {"residual", "gru"}  # a composite's parts count
+    assert variants.runs_on("thop@mkldnn-off", recurrent)
+    assert not variants.runs_on("thop@mkldnn-off", convolution)  # the twin: no recurrent kernel to switch
+    assert variants.runs_on("thop@meta", convolution)  # every defined model
+    assert not variants.runs_on("thop@meta", {"python": "mine.py"})  # no definition: plain calls only
+    assert not variants.runs_on("thop@meta", convolution, abstract=True)  # too big to hold: one way only
+    assert variants.runs_on("thop", {"python": "mine.py"})

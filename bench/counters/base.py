@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
+from bench.probe import zoo
 from bench.reference.convention import Convention
 from bench.reference.formulas import LayerCost, analyse
 
@@ -98,28 +99,60 @@ class Module:
     index: int  # the module's place among the layer's modules (0: the layer itself; then its activation)
     name: str
     config: dict  # the module's options as built (bias, batch_first, ...)
+    owner: str = ""  # for a part of a composite layer (a residual block's conv): that layer
 
     @property
     def layer(self) -> str:
-        return self.spec["name"]
+        return self.owner or self.spec["name"]
 
 
 def torch_modules(definition: dict, probe: dict) -> Iterator[Module]:
-    """Every module the definition's layers name, in order, with shapes carried from the input."""
+    """Every module the definition's layers name, in order, with shapes carried from the input; a
+    composite layer's parts each with their own definition and input, placed on the layer."""
     built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
-    shape = tuple(definition["input"])
     for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
+        if cost.parts:
+            yield from _parts(spec, cost, built)
+            continue
         for index, name in enumerate(spec["torch"]):
-            yield Module(spec, cost, shape, index, name, built.get(name, {}))
-        shape = cost.out_shape
+            yield Module(spec, cost, cost.in_shape, index, name, built.get(name, {}))
+
+
+def _parts(spec: dict, cost: LayerCost, built: dict[str, dict]) -> Iterator[Module]:
+    """A composite layer's parts: each part's modules, found under the layer's module by their own names."""
+    container = spec["torch"][0] + "."
+    specs = {part["name"]: part for part in zoo.parts(spec, cost.in_shape[-1])}
+    for part in cost.parts:
+        part_spec = specs[part.name]
+        for index, local in enumerate(part_spec["torch"]):
+            under = [
+                n for n in built if n.startswith(container) and (n == container + local or n.endswith("." + local))
+            ]
+            name = under[0] if len(under) == 1 else container + local
+            yield Module(part_spec, part, part.in_shape, index, name, built.get(name, {}), spec["name"])
 
 
 def outside_definition(
     definition: dict, items: list[dict], words: Callable[[dict], str] = lambda _: "a module the definition lacks"
 ) -> list[Item]:
-    """The breakdown's items for modules no layer names: unpredicted, so their whole count is residual."""
+    """The breakdown's items for modules no layer names: unpredicted, so their whole count is residual.
+    One inside a composite layer's module (its own module, its residual add's activation) stays on that layer."""
     named = {module for spec in definition["layers"] for module in spec["torch"]}
-    return [Item(i["name"], BUCKET_UNDEFINED, i["raw"], Counter(), words(i)) for i in items if i["name"] not in named]
+    composite = {spec["torch"][0]: spec["name"] for spec in definition["layers"] if spec["kind"] in zoo.COMPOSITE}
+    parts = {
+        spec["torch"][0]: {t for p in zoo.parts(spec) for t in p["torch"]}
+        for spec in definition["layers"]
+        if spec["kind"] in zoo.COMPOSITE
+    }
+    found = []
+    for item in items:
+        head, _, rest = item["name"].partition(".")
+        if (item["name"] in named and item["name"] not in composite) or rest.rsplit(".", 1)[-1] in parts.get(head, ()):
+            continue  # torch_modules yields it
+        owner = composite.get(item["name"]) or composite.get(head)
+        why = words(item) if owner is None else "a module of the composite layer that no rule model knows"
+        found.append(Item(item["name"], owner or BUCKET_UNDEFINED, item["raw"], Counter(), why))
+    return found
 
 
 def nodes_by_module(probe: dict) -> dict[str, list[dict]]:

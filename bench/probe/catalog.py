@@ -141,6 +141,24 @@ COUNTERS = {
     ),
 }
 
+# counter name -> why it reports one sample's count whatever the model's batch (every other counter
+# counts the whole batch it is given). tests/test_batches_docker.py measures this at two batch sizes.
+PER_SAMPLE = {
+    "ptflops-pytorch": "ptflops builds its own input, of batch 1, from the shape without the batch dimension",
+    "ptflops-aten": "ptflops builds its own input, of batch 1, from the shape without the batch dimension",
+    "keras-flops": "get_flops(model, batch_size=1) traces the model again at a batch of 1",
+}
+
+# counter name -> how it counts a model too big to hold (bench/bigmodels.py) without its weights; the
+# other counters need the weights, and those models are recorded as not run for them.
+ABSTRACT = {
+    "torch-flop-counter": "the model and its input built on PyTorch's meta device (shapes, no storage),"
+    " counted by FlopCounterMode as usual",
+    "keras3-jax-xla": "Keras 3 variables created uninitialized (keras.StatelessScope(initialize_variables=False)),"
+    " model.stateless_call jitted and lowered on jax.ShapeDtypeStructs, XLA's cost analysis of the compiled"
+    " function",
+}
+
 # counter name -> tool modules the probe imports once per container, before forking each job. Only
 # modules whose import changes nothing global belong here: keras-flops registers FLOPs rules with
 # TensorFlow when imported, which would change every other TF counter's number in the container.

@@ -62,10 +62,15 @@ def flop_counter_count(model_name):
 
     import build_torch
     import installed
+    import zoo
 
-    model = build_torch.builder(model_name)()
+    abstract = bool(zoo.MODELS[model_name].get("abstract"))
+    if abstract:  # too big to hold: built on the meta device, where FlopCounterMode reads shapes alone
+        model, x = build_torch.on_meta(model_name)
+    else:
+        model = build_torch.builder(model_name)()
+        x = build_torch.seed_input(model_name)
     model.eval()
-    x = build_torch.seed_input(model_name)
     root = type(model).__name__
     counter = FlopCounterMode(display=False)
     seen = []  # (place, op packet, overload, input shapes, output shape, FLOPs the counter added, pointwise)
@@ -147,6 +152,9 @@ def flop_counter_count(model_name):
         "a recording TorchDispatchMode nested inside the counter noted each op, its module (the"
         " counter's own ModuleTracker) and the FLOPs the counter added for it: 'nodes'",
     ]
+    if abstract:
+        notes.append("built on PyTorch's meta device (build_torch.on_meta): no weight was materialised; the"
+                     " counter priced each op from its shapes")
     data = listing(False)
     if data:
         notes.append("ops without a formula that are not pointwise (views, copies, creation): " + "; ".join(data))

@@ -17,7 +17,6 @@ from __future__ import absolute_import, division, print_function
 import build_keras
 import count_tf
 import installed
-import zoo
 
 BATCH_SIZE = 1
 OWN_RULES = ("AddV2", "Max", "FusedBatchNormV3")  # what keras_flops/flops_registory.py registers
@@ -37,7 +36,7 @@ def get_flops(model_name):
     import keras_flops  # registers its FLOPs rules; raises where TensorFlow has one of them already
     import tensorflow as tf
 
-    shape = tuple(zoo.MODELS[model_name]["input"])
+    shape = build_keras.input_shape(model_name)
     model = build_keras.builder(model_name)(shape)
     total = keras_flops.get_flops(model, batch_size=BATCH_SIZE)
 

@@ -3,7 +3,6 @@ common answer (see probe.py)."""
 from __future__ import absolute_import, division, print_function
 
 import build_keras
-import zoo
 
 
 def _op_types(proto):
@@ -89,7 +88,7 @@ def seed_recipe(model_name):
     """The blog's code: the whole Keras session graph, input generator and initializers included."""
     import blog_keras
 
-    shape = tuple(zoo.MODELS[model_name]["input"])
+    shape = build_keras.input_shape(model_name)
     proto, graph, model = blog_keras.seed_recipe(build_keras.builder(model_name), shape)
     return _answer(blog_keras.tf, proto, graph, model)
 
@@ -100,7 +99,7 @@ def frozen(model_name):
 
     if tf.__version__.startswith("1."):
         raise RuntimeError("tf-profiler-frozen needs TensorFlow 2 (concrete functions)")
-    shape = tuple(zoo.MODELS[model_name]["input"])
+    shape = build_keras.input_shape(model_name)
     return profile_frozen(build_keras.builder(model_name)(shape), shape)
 
 

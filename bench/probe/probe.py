@@ -27,6 +27,7 @@ import time
 
 import catalog
 import installed
+import usercode
 import variants
 import zoo
 
@@ -92,6 +93,13 @@ def _watch_torch_switches(seen):
     return register(hook)
 
 
+def _peak_rss_kib():
+    """The job's peak resident memory so far (its forked process; Linux reports KiB)."""
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def _sdpa_backends(torch):
     """The scaled_dot_product_attention kernels enabled (sdpa_kernel sets these flags), where torch has them."""
     flags = (("flash", "flash_sdp_enabled"), ("efficient", "mem_efficient_sdp_enabled"), ("math", "math_sdp_enabled"))
@@ -112,6 +120,7 @@ def measure(cell, model, job):
             handle.remove()
     raw_total = answer["raw_total"]
     provenance = _provenance(answer)
+    provenance["peak_rss_kib"] = _peak_rss_kib()
     if handle is not None:
         provenance["switches"] = switches
     if variant:
@@ -270,7 +279,10 @@ def main(argv=None):
     parser.add_argument("--cell", required=True)
     parser.add_argument("--jobs", required=True, help="JSON list of [model, 'count' or 'check', name]")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds each job may take")
+    parser.add_argument("--models-file", help="JSON: name -> definition, for models the zoo lacks (usercode.py)")
     args = parser.parse_args(argv)
+    if args.models_file:
+        usercode.register(args.models_file, zoo.MODELS, catalog.MODELS)
     jobs = [tuple(job) for job in json.loads(args.jobs)]
     unknown = _unknown(jobs)
     if unknown:

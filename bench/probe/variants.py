@@ -61,13 +61,18 @@ UNMODELLED = "; the rule models do not model this, so a residual under this vari
 NO_VALUES = ("a counter that needs tensor values, or puts the model on a device of its own, fails without real"
              " tensors: the failure is the tool's limit, recorded")
 
-# variant -> framework of the counters it applies to, what it does (the report's words), the switches it
+# The layer kinds whose kernels a switch changes: fused attention paths, recurrent kernels.
+ATTENTION = ("transformer_encoder", "attention", "llama_block")
+
+# variant -> framework of the counters it applies to, the layer kinds of the models it runs on (None: every
+# model with a definition; a switch is measured only where it can change what runs), what it does (the report's words), the switches it
 # sets (recorded in the record's provenance), the context manager, and why a counter may fail under it
 # ("" when a failure would be a bug), and what the host's rule models do not model of it ("" when they do: a
 # residual is then a fault).
 VARIANTS = {
     "no-grad": {
         "framework": "torch",
+        "kinds": ATTENTION,
         "summary": "torch.no_grad() around the call, as inference code runs: nn.TransformerEncoderLayer may"
                    " take its fused fast path",
         "switches": {"grad_enabled": False},
@@ -77,6 +82,7 @@ VARIANTS = {
     },
     "inference-mode": {
         "framework": "torch",
+        "kinds": None,
         "summary": "torch.inference_mode() around the call: no autograd at all, the fast paths no_grad allows",
         "switches": {"grad_enabled": False, "inference_mode": True},
         "enter": _inference_mode,
@@ -85,6 +91,7 @@ VARIANTS = {
     },
     "mkldnn-off": {
         "framework": "torch",
+        "kinds": ("gru", "lstm", "simple_rnn"),
         "summary": "torch.backends.mkldnn.flags(enabled=False): nn.GRU/nn.LSTM (and convolutions) run aten's"
                    " own kernels instead of oneDNN's",
         "switches": {"mkldnn_enabled": False},
@@ -94,6 +101,7 @@ VARIANTS = {
     },
     "sdpa-math": {
         "framework": "torch",
+        "kinds": ATTENTION,
         "summary": "torch.nn.attention.sdpa_kernel(SDPBackend.MATH): scaled_dot_product_attention as matmuls"
                    " and a softmax",
         "switches": {"sdpa_backends": ["math"]},
@@ -103,6 +111,7 @@ VARIANTS = {
     },
     "sdpa-flash": {
         "framework": "torch",
+        "kinds": ATTENTION,
         "summary": "torch.nn.attention.sdpa_kernel(SDPBackend.FLASH_ATTENTION): the fused kernel (CPU has one)",
         "switches": {"sdpa_backends": ["flash"]},
         "enter": _sdpa("FLASH_ATTENTION"),
@@ -111,6 +120,7 @@ VARIANTS = {
     },
     "meta": {
         "framework": "torch",
+        "kinds": None,
         "summary": "the call under torch.device('meta'): model and input on the meta device, shapes without"
                    " values, as for a model too big to hold",
         "switches": {"device": "meta"},
@@ -120,6 +130,7 @@ VARIANTS = {
     },
     "fake": {
         "framework": "torch",
+        "kinds": None,
         "summary": "the call under FakeTensorMode: parameters and input are fake tensors (shapes without"
                    " storage)",
         "switches": {"tensor_type": "FakeTensor"},
@@ -151,6 +162,30 @@ def unknown(job_name, counters):
         known = [v for v, spec in VARIANTS.items() if spec["framework"] == counters[counter][0]]
         return "variant for %s" % counter, variant, known
     return None
+
+
+def kinds(definition):
+    """Every layer kind a definition holds, composite layers' parts included (empty without a definition)."""
+    found, stack = set(), list(definition.get("layers") or [])
+    while stack:
+        spec = stack.pop()
+        found.add(spec["kind"])
+        for value in spec.values():
+            if isinstance(value, list):
+                stack += [part for part in value if isinstance(part, dict) and "kind" in part]
+    return found
+
+
+def runs_on(job_name, definition, abstract=False):
+    """Whether a job runs on a model: a plain job always; a variant on a defined model with a kind it
+    changes, held in memory (a model too big to hold is counted the one way that needs no weights)."""
+    variant = split(job_name)[1]
+    if not variant:
+        return True
+    if abstract:
+        return False
+    wanted, present = VARIANTS[variant]["kinds"], kinds(definition)
+    return bool(present) and (wanted is None or bool(present & set(wanted)))
 
 
 def applied(variant):

@@ -1,0 +1,48 @@
+"""Models too big to hold: LLaMA-7B- and 70B-shaped decoders, counted without their weights.
+
+Their definitions are the zoo's llama kind at the published sizes; they travel to the probe like a
+user's (bench/models.payload) and run only when named (`--models llama-7b`). Only the counters in
+catalog.ABSTRACT count them, on shapes alone; every other job is recorded as not run, with the
+weights' size as the reason, and no container is started for it.
+"""
+
+from __future__ import annotations
+
+from bench.probe import catalog, zoo
+from bench.reference.formulas import analyse
+
+BYTES_PER_PARAMETER = 4  # float32, as every counter builds models
+
+MODELS = {
+    # LLaMA-7B (Touvron et al. 2023, Table 2): d 4096, 32 layers, 32 heads, SwiGLU 11008, vocabulary 32000
+    "llama-7b": zoo.llama(
+        dim=4096, layers=32, heads=32, kv_heads=32, ffn=11008, seq=2048, vocab=32000, name="LLaMA-7B"
+    ),
+    # Llama 2 70B (Touvron et al. 2023b): d 8192, 80 layers, 64 heads with 8 KV heads, SwiGLU 28672
+    "llama-70b": zoo.llama(
+        dim=8192, layers=80, heads=64, kv_heads=8, ffn=28672, seq=2048, vocab=32000, name="Llama-2-70B"
+    ),
+}
+for _definition in MODELS.values():
+    _definition["abstract"] = True  # the probe builds it on shapes alone
+
+
+def is_abstract(definition: dict) -> bool:
+    return bool(definition.get("abstract"))
+
+
+def parameters(definition: dict) -> int:
+    return sum(cost.params for cost in analyse(definition))
+
+
+def why_not(definition: dict, kind: str, job: str) -> str:
+    """Why a job cannot count this model ("" when it can): it needs the model's real weights."""
+    if kind == "count" and job in catalog.ABSTRACT:
+        return ""
+    params = parameters(definition)
+    size = params * BYTES_PER_PARAMETER / 1024**3
+    counts = f"counter {job}" if kind == "count" else f"check {job}"
+    return (
+        f"{counts} needs the model built with real weights: {params:,} float32 parameters are {size:,.1f} GiB;"
+        f" counted on shapes alone only by {', '.join(sorted(catalog.ABSTRACT))}"
+    )

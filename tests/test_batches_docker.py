@@ -1,0 +1,91 @@
+"""Batches and the user's models through real containers: one model at two batch sizes (which
+counters count the batch, which one sample), and the README's two example models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from bench import cells, paths
+from bench.probe import catalog
+from bench.reconcile import reconcile
+from bench.reference.convention import PRESETS
+
+pytestmark = pytest.mark.docker
+
+CELLS = ["torch-latest", "tf-2.5.3"]  # between them, per-batch and per-sample counters of both frameworks
+VARIANT = "seed-conv@2x1x100x256"
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "bench", "matrix", "--base", "local", "--cells", ",".join(CELLS), *args]
+    return subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def runs(client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = tmp_path_factory.mktemp("results")
+    first = bench("--results", str(where), "--models", "seed-conv,mine,mine_code")
+    assert first.returncode == 0, first.stderr[-3000:]
+    defaults = {p: p.read_bytes() for p in where.glob("*/seed-conv/*.json")}
+    second = bench("--results", str(where), "--models", "seed-conv", "--batch", "2")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert {p: p.read_bytes() for p in where.glob("*/seed-conv/*.json")} == defaults  # nothing overwritten
+    return where
+
+
+def counted(where: Path, cell: str, model: str) -> dict[str, dict]:
+    found = {}
+    for counter in cells.load()[cell].counters:
+        path = where / cell / model / f"{counter}.json"
+        if path.is_file():
+            found[counter] = json.loads(path.read_text())
+    return found
+
+
+def in_model(record: dict) -> float:
+    """The count less the work a counter sees outside the model (tf.profiler's input generator, say),
+    which does not grow with the batch; the residual-0 check below holds that part to its rule model."""
+    result = reconcile(record, PRESETS["default"])
+    return result.total - sum(a.flops for a in result.adjustments if a.cause == "outside")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_batch_of_two_doubles_the_per_batch_counts_and_leaves_the_per_sample_ones(runs: Path, cell: str) -> None:
+    one, two = counted(runs, cell, "seed-conv"), counted(runs, cell, VARIANT)
+    expected = [c for c in cells.load()[cell].counters if c not in cells.load()[cell].expected_failures]
+    assert sorted(one) == sorted(two) == sorted(expected)
+    ratios = {c: in_model(two[c]) / in_model(one[c]) for c in expected}
+    assert ratios == {c: 1.0 if c in catalog.PER_SAMPLE else 2.0 for c in expected}
+    assert {c for c in expected if c in catalog.PER_SAMPLE}  # each cell has a per-sample counter to tell apart
+    for record in two.values():
+        assert record["probe"]["definition"]["input"] == [2, 1, 100, 256]
+        assert reconcile(record, PRESETS["default"]).residual == 0  # the reference scaled with the batch
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_readme_definition_runs_through_every_counter_and_reconciles(runs: Path, cell: str) -> None:
+    measured = counted(runs, cell, "mine")
+    assert sorted(measured) == sorted(
+        c for c in cells.load()[cell].counters if c not in cells.load()[cell].expected_failures
+    )
+    for record in measured.values():
+        assert record["probe"]["definition"]["summary"].startswith("a small audio tagger")
+        assert reconcile(record, PRESETS["default"]).residual == 0
+
+
+def test_python_code_is_counted_by_every_counter_of_its_frameworks(runs: Path) -> None:
+    torch = counted(runs, "torch-latest", "mine_code")
+    assert sorted(torch) == sorted(cells.load()["torch-latest"].counters)
+    tensorflow = counted(runs, "tf-2.5.3", "mine_code")
+    assert sorted(tensorflow) == sorted(cells.load()["tf-2.5.3"].counters)
+    conv = 32 * 32 * 8 * 3 * 3 * 3  # the conv's multiply-accumulates, which every counter prices
+    for record in [*torch.values(), *tensorflow.values()]:
+        assert record["probe"]["raw_total"] * record["probe"]["flops_per_unit"] >= 2 * conv
+    page = (runs / "README.md").read_text()
+    assert "### `mine_code`" in page and "no analytic reference" in page

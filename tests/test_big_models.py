@@ -1,0 +1,91 @@
+"""Models too big to hold: which counters may take them, and the closed form beside the reference."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bench import bigmodels, matrix, models, results
+from bench.probe import catalog, zoo
+from bench.progress import Progress
+from bench.reference import closed_form, formulas
+from bench.reference.convention import PRESETS
+from bench.reference.formulas import analyse
+
+SEVEN_B = bigmodels.MODELS["llama-7b"]
+
+
+def reference(definition: dict, convention: str = "default") -> float:
+    return sum(PRESETS[convention].flops(cost.total()) for cost in analyse(definition))
+
+
+def test_the_7b_closed_form_by_hand() -> None:
+    closed = closed_form.decoder(SEVEN_B)
+    d, ffn, layers, vocab, context = 4096, 11008, 32, 32000, 2048
+    assert closed.weights == layers * (4 * d * d + 3 * d * ffn) + d * vocab == 6_607_077_376
+    assert closed.per_token() == 2 * closed.weights + 4 * layers * context * d == 14_287_896_576
+    assert closed.total() == context * closed.per_token()
+    assert bigmodels.parameters(SEVEN_B) == 6_738_415_616  # the paper's "6.7B": with the embedding and norms
+
+
+@pytest.mark.parametrize("name", sorted(bigmodels.MODELS))
+@pytest.mark.parametrize("convention", ["default", "macs"])
+def test_the_reference_matches_the_closed_form(name: str, convention: str) -> None:
+    definition = bigmodels.MODELS[name]
+    closed = closed_form.decoder(definition)
+    found = reference(definition, convention)
+    assert closed_form.agrees(closed, found, PRESETS[convention])
+    assert "they agree" in closed_form.line(definition, found, PRESETS[convention])
+
+
+def test_a_reference_that_forgets_attention_fails_the_closed_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    honest = formulas.FORMULAS["attention"]
+
+    def no_matmuls(spec: dict, in_shape: tuple) -> formulas.LayerCost:
+        cost = honest(spec, in_shape)
+        return formulas.LayerCost(cost.name, cost.kind, cost.out_shape, cost.params, Counter({"elementwise": 1}))
+
+    monkeypatch.setitem(formulas.FORMULAS, "attention", no_matmuls)
+    found = reference(SEVEN_B)
+    closed = closed_form.decoder(SEVEN_B)
+    assert not closed_form.agrees(closed, found)
+    assert "THEY DO NOT AGREE" in closed_form.line(SEVEN_B, found)
+
+
+def test_a_closed_form_of_another_width_fails_too() -> None:
+    wrong = dict(
+        SEVEN_B, layers=[dict(s, ffn=2 * 11008) if s["kind"] == "llama_block" else s for s in SEVEN_B["layers"]]
+    )
+    assert not closed_form.agrees(closed_form.decoder(wrong), reference(SEVEN_B))
+
+
+def test_only_decoders_have_a_closed_form() -> None:
+    assert closed_form.decoder(zoo.MODELS["seed-conv"]) is None
+    assert closed_form.line(zoo.MODELS["seed-conv"], 1.0) == ""
+
+
+def test_only_counters_that_count_on_shapes_take_a_model_too_big_to_hold(tmp_path: Path) -> None:
+    big = models.find("llama-7b", tmp_path)
+    assert not big.in_zoo and big.why_not("count", "torch-flop-counter") == ""
+    assert big.why_not("count", "keras3-jax-xla") == ""
+    why = big.why_not("count", "thop")
+    assert "6,738,415,616 float32 parameters are 25.1 GiB" in why and "torch-flop-counter" in why
+    assert big.why_not("check", "equivalence")
+    assert models.find("seed-conv", tmp_path).why_not("count", "thop") == ""
+    assert set(catalog.ABSTRACT) <= set(catalog.COUNTERS)
+
+
+def test_the_jobs_that_need_weights_are_recorded_as_not_run_without_a_container(tmp_path: Path) -> None:
+    big = models.find("llama-7b", tmp_path)
+    options = matrix.Options(results=tmp_path, models={big.name: big})
+    keys = [results.Key("torch-latest", "llama-7b", job) for job in ("thop", "torch-flop-counter")]
+    progress = Progress()
+    progress.start(len(keys))
+    left = matrix._not_for_this_model(options, keys, {}, matrix.Summary(), progress)
+    progress.stop()
+    assert left == [keys[1]]
+    record = json.loads(keys[0].path(tmp_path, "not-run").read_text())
+    assert record["status"] == "not-run" and "needs the model built with real weights" in record["reason"]

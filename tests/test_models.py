@@ -1,0 +1,275 @@
+"""Run parameters and the user's own models, on the host: resolved and checked before anything is built."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from bench import batching, cells, matrix, models, paths, peers, results, runner, userdefs
+from bench.probe import catalog, zoo
+from bench.reconcile import reconcile
+from bench.reference.convention import PRESETS
+from tests import test_counters_fvcore_ptflops as ptflops_tests
+
+EXAMPLE = (paths.MODELS / "mine.toml").read_text()
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+def bench(*args: str, cwd: Path = paths.ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, **NO_ENGINE, "PYTHONPATH": str(paths.ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+# --- shapes and batches
+
+
+@pytest.mark.parametrize("text", ["seed-conv", "seed-conv=", "=1x2", "seed-conv=1x0x2", "seed-conv=1,2", "m=1xx2"])
+def test_a_shape_that_is_not_model_equals_dims_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is not model=DIMS"):
+        models.parse_shape(text)
+
+
+def test_a_shape_names_a_model_and_its_whole_input() -> None:
+    assert models.parse_shape("seed-conv=2x1x64x128") == ("seed-conv", (2, 1, 64, 128))
+
+
+def test_another_batch_is_a_variant_with_its_own_name_and_input() -> None:
+    (variant,) = models.select(models.Request(["seed-conv"], batch=8))
+    assert variant.name == "seed-conv@8x1x100x256"
+    assert variant.definition["input"] == [8, 1, 100, 256]
+    assert variant.definition["layers"] == zoo.MODELS["seed-conv"]["layers"]
+    assert not variant.in_zoo and variant.fingerprint() != zoo.fingerprint(zoo.MODELS["seed-conv"])
+    # its records lie beside the default ones, never over them
+    path = results.Key("torch-latest", variant.name, "thop").path(Path("r"), "ok")
+    assert path != results.Key("torch-latest", "seed-conv", "thop").path(Path("r"), "ok")
+
+
+def test_the_default_input_asked_again_is_the_model_itself() -> None:
+    (same,) = models.select(models.Request(["seed-conv"], batch=1, shapes={"seed-conv": (1, 1, 100, 256)}))
+    assert same.name == "seed-conv" and same.in_zoo
+
+
+def test_a_channels_last_model_gets_its_pytorch_input_at_the_new_shape_too() -> None:
+    name = next(n for n, d in zoo.MODELS.items() if d.get("torch_input") and len(d["input"]) == 4)
+    _, height, width, channels = zoo.MODELS[name]["input"]
+    (variant,) = models.select(models.Request([name], batch=3))
+    assert variant.definition["torch_input"] == [3, channels, height, width]
+
+
+def test_a_batch_and_a_shape_combine_batch_first() -> None:
+    (variant,) = models.select(models.Request(["seed-conv"], batch=4, shapes={"seed-conv": (1, 1, 64, 128)}))
+    assert variant.name == "seed-conv@4x1x64x128"
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (models.Request(["seed-conv"], shapes={"seed-conv": (1, 1, 100)}), "expected 2 spatial dimensions"),
+        (
+            models.Request(["seed-conv"], shapes={"seed-conv": (1, 1, 3, 256)}),
+            "kernel [4, 4] does not fit the input (3, 256)",
+        ),
+        (models.Request(["seed"], shapes={"seed": (1, 1, 100, 255)}), "cannot reshape"),
+        (models.Request(["seed"], shapes={"seed-conv": (1, 1, 100, 256)}), "which this run does not measure"),
+    ],
+)
+def test_shapes_that_do_not_fit_are_refused_before_anything_runs(request_: models.Request, message: str) -> None:
+    with pytest.raises(models.ModelError, match=re.escape(message)):
+        models.select(request_)
+
+
+def test_the_inputs_key_follows_a_variants_definition() -> None:
+    key = results.Key("torch-latest", "seed-conv@2x1x100x256", "thop")
+    (variant,) = models.select(models.Request(["seed-conv"], batch=2))
+    (other,) = models.select(models.Request(["seed-conv"], batch=3))
+    assert matrix.inputs_key("i", key, variant.definition) != matrix.inputs_key("i", key, other.definition)
+
+
+def test_a_per_sample_counter_is_reconciled_at_a_batch_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ptflops runs its own batch of 1: at batch 2 its count is one sample's, and so is its reference."""
+    at_two = dict(ptflops_tests.CONV, input=[2, *ptflops_tests.CONV["input"][1:]])
+    outputs = ptflops_tests.OUTPUTS
+    items = [
+        ("conv2d", ptflops_tests.CONV_MACS + outputs, "conv_flops_counter_hook"),
+        ("relu", outputs, "relu_flops_counter_hook"),
+    ]
+    measured = ptflops_tests.record("ptflops-pytorch", items, at_two)
+    assert reconcile(measured, PRESETS["macs"]).residual == 0
+    monkeypatch.delitem(catalog.PER_SAMPLE, "ptflops-pytorch")  # claimed per batch: the batch is left over
+    assert reconcile(measured, PRESETS["macs"]).residual != 0
+
+
+def test_the_report_says_per_counter_whether_it_counts_a_batch_or_a_sample() -> None:
+    page = batching.section(["keras-flops", "thop"])
+    assert "| `keras-flops` | per sample |" in page and "| `thop` | per batch |" in page
+    assert batching.as_counted("thop", {"input": [4, 3]})["input"] == [4, 3]
+    assert batching.as_counted("keras-flops", {"input": [4, 3]})["input"] == [1, 3]
+    both = batching.as_counted("ptflops-aten", {"input": [4, 8, 3], "torch_input": [4, 3, 8]})
+    assert both["input"] == [1, 8, 3] and both["torch_input"] == [1, 3, 8]
+
+
+# --- definitions in models/<name>.toml
+
+
+def test_the_readme_example_loads_and_completes_into_the_zoos_format() -> None:
+    model = models.find("mine", paths.MODELS)
+    assert model.source == "models/mine.toml" or model.source.endswith("models/mine.toml")
+    modules = [layer["torch"] for layer in model.definition["layers"]]
+    assert modules == [["conv", "conv_relu"], [], ["gru"], ["tags", "tags_sigmoid"]]
+    assert model.definition["layers"][0]["strides"] == [1, 2] and model.definition["layers"][0]["data_format"]
+    assert "```toml\n" + EXAMPLE in (paths.ROOT / "README.md").read_text()  # the README shows this very file
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('kind = "conv2d"', 'kind = "conv3d"', "layers[0].kind: unknown layer kind 'conv3d' (did you mean 'conv2d'?)"),
+        ("filters = 16\n", "", "layers[0].filters: missing (conv2d needs filters: a whole number >= 1)"),
+        ("filters = 16", "filtres = 16", "layers[0].filtres: unknown field of conv2d (did you mean 'filters'?)"),
+        ("filters = 16", "filters = 0", "layers[0].filters: 0 is not a whole number >= 1"),
+        ('activation = "relu"', 'activation = "gelu"', "layers[0].activation: 'gelu' is not one of 'relu'"),
+        ("units = 64", 'units = "64"', "layers[2].units: '64' is not a whole number >= 1"),
+        ("input = [1, 1, 64, 128]", "inputs = [1, 1, 64, 128]", "inputs: unknown field at the top level"),
+        (
+            "shape = [62, 1008]",
+            "shape = [62, 1000]",
+            "layers: layers[1] (frames): shapes do not fit: frames: cannot reshape",
+        ),
+        (
+            "input = [1, 1, 64, 128]",
+            "input = [1, 1, 2, 128]",
+            "layers[0] (conv): shapes do not fit: conv: kernel [3, 3]",
+        ),
+        ('name = "gru"', 'name = "conv"', "layers[2].name: 'conv' is used twice"),
+        ("[[layers]]", "[[layers]", "not valid TOML"),
+    ],
+)
+def test_a_wrong_definition_gets_one_line_naming_the_file_and_field(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert old in EXAMPLE
+    write(tmp_path, "bad.toml", EXAMPLE.replace(old, new, 1))
+    with pytest.raises(ValueError) as raised:
+        models.select(models.Request(["bad"], folder=tmp_path))
+    said = str(raised.value)
+    assert "bad.toml" in said and message in said and "\n" not in said
+
+
+def test_the_command_line_refuses_a_wrong_definition_before_any_engine(tmp_path: Path) -> None:
+    """Exit 2 with no engine at all: the file was read and refused before one was looked for."""
+    write(tmp_path / "models", "bad.toml", EXAMPLE.replace("filters = 16", "filtres = 16"))
+    run = bench("matrix", "--models", "bad", "--models-dir", "models", "--results", "out", cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert (
+        run.stderr == "error: models/bad.toml: layers[0].filtres: unknown field of conv2d (did you mean 'filters'?)\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch", "0"], "error: argument --batch: '0' must be 1 or more"),
+        (["--batch", "two"], "error: argument --batch: 'two' is not a whole number"),
+        (["--shape", "seed-conv:1x1x100x256"], "error: argument --shape: 'seed-conv:1x1x100x256' is not model=DIMS"),
+        (["--models", "seed-conv", "--shape", "seed-conv=1x1x100"], "error: --shape/--batch for seed-conv: input"),
+        (["--models", "mine_code", "--batch", "2"], "error: mine_code is Python code"),
+    ],
+)
+def test_bad_run_parameters_get_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    run = bench("matrix", "--results", str(tmp_path / "out"), *args)
+    assert run.returncode == 2 and run.stderr.startswith(message), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_user_model_may_not_take_a_zoo_models_name(tmp_path: Path) -> None:
+    write(tmp_path, "seed.toml", EXAMPLE)
+    with pytest.raises(models.ModelError, match="unknown model nope"):
+        models.find("nope", tmp_path)
+    assert models.find("seed", tmp_path).source == "zoo"  # the zoo's comes first; the file is refused alone:
+    with pytest.raises(models.ModelError, match="is a zoo model already"):
+        models._definition(tmp_path / "seed.toml")
+
+
+def test_every_kind_a_definition_may_use_is_one_the_probe_builds_and_the_reference_prices() -> None:
+    from bench.reference.formulas import FORMULAS
+
+    for kind, fields in userdefs.KINDS.items():
+        required, optional = zoo.KINDS[kind]  # the zoo's kinds are those both builders build
+        assert kind in FORMULAS and set(required) <= set(fields) <= set(required + optional)
+
+
+# --- Python files in models/<name>.py
+
+
+def test_a_python_model_is_found_without_importing_it(tmp_path: Path) -> None:
+    write(tmp_path, "only_torch.py", "import not_installed_here\n\ndef torch_model():\n    return None, None\n")
+    model = models.find("only_torch", tmp_path)
+    assert model.frameworks == ("torch",) and model.definition["python"] == "only_torch.py"
+    assert model.runs("count", "thop") and not model.runs("count", "keras-flops")
+    assert not model.runs("check", "equivalence")
+    torch_cell = cells.load()["torch-latest"]
+    planned = matrix.plan([torch_cell, cells.load()["tf-latest"]], ["only_torch"], {"only_torch": model})
+    assert planned["tf-latest"] == [] and len(planned["torch-latest"]) == len(torch_cell.counters)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def build():\n    pass\n", "defines neither torch_model() nor keras_model()"),
+        ("def torch_model(:\n", "line 1"),
+    ],
+)
+def test_a_python_file_that_builds_nothing_is_refused(tmp_path: Path, source: str, message: str) -> None:
+    write(tmp_path, "code.py", source)
+    with pytest.raises(models.ModelError, match=re.escape(message)):
+        models.find("code", tmp_path)
+
+
+def test_the_users_files_travel_beside_the_probe_and_key_its_results(tmp_path: Path) -> None:
+    write(tmp_path, "code.py", "def torch_model():\n    return 1, 2\n")
+    code = models.find("code", tmp_path)
+    zoo_model = models.find("seed-conv", tmp_path)
+    assert models.payload([zoo_model]) == {}
+    files = models.payload([zoo_model, code])
+    assert json.loads(files["models.json"]) == {"code": code.definition}
+    assert files["code.py"] == (tmp_path / "code.py").read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(runner.archive({f"user/{k}": v for k, v in files.items()}))) as tar:
+        assert sorted(tar.getnames()) == ["user", "user/code.py", "user/models.json"]
+    write(tmp_path, "code.py", "def torch_model():\n    return 1, 3\n")
+    assert models.find("code", tmp_path).fingerprint() != code.fingerprint()  # a changed file is measured again
+
+
+def test_code_models_are_compared_counter_to_counter() -> None:
+    definition = {"python": "m.py", "summary": "code", "input": [], "layers": []}
+
+    def entry(job: str, flops: int) -> dict:
+        return {"status": "ok", "kind": "count", "model": "m", "cell": "torch-latest", "job": job,
+                "probe": {"flops": flops, "definition": definition}}  # fmt: skip
+
+    page = peers.section([entry("thop", 100), entry("fvcore", 300), entry("calflops", 200)])
+    assert "median of 3 counts: 200 FLOPs" in page and "| `fvcore` | 300 | 1.500 |" in page
+    assert "no analytic reference" in page
+    assert peers.section([dict(entry("thop", 1), probe={"flops": 1, "definition": {"layers": []}})]) == ""
+
+
+def test_a_recorded_variant_is_matched_with_todays_definition() -> None:
+    assert models.today("seed-conv@2x1x100x256")["input"] == [2, 1, 100, 256]
+    assert models.today("nothing@2x1") is None and models.today("seed-conv@2x1") is None

@@ -43,13 +43,23 @@ class Cell:
     checks: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     dockerfile: str = "Dockerfile"
-    # job -> why it fails in this cell (a tool that does not work with this framework version): its
-    # failure is a recorded fact, kept for the same inputs like a measurement, and fails no run
-    expected_failures: dict[str, str] = field(default_factory=dict)
+    # job ("*": every job) -> model ("*": every model) -> why it fails in this cell (a tool that does not
+    # work with this framework version, a layer kind the framework lacks): its failure is a recorded fact,
+    # kept for the same inputs like a measurement, and fails no run. A variant inherits its counter's.
+    expected_failures: dict[str, dict[str, str]] = field(default_factory=dict)
     # named variants (bench/probe/variants.py) each counter of the cell also runs under, as `<counter>@<variant>`
     variants: tuple[str, ...] = ()
     # variant job -> why it may fail (the variant's own limit): a failure is a recorded fact, a count no surprise
     may_fail: dict[str, str] = field(default_factory=dict)
+
+    def expected(self, job: str, model: str) -> str:
+        """Why `job` is expected to fail on `model` in this cell ("" when it should count)."""
+        for name in (job, variants.split(job)[0], "*"):
+            for_models = self.expected_failures.get(name, {})
+            reason = for_models.get(model) or for_models.get("*")
+            if reason:
+                return reason
+        return ""
 
     def base(self, kind: str) -> Base:
         return self.registry if kind == "registry" else self.local
@@ -77,7 +87,7 @@ CELL_KEYS = {
     "local": "table",
     "env": "text table",
     "dockerfile": "text",
-    "expected_failures": "text table",
+    "expected_failures": "failures",
     "variants": "names",
 }
 BASE_KEYS = {key: "text" for key in ("python", "requirements", "image", "suite", "unavailable")}
@@ -86,6 +96,16 @@ _SHAPES = {
     "names": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)),
     "table": ("a table", lambda v: isinstance(v, dict)),
     "text table": ("a table of strings", lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
+    "failures": (
+        "a table of job -> reason, or job -> table of model -> reason",
+        lambda v: (
+            isinstance(v, dict)
+            and all(
+                isinstance(x, str) or (isinstance(x, dict) and all(isinstance(r, str) for r in x.values()))
+                for x in v.values()
+            )
+        ),
+    ),
 }
 
 
@@ -134,10 +154,16 @@ def _cell(raw: dict, number: int) -> Cell:
     unused = [v for v in raw.get("variants", []) if not any(_applies(c, v) for c in raw.get("counters", []))]
     if unused:
         raise CellError(f"cell {name}: variants {unused} apply to none of its counters")
-    jobs = set(raw.get("counters", [])) | set(raw.get("checks", []))
+    jobs = set(raw.get("counters", [])) | set(raw.get("checks", [])) | {"*"}
     unknown = [job for job in raw.get("expected_failures", {}) if job not in jobs]
     if unknown:
         raise CellError(f"cell {name}: expected_failures names {unknown}, which the cell does not run")
+    failures = {
+        job: {"*": why} if isinstance(why, str) else dict(why) for job, why in raw.get("expected_failures", {}).items()
+    }
+    unknown = sorted({m for why in failures.values() for m in why if m != "*" and m not in catalog.MODELS})
+    if unknown:
+        raise CellError(f"cell {name}: expected_failures names models {unknown}, which the zoo does not hold")
     cell = Cell(
         name=raw["name"],
         framework=raw["framework"],
@@ -148,16 +174,12 @@ def _cell(raw: dict, number: int) -> Cell:
         local=_base(name, "local", raw.get("local", {"unavailable": "no local base defined"})),
         env=dict(raw.get("env", {})),
         dockerfile=raw.get("dockerfile", "Dockerfile"),
-        expected_failures=dict(raw.get("expected_failures", {})),
+        expected_failures=failures,
         variants=tuple(raw.get("variants", [])),
     )
     variant_jobs = [variants.split(job) for kind, job in cell.jobs() if kind == "count" and variants.SEPARATOR in job]
     return replace(
-        cell,  # a counter expected to fail plainly fails under its variants the same way
-        expected_failures={
-            variants.job(c, v): cell.expected_failures[c] for c, v in variant_jobs if c in cell.expected_failures
-        }
-        | cell.expected_failures,
+        cell,
         may_fail={
             variants.job(c, v): variants.VARIANTS[v]["may_fail"]
             for c, v in variant_jobs

@@ -170,7 +170,7 @@ def _parser() -> argparse.ArgumentParser:
         "--probe-timeout", type=_seconds, default=600.0, help="seconds before a probe is stopped (a number above 0)"
     )
     run.add_argument(
-        "--memory", type=_memory, default="4g", help="memory limit of a probe's container (e.g. 4g; at least 64m)"
+        "--memory", type=_memory, default="8g", help="memory limit of a probe's container (e.g. 4g; at least 64m)"
     )
     run.add_argument("--cpus", type=_cpus, default=2.0, help="CPU limit of a probe's container (default 2)")
     run.add_argument(

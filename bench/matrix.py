@@ -245,8 +245,9 @@ def _cell(
     for run in runner.run_cell(engine.client, image.tag, cell.name, todo, cell.env, options.limits, extra=extra):
         if cancel.is_set():
             raise Cancelled
-        expected = cell.expected_failures.get(run.key.job, "") or cell.may_fail.get(run.key.job, "")
-        surprise = run.key.job in cell.expected_failures  # a count where cells.toml predicts a failure
+        predicted = cell.expected(run.key.job, run.key.model)
+        expected = predicted or cell.may_fail.get(run.key.job, "")
+        surprise = bool(predicted)  # a count where cells.toml predicts a failure
         _record(
             options.results, run, provenance | {"inputs_key": wanted[run.key]}, summary, progress, expected, surprise
         )
@@ -277,7 +278,7 @@ def _recorded(where: Path, key: results.Key, wanted: str, cell: Cell) -> bool:
     """A measurement stands for these inputs, or (for a job expected to fail here) its failure does."""
     if recorded_key(where, key) == wanted:
         return True
-    tolerated = key.job in cell.expected_failures or key.job in cell.may_fail
+    tolerated = bool(cell.expected(key.job, key.model)) or key.job in cell.may_fail
     return tolerated and recorded_key(where, key, "failed") == wanted
 
 

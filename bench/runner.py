@@ -46,7 +46,7 @@ _live_lock = threading.Lock()
 @dataclass(frozen=True)
 class Limits:
     timeout_s: float = 600.0  # per job
-    memory: str = "4g"
+    memory: str = "8g"
     cpus: float = 2.0
     pids: int = 1024
 

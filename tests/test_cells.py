@@ -140,3 +140,20 @@ def test_an_expected_failure_must_name_a_job_of_its_cell(tmp_path: Path) -> None
     bad.write_text(text.replace('expected_failures = { "keras-flops"', 'expected_failures = { "keras-flop"'))
     with pytest.raises(cells.CellError, match="expected_failures names \\['keras-flop'\\]"):
         cells.load(bad)
+
+
+def test_an_expected_failure_can_name_the_models_it_holds_for(tmp_path: Path) -> None:
+    text = cells.paths.CELLS_FILE.read_text()
+    entry = '\n[[cell]]\nname = "x"\nframework = "torch"\ncounters = ["thop", "fvcore"]\nsummary = "s"\n'
+    unavailable = 'registry = { unavailable = "u" }\nlocal = { unavailable = "u" }\n'
+    good = tmp_path / "good.toml"
+    good.write_text(
+        text + entry + 'expected_failures = { "fvcore" = { avgpool = "why" }, "*" = { vgg16 = "all" } }\n' + unavailable
+    )
+    cell = cells.load(good)["x"]
+    assert cell.expected("fvcore", "avgpool") == "why" and cell.expected("thop", "vgg16") == "all"
+    assert cell.expected("fvcore", "maxpool") == "" and cell.expected("thop", "avgpool") == ""  # the twins
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text + entry + 'expected_failures = { "fvcore" = { avgpol = "why" } }\n' + unavailable)
+    with pytest.raises(cells.CellError, match="expected_failures names models \\['avgpol'\\]"):
+        cells.load(bad)

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import queue
+import re
 import socket
 import tarfile
 import threading
@@ -29,6 +30,7 @@ import requests
 from docker.types import Mount
 
 from bench import paths
+from bench.probe import catalog, variants
 from bench.results import PROBE_SCHEMAS, Key, load_schema
 
 PYTHON = "/opt/venv/bin/python"
@@ -84,8 +86,21 @@ def archive(files: dict[str, bytes]) -> bytes:
 
 
 @cache
-def probe_hash() -> str:
-    return hashlib.sha256(probe_archive()).hexdigest()
+def probe_hash(job: str = "") -> str:
+    """The hash of the probe files a job runs: every shared file, and of the counters' own modules only
+    its counter's and those that module imports, so that changing one counter re-measures that counter
+    alone. A check, or no job, hashes every file."""
+    sources = {source.name: source.read_bytes() for source in paths.PROBE.glob("*.py")}
+    own = {f"{entry[4]}.py" for entry in catalog.COUNTERS.values()}
+    counter = variants.split(job)[0]
+    wanted = [f"{catalog.COUNTERS[counter][4]}.py"] if counter in catalog.COUNTERS else sorted(own)
+    kept = {name: text for name, text in sources.items() if name not in own}
+    while wanted:
+        name = wanted.pop()
+        if name in own and name not in kept:
+            kept[name] = sources[name]
+            wanted += [f"{m}.py" for m in re.findall(r"^\s*(?:import|from) (\w+)", sources[name].decode(), re.M)]
+    return hashlib.sha256(archive(kept)).hexdigest()
 
 
 def probe_command(cell: str, keys: list[Key], limits: Limits, extra: bool = False) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_the_inputs_key_follows_every_input(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(zoo.MODELS, "seed", changed)
     assert key != matrix.inputs_key("image-a", KEY)  # the definition changed
     monkeypatch.undo()
-    monkeypatch.setattr(runner, "probe_hash", lambda: "other probe")
+    monkeypatch.setattr(runner, "probe_hash", lambda job="": "other probe")
     assert key != matrix.inputs_key("image-a", KEY)
 
 
@@ -107,3 +108,25 @@ def test_a_failure_stands_for_its_inputs_only_where_the_cell_expects_it(tmp_path
     assert matrix._recorded(tmp_path, expected, "k", cell)
     assert not matrix._recorded(tmp_path, expected, "other inputs", cell)
     assert not matrix._recorded(tmp_path, other, "k", cell)  # the twin: an unexpected failure is run again
+
+
+def test_a_counters_own_probe_module_keys_that_counter_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    probe = tmp_path / "probe"
+    shutil.copytree(paths.PROBE, probe, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(paths, "PROBE", probe)
+
+    def keys() -> dict[str, str]:
+        runner.probe_hash.cache_clear()
+        jobs = ["thop", "thop@meta", "calflops", "deepspeed", "fvcore"]
+        return {job: matrix.inputs_key("image", results.Key("torch-latest", "seed", job)) for job in jobs}
+
+    before = keys()
+    with (probe / "count_calflops.py").open("a") as handle:
+        handle.write("# changed\n")
+    after = keys()
+    # calflops changed, and DeepSpeed's module imports calflops' breakdown; thop's and fvcore's did not
+    assert {job for job in before if before[job] != after[job]} == {"calflops", "deepspeed"}
+    with (probe / "build_torch.py").open("a") as handle:
+        handle.write("# changed\n")
+    assert all(after[job] != key for job, key in keys().items())  # a shared file: every job again
+    runner.probe_hash.cache_clear()

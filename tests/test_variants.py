@@ -234,7 +234,7 @@ def test_a_variant_runs_only_on_models_whose_kinds_its_switch_changes() -> None:
     assert variants.kinds(recurrent) == {"residual", "gru"}  # a composite's parts count
     assert variants.runs_on("thop@mkldnn-off", recurrent)
     assert not variants.runs_on("thop@mkldnn-off", convolution)  # the twin: no recurrent kernel to switch
-    assert variants.runs_on("thop@meta", convolution)  # every defined model
-    assert not variants.runs_on("thop@meta", {"python": "mine.py"})  # no definition: plain calls only
-    assert not variants.runs_on("thop@meta", convolution, abstract=True)  # too big to hold: one way only
+    assert variants.runs_on("thop@inference-mode", convolution)  # every defined model
+    assert not variants.runs_on("thop@inference-mode", {"python": "mine.py"})  # no definition: plain calls only
+    assert not variants.runs_on("thop@meta", recurrent, abstract=True)  # too big to hold: one way only
     assert variants.runs_on("thop", {"python": "mine.py"})

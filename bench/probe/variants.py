@@ -63,6 +63,7 @@ NO_VALUES = ("a counter that needs tensor values, or puts the model on a device 
 
 # The layer kinds whose kernels a switch changes: fused attention paths, recurrent kernels.
 ATTENTION = ("transformer_encoder", "attention", "llama_block")
+RECURRENT = ("gru", "lstm", "simple_rnn")
 
 # variant -> framework of the counters it applies to, the layer kinds of the models it runs on (None: every
 # model with a definition; a switch is measured only where it can change what runs), what it does (the report's words), the switches it
@@ -91,7 +92,7 @@ VARIANTS = {
     },
     "mkldnn-off": {
         "framework": "torch",
-        "kinds": ("gru", "lstm", "simple_rnn"),
+        "kinds": RECURRENT,
         "summary": "torch.backends.mkldnn.flags(enabled=False): nn.GRU/nn.LSTM (and convolutions) run aten's"
                    " own kernels instead of oneDNN's",
         "switches": {"mkldnn_enabled": False},
@@ -120,7 +121,7 @@ VARIANTS = {
     },
     "meta": {
         "framework": "torch",
-        "kinds": None,
+        "kinds": RECURRENT + ATTENTION,  # where the double counts were seen, and models too big to hold are made of
         "summary": "the call under torch.device('meta'): model and input on the meta device, shapes without"
                    " values, as for a model too big to hold",
         "switches": {"device": "meta"},
@@ -130,7 +131,7 @@ VARIANTS = {
     },
     "fake": {
         "framework": "torch",
-        "kinds": None,
+        "kinds": RECURRENT + ATTENTION,  # where the double counts were seen, and models too big to hold are made of
         "summary": "the call under FakeTensorMode: parameters and input are fake tensors (shapes without"
                    " storage)",
         "switches": {"tensor_type": "FakeTensor"},

@@ -129,7 +129,8 @@ def _layer_norm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[
 
 def _global_pool(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
     """elementwise_flop_counter(1, 0) on aten::adaptive_avg_pool2d: one per input value."""
-    return Counter({"elementwise": prod(in_shape)}), "adaptive_avg_pool2d (elementwise_flop_counter(1, 0)): one per input"
+    words = "adaptive_avg_pool2d (elementwise_flop_counter(1, 0)): one per input value"
+    return Counter({"elementwise": prod(in_shape)}), words
 
 
 def _unpriced(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from math import prod
 
 from bench.counters.base import Adapter, Item, Reading, Steps, Unit, nodes_by_module, outside_definition, torch_modules
-from bench.reference.formulas import LayerCost, analyse
+from bench.reference.formulas import FORMULAS as FORMULAS_OF_KINDS
+from bench.reference.formulas import LayerCost, analyse, measure
 
 __all__ = ["ADAPTER", "FORMULAS", "node_macs"]
 
@@ -62,8 +63,9 @@ def _shape(text: str) -> Shape | None:
     return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
 
 
-def node_macs(node: dict) -> int:
-    """Multiply-accumulates FlopCounterMode's formula sees in one recorded op (its FLOPs / 2)."""
+def node_macs(node: dict, transposed: bool = False) -> int:
+    """Multiply-accumulates FlopCounterMode's formula sees in one recorded op (its FLOPs / 2). The
+    record does not keep aten.convolution's `transposed` argument: the caller says it from the layer's kind."""
     op, given = node["op"], [_shape(s) for s in node.get("input_shapes", [])]
     if op == "aten.linear":  # input (..., in) times weight (out, in)
         x, weight = given[:2]
@@ -77,7 +79,11 @@ def node_macs(node: dict) -> int:
         return prod(a[:-1]) * a[-1] * b[-1]
     if op in CONVOLUTION:
         out, weight = _shape(node["shape"]), given[1] if len(given) > 1 else None
-        return 0 if out is None or weight is None else prod(out) * prod(weight[1:])
+        if out is None or weight is None:
+            return 0
+        if transposed and given[0] is not None:  # conv_flop_count: input positions x the whole weight
+            return given[0][0] * prod(given[0][2:]) * prod(weight)
+        return prod(out) * prod(weight[1:])
     return 0
 
 
@@ -139,7 +145,8 @@ def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Cou
     formula = _priced(ops, MATRIX)
     if not formula:
         return zero, _none(ops), 0
-    macs = steps * batch * 3 * units * (features + units)
+    directions = 2 if spec.get("bidirectional") else 1
+    macs = directions * steps * batch * 3 * units * (features + units)
     predicted = Counter(zero)
     predicted["mac"] = 2 * macs
     pointwise = [op for op in ops if op not in FORMULAS]
@@ -148,6 +155,26 @@ def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Cou
         f" no formula for the pointwise ops {', '.join(pointwise) or '(none recorded)'}"
     )
     return predicted, words, macs
+
+
+def _by_nodes(spec: dict, in_shape: tuple, nodes: list[dict]) -> tuple[Counter[str], str, int]:
+    """A module priced op by op, each by its flop_registry formula from its recorded shapes (a
+    depthwise or transposed convolution, attention's bmm, a simple RNN's per-step addmm): 2 FLOPs per
+    multiply-accumulate; the pointwise ops (norms, pooling, softmax, the rotary products) have no formula."""
+    transposed = spec["kind"] == "conv2d_transpose"
+    macs = sum(node_macs(node, transposed) for node in nodes)
+    predicted: Counter[str] = Counter()
+    if spec["kind"] in FORMULAS_OF_KINDS:  # the layer's components, each said, even where nothing prices them
+        predicted.update({k: 0 for k in measure(dict(spec, activation="linear"), in_shape).total()})
+    predicted["mac"] += 2 * macs
+    ops = _ops(nodes)
+    formula = _priced(ops, FORMULAS)
+    if not formula:
+        return predicted, _none(ops), 0
+    unpriced = [op for op in ops if op not in FORMULAS]
+    rest = f"; no formula for {', '.join(unpriced)}" if unpriced else ""
+    how = " (transposed: input positions x the whole weight)" if transposed else ""
+    return predicted, f"{formula}{how}: 2 FLOPs per multiply-accumulate from the recorded shapes{rest}", macs
 
 
 def _activation(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
@@ -177,12 +204,13 @@ def read(definition: dict, probe: dict) -> Reading:
         spec, item = module.spec, counted.get(module.name)
         raw = item["raw"] if item else 0
         main = module.index == 0 and spec["kind"] != "activation"
+        own = nodes.get(module.name, [])
         rule = RULES.get(spec["kind"]) if main else _activation
-        if rule is None:
-            reading.items.append(Item(module.name, module.layer, raw, Counter(), f"no rule model for {spec['kind']}"))
+        if rule is None or (not main and _priced(_ops(own), FORMULAS)):
+            predicted, words, macs = _by_nodes(spec if main else {"kind": ""}, module.in_shape, own)
         else:
-            predicted, words, macs = rule(spec, module.in_shape, module.config, _ops(nodes.get(module.name, [])))
-            reading.items.append(Item(module.name, module.layer, raw, predicted, words, macs))
+            predicted, words, macs = rule(spec, module.in_shape, module.config, _ops(own))
+        reading.items.append(Item(module.name, module.layer, raw, predicted, words, macs))
         if module.index == 0 and module.cost.steps:
             own = nodes.get(module.name, [])
             reading.steps[module.layer] = _steps(spec, module.in_shape, module.config, module.cost, own, reading)
@@ -228,7 +256,7 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: li
     return Steps(
         priced,
         (
-            f"nn.GRU's CPU kernel dispatches its gate matrix products as {len(products)} ops that FlopCounterMode"
+            f"the recurrent layer's CPU kernel dispatches its gate matrix products as {len(products)} ops that FlopCounterMode"
             f" prices ({shapes}{more}): {macs:,} multiply-accumulates, {priced} steps of {step_macs:,}",
         ),
     )

@@ -256,8 +256,8 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: li
     return Steps(
         priced,
         (
-            f"the recurrent layer's CPU kernel dispatches its gate matrix products as {len(products)} ops that FlopCounterMode"
-            f" prices ({shapes}{more}): {macs:,} multiply-accumulates, {priced} steps of {step_macs:,}",
+            f"the recurrent layer's CPU kernel dispatches its gate matrix products as {len(products)} ops"
+            f" that FlopCounterMode prices ({shapes}{more}): {macs:,} multiply-accumulates, {priced} steps of {step_macs:,}",
         ),
     )
 

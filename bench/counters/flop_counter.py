@@ -257,7 +257,8 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: li
         priced,
         (
             f"the recurrent layer's CPU kernel dispatches its gate matrix products as {len(products)} ops"
-            f" that FlopCounterMode prices ({shapes}{more}): {macs:,} multiply-accumulates, {priced} steps of {step_macs:,}",
+            f" that FlopCounterMode prices ({shapes}{more}): {macs:,} multiply-accumulates,"
+            f" {priced} steps of {step_macs:,}",
         ),
     )
 

@@ -47,8 +47,11 @@ CONVOLUTION = {
 # first (under torch.inference_mode); FlopCounterMode has no formula for them and prices the ops it decomposes
 # them into (func.decompose): nn.Linear's addmm, nn.GRU's per-step matrix products, a conv's convolution.
 DECOMPOSED = " after FlopCounterMode decomposes it"
-MATRIX |= {"aten.linear": "addmm_flop" + DECOMPOSED, "aten.gru": "mm_flop and addmm_flop" + DECOMPOSED}
-CONVOLUTION |= {op: "conv_flop" + DECOMPOSED for op in ("aten.conv1d", "aten.conv2d")}
+RECURRENT = ("aten.gru", "aten.lstm", "aten.rnn_tanh", "aten.rnn_relu")  # each: the whole layer, every step
+TRANSPOSED = ("aten.conv_transpose1d", "aten.conv_transpose2d")
+MATRIX |= {"aten.linear": "addmm_flop" + DECOMPOSED, "aten.matmul": "bmm_flop or mm_flop" + DECOMPOSED}
+MATRIX |= {op: "mm_flop and addmm_flop" + DECOMPOSED for op in RECURRENT}
+CONVOLUTION |= {op: "conv_flop" + DECOMPOSED for op in ("aten.conv1d", "aten.conv2d", *TRANSPOSED)}
 FORMULAS = {**MATRIX, **CONVOLUTION}  # op packet -> the flop_registry formula that prices it
 MAIN_OPS = {"conv1d": CONVOLUTION, "conv2d": CONVOLUTION, "dense": MATRIX, "gru": MATRIX}
 
@@ -70,8 +73,11 @@ def node_macs(node: dict, transposed: bool = False) -> int:
     if op == "aten.linear":  # input (..., in) times weight (out, in)
         x, weight = given[:2]
         return 0 if x is None or weight is None else prod(x) * weight[0]
-    if op == "aten.gru":
-        return _gru_macs(node)
+    if op in RECURRENT:
+        return _recurrent_macs(node)
+    if op == "aten.matmul":  # broadcast batch: every output value is one row-by-column product
+        out = _shape(node["shape"])
+        return 0 if out is None or given[0] is None else prod(out) * given[0][-1]
     if op in MATRIX:
         a, b = given[-2:] if op in ("aten.addmm", "aten.baddbmm") else given[:2]
         if a is None or b is None:
@@ -81,20 +87,21 @@ def node_macs(node: dict, transposed: bool = False) -> int:
         out, weight = _shape(node["shape"]), given[1] if len(given) > 1 else None
         if out is None or weight is None:
             return 0
-        if transposed and given[0] is not None:  # conv_flop_count: input positions x the whole weight
+        if (transposed or op in TRANSPOSED) and given[0] is not None:  # input positions x the whole weight
             return given[0][0] * prod(given[0][2:]) * prod(weight)
         return prod(out) * prod(weight[1:])
     return 0
 
 
-def _gru_macs(node: dict) -> int:
-    """aten.gru(input, hx, params, ...): each cell evaluation's products with w_ih (3H, F) and w_hh (3H, H)."""
+def _recurrent_macs(node: dict) -> int:
+    """aten.gru / lstm / rnn_tanh (input, hx, params, ...): every cell evaluation's products with each
+    direction's w_ih (gates x H, F) and w_hh (gates x H, H): input rows x the sum of the 2-D weights' sizes
+    (one layer per module, as the zoo builds them)."""
     shapes = node.get("input_shapes", [])
     x = _shape(shapes[0]) if shapes else None
     params = [_shape(p) for p in shapes[2].strip("[]").replace("), (", ")|(").split("|")] if len(shapes) > 2 else []
-    if x is None or len(params) < 2 or params[0] is None or params[1] is None:
-        return 0
-    return prod(x[:-1]) * (prod(params[0]) + prod(params[1]))
+    weights = [w for w in params if w is not None and len(w) == 2]
+    return 0 if x is None else prod(x[:-1]) * sum(prod(w) for w in weights)
 
 
 def _cost(spec: dict, in_shape: tuple) -> Counter[str]:
@@ -242,11 +249,11 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: li
     if not products:
         ran = ", ".join(_ops(nodes)) or "no op"
         return Steps(0, (f"the layer dispatched {ran}: no op FlopCounterMode has a formula for, so no step is priced",))
-    if any(n["op"] == "aten.gru" for n in products):
+    if any(n["op"] in RECURRENT for n in products):
         return Steps(
             priced,
             (
-                "nn.GRU reached FlopCounterMode whole, as aten.gru (no formula: autograd did not decompose it under"
+                "the recurrent layer reached FlopCounterMode whole (no formula: autograd did not decompose it under"
                 f" inference_mode); FlopCounterMode decomposes it and prices its per-step products: {macs:,}"
                 f" multiply-accumulates from its input and weights' shapes, {priced} steps of {step_macs:,}",
             ),

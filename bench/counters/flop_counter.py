@@ -12,7 +12,13 @@ which op, not how much it was priced) and the numbers from the definition, the l
 shape and the module's recorded options. A recurrent layer's steps priced are the
 multiply-accumulates of the matrix products it dispatched, from their recorded shapes, over one
 step's: nn.GRU's CPU kernel runs one addmm over every row of the input and one per step over
-the hidden state, so each cell evaluation is priced.
+the hidden state, so each cell evaluation is priced (both directions' of a bidirectional one).
+A layer kind without a rule of its own (depthwise or transposed convolution, attention, LSTM,
+simple RNN, norms, pooling, embedding), and a module after the layer's first that dispatches a
+priced op (a separable convolution's pointwise part), is priced op by op from the ops' recorded
+shapes (`node_macs`): attention's matmuls reach the mode as aten.bmm, a transposed convolution's
+aten.convolution is priced on its input positions x the whole weight (conv_flop_count's transposed
+branch), and norms, pooling, softmax and the rotary products have no formula.
 """
 
 from __future__ import annotations

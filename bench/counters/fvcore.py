@@ -1,19 +1,23 @@
 """fvcore.nn.FlopCountAnalysis: its per-module record read onto the model, and its rule model.
 
 fvcore traces the model with torch.jit and prices each traced op by the handle its table maps the
-op's kind to, in multiply-accumulates (it calls them flops). Its handles count multiplications
-only: no bias adds (conv_flop_jit, linear_flop_jit, addmm_flop_jit), and aten::relu is among its
-ignored ops. An op without a handle is "unsupported" and priced 0: the traced nn.GRU is one such
-op, aten::gru, so none of its steps is priced; aten::sigmoid is another. The rule model re-states
-fvcore 0.1.5's handles from the definition, the layer's input shape and the module's recorded
-options, never from the counted number.
+op's kind to, in multiply-accumulates (it calls them flops). Its handles (fvcore/nn/jit_handles.py,
+_DEFAULT_SUPPORTED_OPS) count multiplications only: no bias adds (conv_flop_jit, linear_flop_jit,
+addmm_flop_jit, matmul_flop_jit for attention's Q K^T and A V); batchnorm_flop_jit in eval mode is one
+per input value, two with the affine weight; layer_norm's norm_flop_counter is 5 per value with the
+weight ("5 is just a rough estimate"); adaptive_avg_pool2d one per input value. aten::relu is among its
+ignored ops. An op without a handle is "unsupported" and priced 0, and the record lists it: the traced
+nn.GRU, nn.LSTM and nn.RNN are one aten::gru / aten::lstm / aten::rnn_tanh each, so none of their
+steps is priced; aten::embedding, max_pool2d, avg_pool2d, silu, softmax and the RMSNorm pieces (pow,
+mean, rsqrt, mul) are unsupported too. The rule model re-states the handles from the definition, the
+layer's input shape and the module's recorded options, never from the counted number.
 
-Per version: the handles these layers reach (conv_flop_jit, linear_flop_jit, addmm_flop_jit,
-matmul_flop_jit), the ignored ops and the absence of an aten::gru handle are the same in
-0.1.5.post20211023 (torch-1.10.1's, 2021) and 0.1.5.post20221221 (torch-latest's): the sources
-differ only in conv_flop_count's new `transposed` branch (a transposed convolution priced on its
-input positions), which no zoo layer takes. So one rule model serves both; the records of both
-cells reconcile to residual 0 with it.
+Per version: the handles these layers reach are the same in 0.1.5.post20211023 (torch-1.10.1's, 2021)
+and 0.1.5.post20221221 (torch-latest's) but for conv_flop_count: the later one reads aten::_convolution's
+`transposed` flag and prices a transposed convolution on its input positions (the reference's MACs);
+the earlier one prices every convolution as batch x output positions x out_shape[1] x w_shape[1] x
+kernel taps, and a transposed weight is (in, out, kh, kw), so its w_shape[1] is the filters again.
+`model_for` picks the rules by the record's fvcore version.
 """
 
 from __future__ import annotations

@@ -19,8 +19,16 @@ handler and zero-cost tables per version; a record whose tool version cannot be 
 
 The rule model takes the operator each module's nodes ran from the probe's per-node record
 (structure: which op, not how much it was priced) and the numbers from the definition, the
-layer's input shape and the module's recorded options. Nodes the trace puts in the model's own
-forward, outside every submodule, are priced from their recorded shapes.
+layer's input shape and the module's recorded options. A layer kind without a rule of its own
+(norms, pooling, attention, transposed or depthwise convolution, LSTM), a module after the layer's
+first that runs a priced op (a separable convolution's pointwise part) and a composite block's own
+forward (its SwiGLU product) are priced node by node: each node by its handler, re-stated from the
+node's recorded input and output shapes (`node_price`): _norm one per output value when the affine
+weight is there (LayerNorm, BatchNorm), _avg_pool_or_mean and _mul one per output value (RMSNorm's
+mean and products, attention's scale and rotary products), _matmul the product's MACs, _convolution
+output values x weight channels x taps (a transposed weight's in channels: not the reference's
+MACs), _lstm every cell evaluation (0.1.0 only). Nodes the trace puts in the model's own forward,
+outside every submodule, are priced from their recorded shapes too.
 """
 
 from __future__ import annotations

@@ -168,3 +168,24 @@ def test_flop_counter_prices_both_directions_of_a_bidirectional_gru() -> None:
     made = reconcile(bigru(2 * 2 * 20 * GRU_STEP), PRESETS["default"])
     assert made.residual == 0 and made.priced_steps == {"bigru": 20}
     assert residual(bigru(2 * 20 * GRU_STEP)) != 0  # one direction only
+
+
+def whole_lstm(raw: int, mkldnn: bool) -> dict:
+    """nn.LSTM under inference_mode: aten.lstm reaches the mode whole (the torch-latest record's one op)."""
+    nodes = [
+        node("lstm", "aten.lstm", raw, "(1, 20, 32)", ("(1, 20, 16)", "[]", "[(128, 16), (128, 32), (128,), (128,)]"))
+    ]
+    made = record(
+        "lstm", "torch-flop-counter", "2.13.0+cpu", [item("lstm", raw)], {"lstm": {"batch_first": True}}, nodes
+    )
+    made["probe"]["provenance"]["switches"] = {"mkldnn_enabled": mkldnn, "inference_mode": True}
+    return made
+
+
+def test_flop_counter_prices_a_whole_lstm_only_where_onednn_is_off() -> None:
+    on = reconcile(whole_lstm(0, True), PRESETS["default"])
+    assert on.residual == 0 and on.priced_steps == {"lstm": 0}  # at::lstm's oneDNN path: mkldnn_rnn_layer
+    off = reconcile(whole_lstm(2 * 20 * LSTM_STEP, False), PRESETS["default"])
+    assert off.residual == 0 and off.priced_steps == {"lstm": 20}  # decomposed into addmm and mm
+    assert residual(whole_lstm(2 * 20 * LSTM_STEP, True)) != 0
+    assert residual(whole_lstm(0, False)) != 0

@@ -27,9 +27,19 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit, nodes_by_module, outside_definition, torch_modules
+from bench.counters.base import (
+    Adapter,
+    Item,
+    Module,
+    Reading,
+    Steps,
+    Unit,
+    nodes_by_module,
+    outside_definition,
+    torch_modules,
+)
 from bench.reference.formulas import FORMULAS as FORMULAS_OF_KINDS
-from bench.reference.formulas import LayerCost, analyse, measure
+from bench.reference.formulas import analyse, measure
 
 __all__ = ["ADAPTER", "FORMULAS", "node_macs"]
 
@@ -54,6 +64,11 @@ CONVOLUTION = {
 # them into (func.decompose): nn.Linear's addmm, nn.GRU's per-step matrix products, a conv's convolution.
 DECOMPOSED = " after FlopCounterMode decomposes it"
 RECURRENT = ("aten.gru", "aten.lstm", "aten.rnn_tanh", "aten.rnn_relu")  # each: the whole layer, every step
+ONEDNN_WORDS = (
+    "with torch.backends.mkldnn on, FlopCounterMode's decomposition runs at::lstm's oneDNN path,"
+    " aten.mkldnn_rnn_layer, which no formula prices (with mkldnn off it runs addmm and mm)"
+)
+ONEDNN_RECURRENT = ("aten.lstm",)  # at::lstm takes oneDNN's fused kernel where mkldnn is on (GRU and RNN do not)
 TRANSPOSED = ("aten.conv_transpose1d", "aten.conv_transpose2d")
 MATRIX |= {"aten.linear": "addmm_flop" + DECOMPOSED, "aten.matmul": "bmm_flop or mm_flop" + DECOMPOSED}
 MATRIX |= {op: "mm_flop and addmm_flop" + DECOMPOSED for op in RECURRENT}
@@ -72,10 +87,14 @@ def _shape(text: str) -> Shape | None:
     return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
 
 
-def node_macs(node: dict, transposed: bool = False) -> int:
+def node_macs(node: dict, transposed: bool = False, onednn: bool = False) -> int:
     """Multiply-accumulates FlopCounterMode's formula sees in one recorded op (its FLOPs / 2). The
-    record does not keep aten.convolution's `transposed` argument: the caller says it from the layer's kind."""
+    record does not keep aten.convolution's `transposed` argument: the caller says it from the layer's kind.
+    `onednn`: torch.backends.mkldnn was on (the record's switches), so an aten.lstm that reached the mode
+    whole decomposes into at::lstm's CPU path, one aten.mkldnn_rnn_layer per layer and direction: no formula."""
     op, given = node["op"], [_shape(s) for s in node.get("input_shapes", [])]
+    if op in ONEDNN_RECURRENT and onednn:
+        return 0
     if op == "aten.linear":  # input (..., in) times weight (out, in)
         x, weight = given[:2]
         return 0 if x is None or weight is None else prod(x) * weight[0]
@@ -170,18 +189,20 @@ def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Cou
     return predicted, words, macs
 
 
-def _by_nodes(spec: dict, in_shape: tuple, nodes: list[dict]) -> tuple[Counter[str], str, int]:
+def _by_nodes(spec: dict, in_shape: tuple, nodes: list[dict], onednn: bool) -> tuple[Counter[str], str, int]:
     """A module priced op by op, each by its flop_registry formula from its recorded shapes (a
     depthwise or transposed convolution, attention's bmm, a simple RNN's per-step addmm): 2 FLOPs per
     multiply-accumulate; the pointwise ops (norms, pooling, softmax, the rotary products) have no formula."""
     transposed = spec["kind"] == "conv2d_transpose"
-    macs = sum(node_macs(node, transposed) for node in nodes)
+    macs = sum(node_macs(node, transposed, onednn) for node in nodes)
     predicted: Counter[str] = Counter()
     if spec["kind"] in FORMULAS_OF_KINDS:  # the layer's components, each said, even where nothing prices them
         predicted.update({k: 0 for k in measure(dict(spec, activation="linear"), in_shape).total()})
     predicted["mac"] += 2 * macs
     ops = _ops(nodes)
     formula = _priced(ops, FORMULAS)
+    if onednn and any(op in ONEDNN_RECURRENT for op in ops):
+        return predicted, f"{', '.join(ONEDNN_RECURRENT)} reached the mode whole; {ONEDNN_WORDS}: 0", 0
     if not formula:
         return predicted, _none(ops), 0
     unpriced = [op for op in ops if op not in FORMULAS]
@@ -213,6 +234,7 @@ def read(definition: dict, probe: dict) -> Reading:
     counted = {item["name"]: item for item in probe["breakdown"]["items"]}
     nodes = nodes_by_module(probe)
     reading = Reading([])
+    onednn = probe["provenance"].get("switches", {}).get("mkldnn_enabled", True)
     for module in torch_modules(definition, probe):
         spec, item = module.spec, counted.get(module.name)
         raw = item["raw"] if item else 0
@@ -220,13 +242,13 @@ def read(definition: dict, probe: dict) -> Reading:
         own = nodes.get(module.name, [])
         rule = RULES.get(spec["kind"]) if main else _activation
         if rule is None or (not main and _priced(_ops(own), FORMULAS)):
-            predicted, words, macs = _by_nodes(spec if main else {"kind": ""}, module.in_shape, own)
+            predicted, words, macs = _by_nodes(spec if main else {"kind": ""}, module.in_shape, own, onednn)
         else:
             predicted, words, macs = rule(spec, module.in_shape, module.config, _ops(own))
         reading.items.append(Item(module.name, module.layer, raw, predicted, words, macs))
         if module.index == 0 and module.cost.steps:
             own = nodes.get(module.name, [])
-            reading.steps[module.layer] = _steps(spec, module.in_shape, module.config, module.cost, own, reading)
+            reading.steps[module.layer] = _steps(spec, module.in_shape, module, own, reading, onednn)
     for name in (ROOT, OUTSIDE):
         if name in counted:
             own = nodes.get(name, [])
@@ -239,10 +261,11 @@ def read(definition: dict, probe: dict) -> Reading:
     return reading
 
 
-def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: list[dict], reading: Reading) -> Steps:
+def _steps(spec: dict, in_shape: tuple, module: Module, nodes: list[dict], reading: Reading, onednn: bool) -> Steps:
     """Steps priced = MACs of the matrix products the layer dispatched (recorded shapes) / one step's."""
     products = [n for n in nodes if n["op"] in MATRIX]
-    macs = sum(node_macs(n) for n in products)
+    config, cost = module.config, module.cost
+    macs = sum(node_macs(n, onednn=onednn) for n in products)
     step_macs = cost.step["mac"]
     priced = macs // step_macs if step_macs else 0
     seen, batch, _ = _time_major(in_shape, config)
@@ -252,6 +275,8 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: li
             f" the cell still runs {seen * batch} times, so the count matches {cost.steps} steps"
             " of one sequence, though the outputs differ (see the equivalence check)"
         )
+    if onednn and any(n["op"] in ONEDNN_RECURRENT for n in products):
+        return Steps(0, (f"the layer reached FlopCounterMode whole as {', '.join(ONEDNN_RECURRENT)}; {ONEDNN_WORDS}",))
     if not products:
         ran = ", ".join(_ops(nodes)) or "no op"
         return Steps(0, (f"the layer dispatched {ran}: no op FlopCounterMode has a formula for, so no step is priced",))

@@ -12,7 +12,13 @@ which op, not how much it was priced) and the numbers from the definition, the l
 shape and the module's recorded options. A recurrent layer's steps priced are the
 multiply-accumulates of the matrix products it dispatched, from their recorded shapes, over one
 step's: nn.GRU's CPU kernel runs one addmm over every row of the input and one per step over
-the hidden state, so each cell evaluation is priced.
+the hidden state, so each cell evaluation is priced (both directions' of a bidirectional one).
+A layer kind without a rule of its own (depthwise or transposed convolution, attention, LSTM,
+simple RNN, norms, pooling, embedding), and a module after the layer's first that dispatches a
+priced op (a separable convolution's pointwise part), is priced op by op from the ops' recorded
+shapes (`node_macs`): attention's matmuls reach the mode as aten.bmm, a transposed convolution's
+aten.convolution is priced on its input positions x the whole weight (conv_flop_count's transposed
+branch), and norms, pooling, softmax and the rotary products have no formula.
 """
 
 from __future__ import annotations
@@ -21,8 +27,19 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit, nodes_by_module, outside_definition, torch_modules
-from bench.reference.formulas import LayerCost, analyse
+from bench.counters.base import (
+    Adapter,
+    Item,
+    Module,
+    Reading,
+    Steps,
+    Unit,
+    nodes_by_module,
+    outside_definition,
+    torch_modules,
+)
+from bench.reference.formulas import FORMULAS as FORMULAS_OF_KINDS
+from bench.reference.formulas import analyse, measure
 
 __all__ = ["ADAPTER", "FORMULAS", "node_macs"]
 
@@ -46,8 +63,16 @@ CONVOLUTION = {
 # first (under torch.inference_mode); FlopCounterMode has no formula for them and prices the ops it decomposes
 # them into (func.decompose): nn.Linear's addmm, nn.GRU's per-step matrix products, a conv's convolution.
 DECOMPOSED = " after FlopCounterMode decomposes it"
-MATRIX |= {"aten.linear": "addmm_flop" + DECOMPOSED, "aten.gru": "mm_flop and addmm_flop" + DECOMPOSED}
-CONVOLUTION |= {op: "conv_flop" + DECOMPOSED for op in ("aten.conv1d", "aten.conv2d")}
+RECURRENT = ("aten.gru", "aten.lstm", "aten.rnn_tanh", "aten.rnn_relu")  # each: the whole layer, every step
+ONEDNN_WORDS = (
+    "with torch.backends.mkldnn on, FlopCounterMode's decomposition runs at::lstm's oneDNN path,"
+    " aten.mkldnn_rnn_layer, which no formula prices (with mkldnn off it runs addmm and mm)"
+)
+ONEDNN_RECURRENT = ("aten.lstm",)  # at::lstm takes oneDNN's fused kernel where mkldnn is on (GRU and RNN do not)
+TRANSPOSED = ("aten.conv_transpose1d", "aten.conv_transpose2d")
+MATRIX |= {"aten.linear": "addmm_flop" + DECOMPOSED, "aten.matmul": "bmm_flop or mm_flop" + DECOMPOSED}
+MATRIX |= {op: "mm_flop and addmm_flop" + DECOMPOSED for op in RECURRENT}
+CONVOLUTION |= {op: "conv_flop" + DECOMPOSED for op in ("aten.conv1d", "aten.conv2d", *TRANSPOSED)}
 FORMULAS = {**MATRIX, **CONVOLUTION}  # op packet -> the flop_registry formula that prices it
 MAIN_OPS = {"conv1d": CONVOLUTION, "conv2d": CONVOLUTION, "dense": MATRIX, "gru": MATRIX}
 
@@ -62,14 +87,22 @@ def _shape(text: str) -> Shape | None:
     return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
 
 
-def node_macs(node: dict) -> int:
-    """Multiply-accumulates FlopCounterMode's formula sees in one recorded op (its FLOPs / 2)."""
+def node_macs(node: dict, transposed: bool = False, onednn: bool = False) -> int:
+    """Multiply-accumulates FlopCounterMode's formula sees in one recorded op (its FLOPs / 2). The
+    record does not keep aten.convolution's `transposed` argument: the caller says it from the layer's kind.
+    `onednn`: torch.backends.mkldnn was on (the record's switches), so an aten.lstm that reached the mode
+    whole decomposes into at::lstm's CPU path, one aten.mkldnn_rnn_layer per layer and direction: no formula."""
     op, given = node["op"], [_shape(s) for s in node.get("input_shapes", [])]
+    if op in ONEDNN_RECURRENT and onednn:
+        return 0
     if op == "aten.linear":  # input (..., in) times weight (out, in)
         x, weight = given[:2]
         return 0 if x is None or weight is None else prod(x) * weight[0]
-    if op == "aten.gru":
-        return _gru_macs(node)
+    if op in RECURRENT:
+        return _recurrent_macs(node)
+    if op == "aten.matmul":  # broadcast batch: every output value is one row-by-column product
+        out = _shape(node["shape"])
+        return 0 if out is None or given[0] is None else prod(out) * given[0][-1]
     if op in MATRIX:
         a, b = given[-2:] if op in ("aten.addmm", "aten.baddbmm") else given[:2]
         if a is None or b is None:
@@ -77,18 +110,23 @@ def node_macs(node: dict) -> int:
         return prod(a[:-1]) * a[-1] * b[-1]
     if op in CONVOLUTION:
         out, weight = _shape(node["shape"]), given[1] if len(given) > 1 else None
-        return 0 if out is None or weight is None else prod(out) * prod(weight[1:])
+        if out is None or weight is None:
+            return 0
+        if (transposed or op in TRANSPOSED) and given[0] is not None:  # input positions x the whole weight
+            return given[0][0] * prod(given[0][2:]) * prod(weight)
+        return prod(out) * prod(weight[1:])
     return 0
 
 
-def _gru_macs(node: dict) -> int:
-    """aten.gru(input, hx, params, ...): each cell evaluation's products with w_ih (3H, F) and w_hh (3H, H)."""
+def _recurrent_macs(node: dict) -> int:
+    """aten.gru / lstm / rnn_tanh (input, hx, params, ...): every cell evaluation's products with each
+    direction's w_ih (gates x H, F) and w_hh (gates x H, H): input rows x the sum of the 2-D weights' sizes
+    (one layer per module, as the zoo builds them)."""
     shapes = node.get("input_shapes", [])
     x = _shape(shapes[0]) if shapes else None
     params = [_shape(p) for p in shapes[2].strip("[]").replace("), (", ")|(").split("|")] if len(shapes) > 2 else []
-    if x is None or len(params) < 2 or params[0] is None or params[1] is None:
-        return 0
-    return prod(x[:-1]) * (prod(params[0]) + prod(params[1]))
+    weights = [w for w in params if w is not None and len(w) == 2]
+    return 0 if x is None else prod(x[:-1]) * sum(prod(w) for w in weights)
 
 
 def _cost(spec: dict, in_shape: tuple) -> Counter[str]:
@@ -139,7 +177,8 @@ def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Cou
     formula = _priced(ops, MATRIX)
     if not formula:
         return zero, _none(ops), 0
-    macs = steps * batch * 3 * units * (features + units)
+    directions = 2 if spec.get("bidirectional") else 1
+    macs = directions * steps * batch * 3 * units * (features + units)
     predicted = Counter(zero)
     predicted["mac"] = 2 * macs
     pointwise = [op for op in ops if op not in FORMULAS]
@@ -148,6 +187,28 @@ def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Cou
         f" no formula for the pointwise ops {', '.join(pointwise) or '(none recorded)'}"
     )
     return predicted, words, macs
+
+
+def _by_nodes(spec: dict, in_shape: tuple, nodes: list[dict], onednn: bool) -> tuple[Counter[str], str, int]:
+    """A module priced op by op, each by its flop_registry formula from its recorded shapes (a
+    depthwise or transposed convolution, attention's bmm, a simple RNN's per-step addmm): 2 FLOPs per
+    multiply-accumulate; the pointwise ops (norms, pooling, softmax, the rotary products) have no formula."""
+    transposed = spec["kind"] == "conv2d_transpose"
+    macs = sum(node_macs(node, transposed, onednn) for node in nodes)
+    predicted: Counter[str] = Counter()
+    if spec["kind"] in FORMULAS_OF_KINDS:  # the layer's components, each said, even where nothing prices them
+        predicted.update({k: 0 for k in measure(dict(spec, activation="linear"), in_shape).total()})
+    predicted["mac"] += 2 * macs
+    ops = _ops(nodes)
+    formula = _priced(ops, FORMULAS)
+    if onednn and any(op in ONEDNN_RECURRENT for op in ops):
+        return predicted, f"{', '.join(ONEDNN_RECURRENT)} reached the mode whole; {ONEDNN_WORDS}: 0", 0
+    if not formula:
+        return predicted, _none(ops), 0
+    unpriced = [op for op in ops if op not in FORMULAS]
+    rest = f"; no formula for {', '.join(unpriced)}" if unpriced else ""
+    how = " (transposed: input positions x the whole weight)" if transposed else ""
+    return predicted, f"{formula}{how}: 2 FLOPs per multiply-accumulate from the recorded shapes{rest}", macs
 
 
 def _activation(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
@@ -173,19 +234,21 @@ def read(definition: dict, probe: dict) -> Reading:
     counted = {item["name"]: item for item in probe["breakdown"]["items"]}
     nodes = nodes_by_module(probe)
     reading = Reading([])
+    onednn = probe["provenance"].get("switches", {}).get("mkldnn_enabled", True)
     for module in torch_modules(definition, probe):
         spec, item = module.spec, counted.get(module.name)
         raw = item["raw"] if item else 0
         main = module.index == 0 and spec["kind"] != "activation"
+        own = nodes.get(module.name, [])
         rule = RULES.get(spec["kind"]) if main else _activation
-        if rule is None:
-            reading.items.append(Item(module.name, module.layer, raw, Counter(), f"no rule model for {spec['kind']}"))
+        if rule is None or (not main and _priced(_ops(own), FORMULAS)):
+            predicted, words, macs = _by_nodes(spec if main else {"kind": ""}, module.in_shape, own, onednn)
         else:
-            predicted, words, macs = rule(spec, module.in_shape, module.config, _ops(nodes.get(module.name, [])))
-            reading.items.append(Item(module.name, module.layer, raw, predicted, words, macs))
+            predicted, words, macs = rule(spec, module.in_shape, module.config, _ops(own))
+        reading.items.append(Item(module.name, module.layer, raw, predicted, words, macs))
         if module.index == 0 and module.cost.steps:
             own = nodes.get(module.name, [])
-            reading.steps[module.layer] = _steps(spec, module.in_shape, module.config, module.cost, own, reading)
+            reading.steps[module.layer] = _steps(spec, module.in_shape, module, own, reading, onednn)
     for name in (ROOT, OUTSIDE):
         if name in counted:
             own = nodes.get(name, [])
@@ -198,10 +261,11 @@ def read(definition: dict, probe: dict) -> Reading:
     return reading
 
 
-def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: list[dict], reading: Reading) -> Steps:
+def _steps(spec: dict, in_shape: tuple, module: Module, nodes: list[dict], reading: Reading, onednn: bool) -> Steps:
     """Steps priced = MACs of the matrix products the layer dispatched (recorded shapes) / one step's."""
     products = [n for n in nodes if n["op"] in MATRIX]
-    macs = sum(node_macs(n) for n in products)
+    config, cost = module.config, module.cost
+    macs = sum(node_macs(n, onednn=onednn) for n in products)
     step_macs = cost.step["mac"]
     priced = macs // step_macs if step_macs else 0
     seen, batch, _ = _time_major(in_shape, config)
@@ -211,14 +275,16 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: li
             f" the cell still runs {seen * batch} times, so the count matches {cost.steps} steps"
             " of one sequence, though the outputs differ (see the equivalence check)"
         )
+    if onednn and any(n["op"] in ONEDNN_RECURRENT for n in products):
+        return Steps(0, (f"the layer reached FlopCounterMode whole as {', '.join(ONEDNN_RECURRENT)}; {ONEDNN_WORDS}",))
     if not products:
         ran = ", ".join(_ops(nodes)) or "no op"
         return Steps(0, (f"the layer dispatched {ran}: no op FlopCounterMode has a formula for, so no step is priced",))
-    if any(n["op"] == "aten.gru" for n in products):
+    if any(n["op"] in RECURRENT for n in products):
         return Steps(
             priced,
             (
-                "nn.GRU reached FlopCounterMode whole, as aten.gru (no formula: autograd did not decompose it under"
+                "the recurrent layer reached FlopCounterMode whole (no formula: autograd did not decompose it under"
                 f" inference_mode); FlopCounterMode decomposes it and prices its per-step products: {macs:,}"
                 f" multiply-accumulates from its input and weights' shapes, {priced} steps of {step_macs:,}",
             ),
@@ -228,8 +294,9 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, nodes: li
     return Steps(
         priced,
         (
-            f"nn.GRU's CPU kernel dispatches its gate matrix products as {len(products)} ops that FlopCounterMode"
-            f" prices ({shapes}{more}): {macs:,} multiply-accumulates, {priced} steps of {step_macs:,}",
+            f"the recurrent layer's CPU kernel dispatches its gate matrix products as {len(products)} ops"
+            f" that FlopCounterMode prices ({shapes}{more}): {macs:,} multiply-accumulates,"
+            f" {priced} steps of {step_macs:,}",
         ),
     )
 

@@ -19,20 +19,38 @@ handler and zero-cost tables per version; a record whose tool version cannot be 
 
 The rule model takes the operator each module's nodes ran from the probe's per-node record
 (structure: which op, not how much it was priced) and the numbers from the definition, the
-layer's input shape and the module's recorded options. Nodes the trace puts in the model's own
-forward, outside every submodule, are priced from their recorded shapes.
+layer's input shape and the module's recorded options. A layer kind without a rule of its own
+(norms, pooling, attention, transposed or depthwise convolution, LSTM), a module after the layer's
+first that runs a priced op (a separable convolution's pointwise part) and a composite block's own
+forward (its SwiGLU product) are priced node by node: each node by its handler, re-stated from the
+node's recorded input and output shapes (`node_price`): _norm one per output value when the affine
+weight is there (LayerNorm, BatchNorm), _avg_pool_or_mean and _mul one per output value (RMSNorm's
+mean and products, attention's scale and rotary products), _matmul the product's MACs, _convolution
+output values x weight channels x taps (a transposed weight's in channels: not the reference's
+MACs), _lstm every cell evaluation (0.1.0 only). Nodes the trace puts in the model's own forward,
+outside every submodule, are priced from their recorded shapes too.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit, nodes_by_module, outside_definition, torch_modules
+from bench.counters.base import (
+    BUCKET_UNDEFINED,
+    Adapter,
+    Item,
+    Reading,
+    Steps,
+    Unit,
+    nodes_by_module,
+    outside_definition,
+    torch_modules,
+)
 from bench.counters.thop import version
-from bench.reference.formulas import analyse
+from bench.reference.formulas import FORMULAS, analyse, measure
 
 __all__ = ["ADAPTER", "HANDLERS", "HANDLERS_0_0", "ZERO_COST", "ZERO_COST_0_0", "Tables", "tables"]
 
@@ -228,13 +246,96 @@ RULES: dict[str, Callable[[dict, tuple, dict, list[str], Tables], tuple[Counter[
 }
 
 
+# handlers whose count is a matrix product's or convolution's multiply-accumulates; the others
+# (_mul, _norm, _avg_pool_or_mean, _leaky_relu, _upsample_bilinear2d) price one per output value or so
+MAC_HANDLERS = {"addmm", "addmv", "bmm", "baddbmm", "matmul", "convolution", "lstm", "scaled_dot_product_attention"}
+
+
+def _matmul(a: Shape, b: Shape, out: Shape) -> int:
+    """torchprofile's matmul handler, case by case on the operands' ranks (aten::linear's weight (out, in)
+    read as the right operand (m, p): the product is the same rows x in x out)."""
+    if len(a) == 1 and len(b) == 1:
+        return a[0]
+    if len(a) == 1:
+        return prod(b)
+    if len(b) == 1:
+        return prod(a)
+    if len(a) == 2 and len(b) == 2:
+        return a[0] * a[1] * b[1]
+    return prod(out[:-2]) * a[-2] * a[-1] * b[-1]
+
+
+def node_price(node: dict, handler: str) -> int:
+    """What torchprofile's handler (named without its underscore) gives one traced node, re-stated
+    from the node's recorded input and output shapes (0.0.4's and 0.1.0's handlers agree on these)."""
+    given = [_shape(s) for s in node.get("input_shapes", [])]
+    out = _shape(node["shape"]) or ()
+    first = given[0] if given else None
+    if handler in ("mul", "avg_pool_or_mean", "leaky_relu"):
+        return prod(out)
+    if handler == "upsample_bilinear2d":
+        return 4 * prod(out)
+    if handler == "norm":
+        at = 1 if node["op"] in ("aten::batch_norm", "aten::instance_norm") else 2
+        return prod(out) if len(given) > at and given[at] is not None else 0
+    if handler == "convolution" and len(given) > 1 and given[1] is not None:
+        weight = given[1]
+        channels = weight[1] if out[1] == weight[0] else weight[0]
+        return prod(out) * channels * prod(weight[2:])
+    if handler in ("addmm", "addmv") and len(given) > 2 and given[1] and given[2]:
+        return prod(given[1]) * (given[2][-1] if handler == "addmm" else 1)
+    if handler in ("bmm", "baddbmm") and len(given) > 1 and given[-2] and given[-1]:
+        return prod(given[-2]) * given[-1][-1]
+    if handler == "matmul" and len(given) > 1 and first is not None and given[1] is not None:
+        return _matmul(first, given[1], out)
+    if handler == "lstm" and first is not None:
+        return _lstm(first, out)
+    if handler == "scaled_dot_product_attention" and len(given) > 2 and all(given[:3]):
+        q, k, v = given[:3]
+        return prod(q[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
+    return 0
+
+
+def _lstm(x: Shape, out: Shape) -> int:
+    """torchprofile 0.1.0's _lstm: rows x steps x 4 gates x hidden x (input + hidden) for one layer and
+    direction. It reads the layers and directions from h_n, which the probe does not record: a stacked or
+    bidirectional LSTM would depart from this and show as residual (the zoo's LSTM is neither)."""
+    hidden = out[-1]
+    return out[0] * out[1] * 4 * hidden * (x[-1] + hidden)
+
+
 def _node_macs(node: dict, known: Tables) -> int:
     """A node in the model's own forward, priced by its handler from the recorded shapes."""
     handler = known.handlers.get(node["op"], "")
-    out = _shape(node["shape"])
-    if handler.lstrip("_") == "mul" and out is not None:
-        return prod(out)
-    return 0
+    return node_price(node, handler.lstrip("_")) if handler else 0
+
+
+def _by_nodes(spec: dict, in_shape: tuple, nodes: list[dict], known: Tables) -> tuple[Counter[str], str, int]:
+    """A module priced node by node, each by its handler from the recorded shapes: matrix products and
+    convolutions as multiply-accumulates, the per-value handlers as element-wise ops."""
+    predicted: Counter[str] = Counter()
+    if spec["kind"] in FORMULAS:  # the layer's components, each said, even where nothing prices them
+        predicted.update({k: 0 for k in measure(dict(spec, activation="linear"), in_shape).total()})
+    said: dict[str, int] = {}
+    macs = 0
+    for node in nodes:
+        handler = known.handlers.get(node["op"], "")
+        if not handler:
+            continue
+        amount = node_price(node, handler.lstrip("_"))
+        component = "mac" if handler.lstrip("_") in MAC_HANDLERS else "elementwise"
+        predicted[component] += amount
+        macs += amount if component == "mac" else 0
+        key = f"{handler} ({node['op']})"
+        said[key] = said.get(key, 0) + 1
+    ops = _ops(nodes)
+    if not said:
+        return predicted, _none(ops, known), 0
+    words = ", ".join(f"{key} x{count}" if count > 1 else key for key, count in said.items())
+    skipped = known.skipped(ops)
+    if skipped:
+        words += f"; no handler for {', '.join(skipped)} (skipped)"
+    return predicted, f"{words}: each node priced by its handler from its recorded shapes", macs
 
 
 def read(definition: dict, probe: dict) -> Reading:
@@ -246,21 +347,30 @@ def read(definition: dict, probe: dict) -> Reading:
         spec, item = module.spec, counted.get(module.name)
         raw = item["raw"] if item else 0
         main = module.index == 0 and spec["kind"] != "activation"
+        own = nodes.get(module.name, [])
+        ops = _ops(own)
         rule = RULES.get(spec["kind"]) if main else _activation
-        if rule is None:
-            reading.items.append(Item(module.name, module.layer, raw, Counter(), f"no rule model for {spec['kind']}"))
+        if rule is None or (not main and any(op in known.handlers for op in ops)):
+            predicted, words, macs = _by_nodes(spec if main else {"kind": ""}, module.in_shape, own, known)
         else:
-            ops = _ops(nodes.get(module.name, []))
             predicted, words, macs = rule(spec, module.in_shape, module.config, ops, known)
-            words = f"{words} ({known.release}'s tables)"
-            reading.items.append(Item(module.name, module.layer, raw, predicted, words, macs))
+        words = f"{words} ({known.release}'s tables)"
+        reading.items.append(Item(module.name, module.layer, raw, predicted, words, macs))
         if module.index == 0 and module.cost.steps:
-            reading.steps[module.layer] = _steps(_ops(nodes.get(module.name, [])), known)
+            reading.steps[module.layer] = _steps(ops, known, macs, module.cost.step["mac"])
     if ROOT in counted:
         reading.items.append(_own_forward(counted[ROOT], nodes.get(ROOT, []), known))
     rest = [item for name, item in counted.items() if name != ROOT]
-    reading.items += outside_definition(definition, rest)
+    reading.items += [_composite_own(item, nodes, known) for item in outside_definition(definition, rest)]
     return reading
+
+
+def _composite_own(item: Item, nodes: dict[str, list[dict]], known: Tables) -> Item:
+    """A composite layer's own forward (a residual add, SwiGLU's product), priced node by node."""
+    if item.place == BUCKET_UNDEFINED:
+        return item
+    predicted, words, macs = _by_nodes({"kind": ""}, (), nodes.get(item.name, []), known)
+    return replace(item, predicted=predicted, rule=f"the block's own forward: {words} ({known.release}'s tables)")
 
 
 def _own_forward(item: dict, nodes: list[dict], known: Tables) -> Item:
@@ -278,8 +388,19 @@ def _own_forward(item: dict, nodes: list[dict], known: Tables) -> Item:
     return Item(ROOT, BUCKET_SIZES if sizes else BUCKET_OWN, item["raw"], Counter({"outside": macs}), words)
 
 
-def _steps(ops: list[str], known: Tables) -> Steps:
-    """No handler for the op the traced GRU is, so no step is priced."""
+def _steps(ops: list[str], known: Tables, macs: int, step_macs: int) -> Steps:
+    """Steps priced: the recurrent op's handler prices every cell evaluation (aten::lstm in 0.1.0), or no
+    handler for the op the trace holds the layer as, so no step is priced."""
+    priced = [op for op in ops if op in known.handlers]
+    if priced and step_macs:
+        return Steps(
+            macs // step_macs,
+            (
+                f"{known.release}'s {', '.join(known.handlers[op] for op in priced)} prices the traced"
+                f" {', '.join(priced)} at {macs:,} multiply-accumulates from its recorded shapes:"
+                f" {macs // step_macs} steps of {step_macs:,}",
+            ),
+        )
     skipped = known.skipped(ops)
     if skipped:
         said = f'No handlers found: "{skipped[0]}". Skipped.'

@@ -31,26 +31,46 @@ ELEMENTWISE = {
     "abs",
     "add",
     "and",
+    "ceil",
     "clamp",
     "compare",
     "convert",
     "divide",
+    "floor",
     "maximum",
     "minimum",
     "multiply",
     "negate",
     "not",
     "or",
-    "power",
     "remainder",
-    "rsqrt",
+    "round-nearest-even",
     "select",
     "sign",
-    "sqrt",
     "subtract",
     "xor",
 }
-TRANSCENDENTAL = {"exponential", "exp", "log", "logistic", "tanh", "sine", "cosine"}
+# HloCostAnalysis::HandleElementwiseOp puts these in `transcendentals`, not `flops`
+TRANSCENDENTAL = {
+    "atan2",
+    "cbrt",
+    "cosine",
+    "erf",
+    "exp",
+    "exponential",
+    "exponential-minus-one",
+    "log",
+    "log-plus-one",
+    "logistic",
+    "power",
+    "rsqrt",
+    "sine",
+    "sqrt",
+    "tan",
+    "tanh",
+}
+# callers whose computation XLA prices once per application, scaled by how many applications there are
+REDUCERS = ("reduce", "reduce-window")
 CALLERS = ("calls", "body", "condition", "to_apply")
 
 
@@ -67,8 +87,53 @@ def dims(shape: str) -> list[int]:
     return [int(d) for d in found.group(1).split(",") if d] if found else []
 
 
-def price(node: dict) -> Priced:
-    """XLA's HloCostAnalysis flops for one instruction (callers price 0: their computations are priced)."""
+def window(text: str) -> list[dict[str, int]]:
+    """Per spatial dimension of an HLO window like {size=3x3 stride=2x2 pad=1_1x1_1 lhs_dilate=2x2}."""
+    fields = dict(re.findall(r"(\w+)=([\w_]+)", text))
+    size = [int(d) for d in fields.get("size", "").split("x") if d]
+    found = [{"size": n, "stride": 1, "low": 0, "high": 0, "lhs_dilate": 1, "rhs_dilate": 1} for n in size]
+    for key in ("stride", "lhs_dilate", "rhs_dilate"):
+        for dim, value in zip(found, fields.get(key, "").split("x") if key in fields else [], strict=False):
+            dim[key] = int(value)
+    for dim, pad in zip(found, fields.get("pad", "").split("x") if "pad" in fields else [], strict=False):
+        low, high = pad.split("_")
+        dim["low"], dim["high"] = int(low), int(high)
+    return found
+
+
+def valid_positions(dim: dict[str, int], kernel: int, output: int, given: int) -> int:
+    """(output position, kernel tap) pairs that land on a real input element: not padding, not a hole
+    of lhs dilation (HloCostAnalysis::GetConvolutionFlops)."""
+    count = 0
+    for tap in range(kernel):
+        for position in range(output):
+            index = position * dim["stride"] - dim["low"] + tap * dim["rhs_dilate"]
+            if index % dim["lhs_dilate"] == 0 and 0 <= index // dim["lhs_dilate"] < given:
+                count += 1
+    return count
+
+
+def _convolution(node: dict) -> Priced:
+    """2 x input features per group x output features x batch x valid (output, tap) pairs per dimension."""
+    lhs, kernel, out = dims(node["input_shapes"][0]), dims(node["input_shapes"][1]), dims(node["shape"])
+    labels = node["attrs"].get("dim_labels", "b01f_01io->b01f")
+    lhs_layout, rest = labels.split("_", 1)
+    kernel_layout, out_layout = rest.split("->")
+    groups = int(node["attrs"].get("feature_group_count", "1"))
+    spatial = [str(d) for d in range(len(lhs_layout) - 2)]
+    steps = window(node["attrs"].get("window", "{}"))
+    pairs = prod(
+        valid_positions(steps[i], kernel[kernel_layout.index(d)], out[out_layout.index(d)], lhs[lhs_layout.index(d)])
+        for i, d in enumerate(spatial)
+    )
+    features = lhs[lhs_layout.index("f")] // groups
+    macs = features * out[out_layout.index("f")] * lhs[lhs_layout.index("b")] * pairs
+    return Priced(2 * macs, macs, "convolution: 2 x features x batch x taps that land on input (not padding)")
+
+
+def price(node: dict, reducer: int = 0) -> Priced:
+    """XLA's HloCostAnalysis flops for one instruction (callers price 0: their computations are priced;
+    a reduce prices its reducer's `reducer` FLOPs once per application)."""
     op, out = node["op"], dims(node["shape"])
     if op == "dot":
         lhs = dims(node["input_shapes"][0])
@@ -76,18 +141,28 @@ def price(node: dict) -> Priced:
         macs = prod(out) * prod(lhs[d] for d in contracted)
         return Priced(2 * macs, macs, "dot: 2 x output elements x contracted elements")
     if op == "convolution":
-        kernel = dims(node["input_shapes"][1])
-        labels = node["attrs"].get("dim_labels", "")
-        layout = labels.split("_")[1].split("->")[0] if "_" in labels else "01io"
-        taps = prod(k for k, label in zip(kernel, layout, strict=False) if label.isdigit())
-        channels = kernel[layout.index("i")] if "i" in layout else 1
-        macs = prod(out) * taps * channels
-        return Priced(2 * macs, macs, "convolution: 2 x output elements x kernel taps x input channels")
+        return _convolution(node)
+    if op == "reduce":
+        applications = prod(dims(node["input_shapes"][0])) - prod(out)
+        return Priced(applications * reducer, 0, "reduce: the reducer once per input element beyond each output")
+    if op == "reduce-window":
+        size = prod(d["size"] for d in window(node["attrs"].get("window", "{}")))
+        return Priced((size - 1) * prod(out) * reducer, 0, "reduce-window: the reducer (window - 1) times per output")
     if op in ELEMENTWISE:
         return Priced(prod(out), 0, f"{op}: 1 per output element")
     if op in TRANSCENDENTAL:
         return Priced(0, 0, f"{op}: a transcendental, not in flops")
     return Priced(0, 0, f"{op}: moves data, 0")
+
+
+def _reducers(nodes: list[dict]) -> dict[str, int]:
+    """Each reducer computation (a reduce's to_apply) -> the FLOPs of one application."""
+    targets = {n["attrs"].get("to_apply", "").lstrip("%") for n in nodes if n["op"] in REDUCERS}
+    found = dict.fromkeys(targets, 0)
+    for node in nodes:
+        if node["attrs"]["computation"] in found:
+            found[node["attrs"]["computation"]] += price(node).flops
+    return found
 
 
 def _callers(nodes: list[dict]) -> dict[str, tuple[dict, str]]:
@@ -164,6 +239,7 @@ def read(definition: dict, probe: dict) -> Reading:
     specs = {spec["name"]: spec for spec in definition["layers"]}
     callers = _callers(nodes)
     sigmoid = _activation_ops(nodes)
+    reducers = _reducers(nodes)
     items = []
     loops: dict[str, list[dict]] = {}
     for node in nodes:
@@ -172,7 +248,10 @@ def read(definition: dict, probe: dict) -> Reading:
                 op_name, _, _ = _context(node, callers)
                 loops.setdefault(_layer(op_name, set(specs)) or "", []).append(node)
             continue
-        priced = price(node)
+        if node["attrs"]["computation"] in reducers:
+            continue  # priced by the reduce that applies it
+        reducer = reducers.get(node["attrs"].get("to_apply", "").lstrip("%"), 0)
+        priced = price(node, reducer)
         op_name, loop, called = _context(node, callers)
         control = loop is not None and not dims(node["shape"]) and not node["shape"].startswith("f")
         if control and not called:

@@ -4,9 +4,11 @@ jax gives XLA's HloCostAnalysis as one number for the compiled module, so the ru
 compiled module's recorded HLO instructions with XLA's rules (HloCostAnalysis) and the reconciliation
 compares the sum with that total:
 - dot: 2 FLOPs per multiply-accumulate, output elements x contracted elements;
-- convolution: 2 x output elements x kernel taps x input channels per group (VALID padding: every tap);
-- element-wise ops (add, multiply, maximum, negate, divide, compare...): 1 FLOP per output element;
-  transcendental ones (exponential, tanh, logistic) go to `transcendentals`, not `flops`;
+- convolution: 2 x batch x input features per group x output features x the (output position, kernel
+  tap) pairs per spatial dimension that land on a real input element: taps on padding or on the holes
+  of lhs dilation (a transposed conv) are not priced (GetConvolutionFlops);
+- element-wise ops (add, multiply, maximum, negate, divide, compare, select...): 1 FLOP per output element;
+  transcendental ones (exponential, tanh, logistic, rsqrt, sqrt, power, erf) go to `transcendentals`;
 - data movement (copy, transpose, broadcast, bitcast, slices, tuples, constants): 0;
 - fusion and call: what their computations hold; while: its body and condition priced ONCE, whatever
   the trip count, the loop counter's increment and compare included;

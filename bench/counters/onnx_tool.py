@@ -42,6 +42,7 @@ DIV = 4  # DIV_MACS
 EXP = 32  # EXP_MACS (its sigmoid too)
 TANH = EXP + 2 * ADD + DIV  # TANH_MACS
 SQRT = 24
+BATCH_NORM = ADD + SQRT + DIV + ADD + MUL  # BatchNormalizationNode: per output value
 
 # op -> (price per value, ratio or None for max(1, inputs - 1)): NpMathBase and PWNode profilers
 PER_VALUE: dict[str, tuple[int, int | None]] = {
@@ -68,6 +69,7 @@ PER_VALUE: dict[str, tuple[int, int | None]] = {
     "Softplus": (EXP + ADD + 43, 1),
     "Sqrt": (SQRT, None),
     "Reciprocal": (DIV, None),
+    "Pow": (EXP, None),  # POW_MACS = EXP_MACS
 }
 # ONNX op -> the Keras name of the activation it computes
 ACTIVATIONS = {
@@ -82,7 +84,7 @@ ACTIVATIONS = {
     "Gelu": "gelu",
     "Silu": "silu",
 }
-ZERO = {"Transpose", "Expand", "Identity", "Dropout", "Flatten", "Tile", "Pad", "Slice", "Cast", "Shape"}
+ZERO = {"Transpose", "Expand", "Identity", "Dropout", "Flatten", "Tile", "Pad", "Slice", "Cast", "Shape", "Erf"}
 RECURRENT = {"GRU": "gru", "LSTM": "lstm", "RNN": "simple_rnn"}
 # recurrent op -> (gates, gate adds, sigmoids, tanh evaluations, blend ops) per output value
 CELLS = {"GRU": (3, 3, 2, 1, 5), "LSTM": (4, 4, 3, 2, 4)}
@@ -161,6 +163,38 @@ def _recurrent(node: dict, out: int) -> Priced:
     return Priced(parts, words)
 
 
+def _conv_transpose(node: dict, out: int) -> Priced:
+    """ConvTransposeNode: output values x the weight's volume past its first (input channel) dimension."""
+    weight = _ins(node)[1]
+    parts = Counter({"mac": out * prod(weight[1:])})
+    words = "ConvTransposeNode: output values x weight volume past its input channels"
+    if len(node["inputs"]) == 3:
+        parts["bias"] = out * ADD
+        words += ", + 1 per output value for its bias input"
+    return Priced(parts, words)
+
+
+def _normalising(node: dict, out: int) -> Priced | None:
+    """Pools and normalisations, all element-wise work in the reference."""
+    op, given = node["op"], _ins(node)[0] if node["input_shapes"] else ()
+    if op in ("AveragePool", "MaxPool"):
+        taps = prod(node["attrs"].get("kernel_shape", [3, 3]))  # PoolBase's default kernel is 3 x 3
+        return Priced(Counter({"elementwise": out * taps * CMP}), f"{op}Node: output values x kernel taps")
+    if op == "GlobalAveragePool":
+        parts = Counter({"elementwise": prod(given) * ADD + out * DIV})
+        return Priced(parts, "GlobalAveragePoolNode: 1 per input value + 4 per output value")
+    if op == "BatchNormalization":
+        return Priced(Counter({"elementwise": out * BATCH_NORM}), f"BatchNormalizationNode: {BATCH_NORM} per output")
+    if op == "ReduceMean":
+        return Priced(Counter({"elementwise": prod(given) * ADD}), "ReduceMeanNode: 1 per input value")
+    if op == "LayerNormalization":
+        axis = node["attrs"].get("axis", -1)
+        rows = prod(given) // given[axis] if given else 0
+        parts = Counter({"elementwise": prod(given) * (3 * MUL + 4 * ADD) + rows * (ADD + SQRT + DIV)})
+        return Priced(parts, "LayerNormalizationNode: 7 per input value + 29 per normalised row")
+    return None
+
+
 def price(node: dict) -> Priced:
     """onnx-tool 1.0.1's MACs for one recorded node, from its op type, shapes and attributes."""
     op, attrs = node["op"], node["attrs"]
@@ -176,6 +210,11 @@ def price(node: dict) -> Priced:
         return _gemm(node, out)
     if op in CELLS:
         return _recurrent(node, out)
+    if op == "ConvTranspose":
+        return _conv_transpose(node, out)
+    normalising = _normalising(node, out)
+    if normalising is not None:
+        return normalising
     if op in PER_VALUE:
         each, ratio = PER_VALUE[op]
         times = ratio if ratio is not None else max(1, len(node["inputs"]) - 1)

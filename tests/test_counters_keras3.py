@@ -310,3 +310,31 @@ def test_the_probe_reads_operands_callers_and_metadata_from_the_hlo_text(probe_m
     assert nodes["max.5"]["attrs"]["op_name"].endswith("conv/jit(relu)/max")
     reading = keras3.read(zoo.MODELS["seed-conv"], {"nodes": list(nodes.values())})
     assert sum(i.counted for i in reading.items) == CONV_TOTAL
+
+
+def unnamed_dot(operand: str) -> list[dict]:
+    """resnet50's fc as XLA:CPU leaves it: a dot with no metadata in the entry, reading a fusion whose
+    parameter param_0.3 is its operand 0, the seed's output layer's op there."""
+    return [
+        node(
+            "act", "maximum", "f32[97,96]", [("a", "f32[97,96]"), ("b", "f32[97,96]")], "main", f"{F}/output/max"
+        ),  # fmt: skip
+        node("feed", "fusion", "f32[96,97]", [(operand, "f32[97,96]")], "main", calls="%fb"),
+        node("param_0.3", "parameter", "f32[97,96]", (), "fb"),
+        node("bitcast.1", "bitcast", "f32[96,97]", [("param_0.3", "f32[97,96]")], "fb"),
+        node(
+            "dot.1",
+            "dot",
+            "f32[97,256]",
+            [("feed", "f32[96,97]"), ("w", "f32[96,256]")],
+            "main",
+            lhs_contracting_dims="{0}",
+        ),  # fmt: skip
+    ]
+
+
+def test_an_instruction_without_metadata_goes_to_the_layer_it_reads():
+    placed = {i.name: i.place for i in keras3.read(zoo.MODELS["seed"], {"nodes": unnamed_dot("act")}).items}
+    assert placed["dot.1"] == "output"
+    alone = {i.name: i.place for i in keras3.read(zoo.MODELS["seed"], {"nodes": unnamed_dot("x.1")}).items}
+    assert alone["dot.1"] == keras3.BUCKET_OUTSIDE  # reads the model's input only, and nothing reads it

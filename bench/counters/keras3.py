@@ -232,6 +232,50 @@ def float32_total(nodes: list[dict], reducers: dict[str, int]) -> int:
     return int(total)
 
 
+def _fed_by(node: dict, by_name: dict[str, dict], callers: dict, layers: set[str]) -> str | None:
+    """For an instruction XLA left without metadata (a layout-changed dot, a wrapped reduce-window): the
+    layer of the nearest instruction it reads, through a fused computation's parameters to the caller's
+    operands (XLA names them param_<operand index>.<n>)."""
+    queue, seen = list(node["inputs"]), {node["name"]}
+    while queue and len(seen) < 64:
+        name = queue.pop(0)
+        given = by_name.get(name)
+        if given is None or name in seen:
+            continue
+        seen.add(name)
+        layer = _layer(_context(given, callers)[0], layers)
+        if layer:
+            return layer
+        index = re.match(r"param_(\d+)\.", name)
+        caller = callers.get(given["attrs"]["computation"], (None, ""))[0]
+        if given["op"] == "parameter" and index and caller is not None:
+            queue.extend(caller["inputs"][int(index.group(1)) : int(index.group(1)) + 1])
+        else:
+            queue.extend(given["inputs"])
+    return _read_by(node, by_name, callers, layers)
+
+
+def _read_by(node: dict, by_name: dict[str, dict], callers: dict, layers: set[str]) -> str | None:
+    """Failing that (it reads the model's input): the layer of the nearest instruction that reads it, or
+    that reads the fusion holding it."""
+    readers: dict[str, list[str]] = {}
+    for other in by_name.values():
+        for given in other["inputs"]:
+            readers.setdefault(given, []).append(other["name"])
+    start = callers.get(node["attrs"]["computation"], (node, ""))[0]
+    queue, seen = list(readers.get(start["name"], [])), {start["name"]}
+    while queue and len(seen) < 64:
+        name = queue.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        layer = _layer(_context(by_name[name], callers)[0], layers)
+        if layer:
+            return layer
+        queue.extend(readers.get(name, []))
+    return None
+
+
 def _layer(op_name: str, layers: set[str]) -> str | None:
     segments = op_name.split("/")
     if "functional" in segments:
@@ -279,6 +323,7 @@ def read(definition: dict, probe: dict) -> Reading:
     callers = _callers(nodes)
     sigmoid = _activation_ops(nodes)
     reducers = _reducers(nodes)
+    by_name = {node["name"]: node for node in nodes}
     items = []
     loops: dict[str, list[dict]] = {}
     for node in nodes:
@@ -295,7 +340,7 @@ def read(definition: dict, probe: dict) -> Reading:
         control = loop is not None and not dims(node["shape"]) and not node["shape"].startswith("f")
         if not priced.flops:
             continue
-        layer = _layer(op_name, set(specs))
+        layer = _layer(op_name, set(specs)) or _fed_by(node, by_name, callers, set(specs))
         where = "loop body" if loop is not None else ""
         if layer is None:
             component, cause, place = "outside", "", BUCKET_OUTSIDE

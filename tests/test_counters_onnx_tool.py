@@ -266,3 +266,13 @@ def test_layer_norm_node_and_reduce_mean() -> None:
     assert onnx_tool.price(ln).parts == Counter({"elementwise": 2048 * 7 + 32 * 29})
     mean = node("/norm/ReduceMean", "ReduceMean", 0, "(1, 32, 1)", [("x", "(1, 32, 64)")])
     assert onnx_tool.price(mean).parts == Counter({"elementwise": 2048})
+
+
+def test_compares_price_1_per_value_on_the_layer_keras_3_scoped_with_a_suffix() -> None:
+    """llama-small's embedding mask as tf2onnx wrote it under Keras's unique scope `embed_1`."""
+    less = node("functional_1/embed_1/Less", "Less", 64, "(1, 64)", [("ids", "(1, 64)"), ("zero", "()")])
+    got = reconcile(keras_record("llama-small", [less]), PRESETS["default"])
+    assert got.residual == 0 and onnx_tool.keras_place("functional_1/embed_1", zoo.MODELS["llama-small"]) == "embed"
+    assert onnx_tool.keras_place("functional_1/embed_x", zoo.MODELS["llama-small"]) is None
+    wrong = reconcile(keras_record("llama-small", [dict(less, raw=128)]), PRESETS["default"])
+    assert wrong.residual == 2 * 64 and [r.place for r in wrong.residuals] == ["embed"]

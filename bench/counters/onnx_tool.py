@@ -70,6 +70,10 @@ PER_VALUE: dict[str, tuple[int, int | None]] = {
     "Sqrt": (SQRT, None),
     "Reciprocal": (DIV, None),
     "Pow": (EXP, None),  # POW_MACS = EXP_MACS
+    # LessNode and its kin, EqualNode, GreaterNode: 1 compare per output value
+    **dict.fromkeys(
+        ("Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal", "Not", "And", "Or", "Xor", "Round"), (CMP, 1)
+    ),
 }
 # ONNX op -> the Keras name of the activation it computes
 ACTIVATIONS = {
@@ -84,7 +88,9 @@ ACTIVATIONS = {
     "Gelu": "gelu",
     "Silu": "silu",
 }
+# Node.profile's 0: no profile of their own (Erf and Dropout via FusedBase)
 ZERO = {"Transpose", "Expand", "Identity", "Dropout", "Flatten", "Tile", "Pad", "Slice", "Cast", "Shape", "Erf"}
+ZERO |= {"Where"}
 RECURRENT = {"GRU": "gru", "LSTM": "lstm", "RNN": "simple_rnn"}
 # recurrent op -> (gates, gate adds, sigmoids, tanh evaluations, blend ops) per output value
 CELLS = {"GRU": (3, 3, 2, 1, 5), "LSTM": (4, 4, 3, 2, 4)}
@@ -253,7 +259,11 @@ def torch_place(scope: str, definition: dict) -> str | None:
 def keras_place(scope: str, definition: dict) -> str | None:
     """A tf2onnx node's scope holds the Keras layer's name scope (`model/conv/Conv2D` -> `conv`)."""
     names = {spec["name"] for spec in definition["layers"]}
-    return next((part for part in scope.split("/")[1:] if part in names), None)
+    for part in scope.split("/")[1:]:
+        base, _, number = part.rpartition("_")
+        if part in names or (number.isdigit() and base in names):  # Keras 3 makes scopes unique: `embed_1`
+            return part if part in names else base
+    return None
 
 
 def _place(definition: dict, nodes: list[dict], placer: Placer) -> dict[str, str | None]:

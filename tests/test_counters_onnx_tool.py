@@ -212,3 +212,67 @@ def test_generic_prices() -> None:
     assert sum(lstm.parts.values()) == (48 + 64) * 10 + 320 + values * (4 + 3 * 32 + 2 * 38 + 4)
     assert onnx_tool.price(node("m", "Mul", 0, "(2, 3)", [("a", ""), ("b", "")])).parts == Counter({"elementwise": 6})
     assert onnx_tool.price(node("d", "Div", 0, "(2, 3)", [("a", ""), ("b", "")])).parts == Counter({"elementwise": 24})
+
+
+# --- pools, normalisations and the transposed conv (tf-latest's real tf2onnx nodes, priced by hand) ----
+
+
+def keras_record(model: str, nodes: list[dict]) -> dict:
+    return record(zoo.MODELS[model], nodes, counter="onnx-tool-keras")
+
+
+def avg_pool(raw: int, kernel: tuple = (3, 3)) -> dict:
+    return node("model/pool/AvgPool", "AveragePool", raw, "(1, 16, 15, 15)", [("x", "(1, 16, 32, 32)")],
+                kernel_shape=list(kernel), strides=[2, 2])  # fmt: skip
+
+
+def test_pools_price_every_kernel_tap_of_every_output() -> None:
+    assert reconcile(keras_record("avgpool", [avg_pool(3600 * 9)]), PRESETS["default"]).residual == 0
+    maxpool = node("model/pool/MaxPool", "MaxPool", 4096 * 4, "(1, 16, 16, 16)", [("x", "(1, 16, 32, 32)")],
+                   kernel_shape=[2, 2], strides=[2, 2])  # fmt: skip
+    assert reconcile(keras_record("maxpool", [maxpool]), PRESETS["default"]).residual == 0
+
+
+def test_a_pool_priced_with_the_wrong_kernel_leaves_a_residual() -> None:
+    got = reconcile(keras_record("avgpool", [avg_pool(3600 * 9, kernel=(2, 2))]), PRESETS["default"])
+    assert got.residual == 2 * 3600 * 5 and [r.place for r in got.residuals] == ["pool"]  # MACs x 2 FLOPs
+
+
+def test_batch_norm_and_global_average_pool_follow_node_py() -> None:
+    x = [("x", "(1, 32, 16, 16)")] + [(f"w{i}", "(32,)") for i in range(4)]
+    bn = node("model/bn/FusedBatchNormV3", "BatchNormalization", 8192 * 31, "(1, 32, 16, 16)", x)
+    assert reconcile(keras_record("batchnorm", [bn]), PRESETS["default"]).residual == 0
+    off = dict(bn, raw=8192 * 30)
+    assert reconcile(keras_record("batchnorm", [off]), PRESETS["default"]).residual == -2 * 8192
+    mean = node("model/norm/moments/mean", "GlobalAveragePool", 2176, "(1, 32, 1)", [("x", "(1, 32, 64)")])
+    assert onnx_tool.price(mean).parts == Counter({"elementwise": 2048 + 32 * 4})
+
+
+def deconv(raw: int, bias: bool = False) -> dict:
+    ins = [("x", "(1, 16, 16, 16)"), ("w", "(16, 8, 3, 3)")] + ([("b", "(8,)")] if bias else [])
+    return node("model/deconv/conv2d_transpose", "ConvTranspose", raw, "(1, 8, 33, 33)", ins, weights=("w",))
+
+
+def test_a_transposed_conv_is_output_values_times_the_weight_past_its_input_channels() -> None:
+    out = 8 * 33 * 33
+    assert reconcile(keras_record("conv2d-transpose", [deconv(out * 72)]), PRESETS["default"]).residual == 0
+    assert onnx_tool.price(deconv(0, bias=True)).parts == Counter({"mac": out * 72, "bias": out})
+    # priced as a Conv (weight volume past its OUTPUT channels: 16 x 3 x 3) it would not reconcile
+    assert reconcile(keras_record("conv2d-transpose", [deconv(out * 144)]), PRESETS["default"]).residual != 0
+
+
+def test_layer_norm_node_and_reduce_mean() -> None:
+    ln = node("/norm/LayerNormalization", "LayerNormalization", 0, "(1, 32, 64)", [("x", "(1, 32, 64)")], axis=-1)
+    assert onnx_tool.price(ln).parts == Counter({"elementwise": 2048 * 7 + 32 * 29})
+    mean = node("/norm/ReduceMean", "ReduceMean", 0, "(1, 32, 1)", [("x", "(1, 32, 64)")])
+    assert onnx_tool.price(mean).parts == Counter({"elementwise": 2048})
+
+
+def test_compares_price_1_per_value_on_the_layer_keras_3_scoped_with_a_suffix() -> None:
+    """llama-small's embedding mask as tf2onnx wrote it under Keras's unique scope `embed_1`."""
+    less = node("functional_1/embed_1/Less", "Less", 64, "(1, 64)", [("ids", "(1, 64)"), ("zero", "()")])
+    got = reconcile(keras_record("llama-small", [less]), PRESETS["default"])
+    assert got.residual == 0 and onnx_tool.keras_place("functional_1/embed_1", zoo.MODELS["llama-small"]) == "embed"
+    assert onnx_tool.keras_place("functional_1/embed_x", zoo.MODELS["llama-small"]) is None
+    wrong = reconcile(keras_record("llama-small", [dict(less, raw=128)]), PRESETS["default"])
+    assert wrong.residual == 2 * 64 and [r.place for r in wrong.residuals] == ["embed"]

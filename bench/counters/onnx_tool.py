@@ -42,6 +42,7 @@ DIV = 4  # DIV_MACS
 EXP = 32  # EXP_MACS (its sigmoid too)
 TANH = EXP + 2 * ADD + DIV  # TANH_MACS
 SQRT = 24
+BATCH_NORM = ADD + SQRT + DIV + ADD + MUL  # BatchNormalizationNode: per output value
 
 # op -> (price per value, ratio or None for max(1, inputs - 1)): NpMathBase and PWNode profilers
 PER_VALUE: dict[str, tuple[int, int | None]] = {
@@ -68,6 +69,11 @@ PER_VALUE: dict[str, tuple[int, int | None]] = {
     "Softplus": (EXP + ADD + 43, 1),
     "Sqrt": (SQRT, None),
     "Reciprocal": (DIV, None),
+    "Pow": (EXP, None),  # POW_MACS = EXP_MACS
+    # LessNode and its kin, EqualNode, GreaterNode: 1 compare per output value
+    **dict.fromkeys(
+        ("Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal", "Not", "And", "Or", "Xor", "Round"), (CMP, 1)
+    ),
 }
 # ONNX op -> the Keras name of the activation it computes
 ACTIVATIONS = {
@@ -82,7 +88,9 @@ ACTIVATIONS = {
     "Gelu": "gelu",
     "Silu": "silu",
 }
-ZERO = {"Transpose", "Expand", "Identity", "Dropout", "Flatten", "Tile", "Pad", "Slice", "Cast", "Shape"}
+# Node.profile's 0: no profile of their own (Erf and Dropout via FusedBase)
+ZERO = {"Transpose", "Expand", "Identity", "Dropout", "Flatten", "Tile", "Pad", "Slice", "Cast", "Shape", "Erf"}
+ZERO |= {"Where"}
 RECURRENT = {"GRU": "gru", "LSTM": "lstm", "RNN": "simple_rnn"}
 # recurrent op -> (gates, gate adds, sigmoids, tanh evaluations, blend ops) per output value
 CELLS = {"GRU": (3, 3, 2, 1, 5), "LSTM": (4, 4, 3, 2, 4)}
@@ -161,6 +169,38 @@ def _recurrent(node: dict, out: int) -> Priced:
     return Priced(parts, words)
 
 
+def _conv_transpose(node: dict, out: int) -> Priced:
+    """ConvTransposeNode: output values x the weight's volume past its first (input channel) dimension."""
+    weight = _ins(node)[1]
+    parts = Counter({"mac": out * prod(weight[1:])})
+    words = "ConvTransposeNode: output values x weight volume past its input channels"
+    if len(node["inputs"]) == 3:
+        parts["bias"] = out * ADD
+        words += ", + 1 per output value for its bias input"
+    return Priced(parts, words)
+
+
+def _normalising(node: dict, out: int) -> Priced | None:
+    """Pools and normalisations, all element-wise work in the reference."""
+    op, given = node["op"], _ins(node)[0] if node["input_shapes"] else ()
+    if op in ("AveragePool", "MaxPool"):
+        taps = prod(node["attrs"].get("kernel_shape", [3, 3]))  # PoolBase's default kernel is 3 x 3
+        return Priced(Counter({"elementwise": out * taps * CMP}), f"{op}Node: output values x kernel taps")
+    if op == "GlobalAveragePool":
+        parts = Counter({"elementwise": prod(given) * ADD + out * DIV})
+        return Priced(parts, "GlobalAveragePoolNode: 1 per input value + 4 per output value")
+    if op == "BatchNormalization":
+        return Priced(Counter({"elementwise": out * BATCH_NORM}), f"BatchNormalizationNode: {BATCH_NORM} per output")
+    if op == "ReduceMean":
+        return Priced(Counter({"elementwise": prod(given) * ADD}), "ReduceMeanNode: 1 per input value")
+    if op == "LayerNormalization":
+        axis = node["attrs"].get("axis", -1)
+        rows = prod(given) // given[axis] if given else 0
+        parts = Counter({"elementwise": prod(given) * (3 * MUL + 4 * ADD) + rows * (ADD + SQRT + DIV)})
+        return Priced(parts, "LayerNormalizationNode: 7 per input value + 29 per normalised row")
+    return None
+
+
 def price(node: dict) -> Priced:
     """onnx-tool 1.0.1's MACs for one recorded node, from its op type, shapes and attributes."""
     op, attrs = node["op"], node["attrs"]
@@ -176,6 +216,11 @@ def price(node: dict) -> Priced:
         return _gemm(node, out)
     if op in CELLS:
         return _recurrent(node, out)
+    if op == "ConvTranspose":
+        return _conv_transpose(node, out)
+    normalising = _normalising(node, out)
+    if normalising is not None:
+        return normalising
     if op in PER_VALUE:
         each, ratio = PER_VALUE[op]
         times = ratio if ratio is not None else max(1, len(node["inputs"]) - 1)
@@ -214,7 +259,11 @@ def torch_place(scope: str, definition: dict) -> str | None:
 def keras_place(scope: str, definition: dict) -> str | None:
     """A tf2onnx node's scope holds the Keras layer's name scope (`model/conv/Conv2D` -> `conv`)."""
     names = {spec["name"] for spec in definition["layers"]}
-    return next((part for part in scope.split("/")[1:] if part in names), None)
+    for part in scope.split("/")[1:]:
+        base, _, number = part.rpartition("_")
+        if part in names or (number.isdigit() and base in names):  # Keras 3 makes scopes unique: `embed_1`
+            return part if part in names else base
+    return None
 
 
 def _place(definition: dict, nodes: list[dict], placer: Placer) -> dict[str, str | None]:

@@ -24,7 +24,16 @@ __all__ = ["ADAPTER_SEED", "ADAPTER_FROZEN", "rule_status", "version"]
 
 Shape = tuple[int, ...]
 
-MAC_OPS = {"Conv2D", "Conv1D", "MatMul", "BatchMatMul", "BatchMatMulV2", "DepthwiseConv2dNative"}
+MAC_OPS = {
+    "Conv2D",
+    "Conv1D",
+    "MatMul",
+    "BatchMatMul",
+    "BatchMatMulV2",
+    "BatchMatMulV3",
+    "DepthwiseConv2dNative",
+    "Conv2DBackpropInput",
+}
 ACTIVATION_OPS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax", "Elu": "elu"}
 ELEMENTWISE_OPS = {"Add", "AddV2", "Sub", "Mul", "Minimum", "Maximum", "RealDiv", "Neg", "Square"}
 LOOP_OPS = {"While", "StatelessWhile"}
@@ -98,6 +107,29 @@ def _conv2d(node: dict) -> Priced | None:
     return Priced(2 * macs, macs)
 
 
+def _batch_matmul(node: dict) -> Priced | None:
+    """2 x k x outputs, k the LAST dimension of the first operand whatever its adjoint: TensorFlow's rule
+    reads a `transpose_a` attribute, which BatchMatMul ops do not have (theirs is `adj_x`)."""
+    a, out = _input(node, 0), shape(node["shape"])
+    if a is None or out is None or len(a) < 2:
+        return None
+    return Priced(2 * a[-1] * prod(out), a[-1] * prod(out))
+
+
+def _conv2d_backprop_input(node: dict) -> Priced | None:
+    """A transposed conv: 2 x outputs x filter elements / (output channels x stride product), floored
+    (flops_registry.py's formula; Python 2's `/` floors, and so does the profiler's integer count)."""
+    kernel, out, strides = _input(node, 1), shape(node["shape"]), node.get("attrs", {}).get("strides")
+    if kernel is None or out is None or not strides:
+        return None
+    macs = prod(out) * prod(kernel) // (out[-1] * strides[1] * strides[2])
+    return Priced(2 * macs, macs)
+
+
+def _backprop_shapes_known(node: dict) -> bool:
+    return _input(node, 1) is not None and shape(node["shape"]) is not None
+
+
 def _depthwise(node: dict) -> Priced | None:
     """2 x outputs x kernel height x kernel width."""
     kernel, out = _input(node, 1), shape(node["shape"])
@@ -132,6 +164,8 @@ class Rule:
     price: Callable[[dict], Priced | None]
     words: str  # the rule, as the report states it
     since: tuple[int, ...] = (0,)  # first TensorFlow version that registers it
+    # whether TensorFlow can price the node (its shapes are known), where that needs less than the price
+    known: Callable[[dict], bool] | None = None
 
 
 PER_OUTPUT, PER_INPUT = "1 FLOP per output value", "1 FLOP per input value"
@@ -141,6 +175,18 @@ RULES: dict[str, Rule] = {
     "MatMul": Rule(_matmul, "2 FLOPs per multiply-accumulate"),
     "Conv2D": Rule(_conv2d, "2 FLOPs per multiply-accumulate"),
     "DepthwiseConv2dNative": Rule(_depthwise, "2 FLOPs per multiply-accumulate"),
+    # profiler/internal/flops_registry.py registers it in every version measured here (1.12.0 to 2.21.0).
+    "Conv2DBackpropInput": Rule(
+        _conv2d_backprop_input,
+        "2 x outputs x filter elements / (output channels x strides)",
+        known=_backprop_shapes_known,
+    ),
+    # Absent in 1.12.0 and present in 2.5.3 (math_ops.py; flops_registry.py by 2.21.0 with BatchMatMulV3),
+    # both measured here; added by TensorFlow pull request 30575 (2019), so in 2.x.
+    **{
+        op: Rule(_batch_matmul, "2 x last dimension of the first operand x outputs", since=(2, 0))
+        for op in ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
+    },
     "BiasAdd": Rule(_in(), PER_INPUT),
     **{op: Rule(_out(), PER_OUTPUT) for op in BINARY + COMPARISONS},
     "SquaredDifference": Rule(_out(2), "2 FLOPs per output value"),
@@ -181,7 +227,8 @@ def _status(node: dict, rules: dict[str, Rule]) -> str:
     rule = rules.get(node["op"])
     if rule is None:
         return "no-rule"
-    return "shape-unknown" if rule.price(node) is None else "counted"
+    known = rule.known(node) if rule.known else rule.price(node) is not None
+    return "counted" if known else "shape-unknown"
 
 
 def _predict(node: dict, rules: dict[str, Rule], version_text: str) -> tuple[Priced, str]:
@@ -239,6 +286,15 @@ def _component(node: dict, spec: dict, hard_sigmoid: set[str]) -> tuple[str, str
     return "other", ""
 
 
+def _with_strides(node: dict, spec: dict | None) -> dict:
+    """The node with the strides its layer's definition gives, where the record lacks the attribute (the
+    probe records only the attributes the rules of its time read; Conv2DBackpropInput's rule reads strides)."""
+    attrs = node.get("attrs", {})
+    if "strides" in attrs or spec is None or "strides" not in spec:
+        return node
+    return {**node, "attrs": {**attrs, "strides": [1, *spec["strides"], 1]}}
+
+
 def _place(node: dict, segments: list[str], layer: str | None) -> str:
     if "Initializer" in segments:
         return BUCKET_INITIALIZERS
@@ -267,7 +323,7 @@ def read_with(definition: dict, probe: dict, tool_version: str, own: dict[str, R
         segments = node["name"].split("/")
         layer = _layer_of(segments, set(specs))
         place = _place(node, segments, layer)
-        priced, rule = _predict(node, rules, tool_version)
+        priced, rule = _predict(_with_strides(node, specs.get(place)), rules, tool_version)
         if place in specs:
             component, cause = _component(node, specs[place], hard_sigmoid)
             if component == "other" and not (priced.flops or node["raw"]):

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from bench import bases, cells, context, engine, matrix, paths, report, results, runner
+from bench import bases, cells, compare, context, engine, matrix, paths, report, results, runner
 from bench.progress import Progress, say
 from bench.reference import convention
 from bench.reference.convention import Convention
@@ -175,6 +175,12 @@ def _parser() -> argparse.ArgumentParser:
         default=convention.PRESETS["default"],
         help="how the reference prices operations: default, macs, or overrides like mac=1,act:tanh=4",
     )
+    rep.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OLD_RESULTS_DIR",
+        help="print what changed from an older results folder to --results (per model and counter); writes nothing",
+    )
     return parser
 
 
@@ -250,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "matrix":
             return _matrix(args)
+        if args.compare is not None:
+            old = compare.rows_of(args.compare, args.convention)
+            print(compare.compare(old, compare.rows_of(args.results, args.convention)), end="")
+            return 0
         _report(args.results, args.convention)
         return 0
     except results.Unwritable as error:

@@ -114,7 +114,7 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
         sum(convention.flops(cost.total()) for cost in costs),
         convention,
         definition,
-        versions=_versions(probe["provenance"]),
+        versions=_versions(probe["provenance"], adapter.tool),
         definition_note=_definition_note(record["model"], probe),
         outside_why=adapter.outside,
     )
@@ -145,10 +145,18 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
     return result
 
 
-def _versions(provenance: dict) -> str:
-    tool, framework = provenance["counter_tool"], provenance.get("framework")
-    pinned = f"{tool['name']} {tool['version']}"
-    return f"{pinned} @ {framework['name']} {framework['version']}" if framework else pinned
+def _versions(provenance: dict, display: str) -> str:
+    tool, framework = provenance["counter_tool"], provenance.get("framework") or {}
+    return pinned(tool["name"], tool["version"], framework.get("name", ""), framework.get("version", ""), display)
+
+
+def pinned(tool: str, tool_version: str, framework: str, framework_version: str, display: str) -> str:
+    """`thop 0.1.1 @ torch 2.13.0`: what a number is pinned to. A counter that is part of its
+    framework (tool named as the framework) is called by its `display` name, not versioned twice."""
+    on = f"{framework} {framework_version}".strip()
+    if tool == framework:
+        return f"{display} @ {on}"
+    return f"{tool} {tool_version} @ {on}" if framework else f"{tool} {tool_version}"
 
 
 def _definition_note(model: str, probe: dict) -> str:

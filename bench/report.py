@@ -1,5 +1,7 @@
-"""results/README.md, made from the JSON records under results/ (and the model definitions and
-formulas that the reconciliation prices them against).
+"""What `nox -s report` publishes, made from the JSON records under results/ (and the model
+definitions and formulas that the reconciliation prices them against): README.md (here),
+report.html (bench/page.py), flops.csv and flops.json (bench/export.py) and the charts under
+charts/ (bench/charts.py), all drawn from the same rows (bench/rows.py).
 
 A record that cannot be read, trusted or reconciled is left out of every table and listed, with
 its file and the reason, in a section of its own: one bad file never stops the report. Every string
@@ -8,83 +10,141 @@ a record holds reaches the page through `markdown.text` or `markdown.code`.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench import explain, results
+from bench import charts, explain, export, page, results, rows
 from bench.cells import order_key
-from bench.markdown import Markup, code, join, table, text
+from bench.markdown import Markup, code, join, number, table, text
 from bench.reconcile import Reconciliation
 from bench.reference.convention import PRESETS, Convention
 from bench.results import Problem
+from bench.rows import Failure, Row
 
-HEADER = """# FLOPs Matrix results
-
-Written by `nox -s report` from the JSON records in this folder (one per cell, model and job;
-`*.failed.json` for attempts that gave no result). Do not edit: rerun the matrix. To price the
-reference another way: `nox -s report -- --convention macs` (or `mac=1,act:tanh=4`, ...).
+TITLE = "# FLOPs Matrix results\n"
+HEADER = """Written by `nox -s report` from the JSON records in this folder (one per cell, model and job;
+`*.failed.json` for attempts that gave no result), with [report.html](report.html) (the same on one
+page, with charts), [flops.csv](flops.csv) and [flops.json](flops.json) (one row per model, cell and
+counter). Do not edit: rerun the matrix. To price the reference another way:
+`nox -s report -- --convention macs` (or `mac=1,act:tanh=4`, ...).
 """
+INTRO = (
+    "Each counter's total for each model, under the report's convention, beside the analytic reference"
+    " (what the model computes), with every difference named and explained. Written by nox -s report from"
+    " the result records alone."
+)
 PROBLEMS = "Unreadable or invalid records"
+CHARTS = "charts"
+OUTPUTS = ("README.md", "flops.csv", "flops.json", "report.html")
+
+
+@dataclass(frozen=True)
+class Published:
+    """Everything `nox -s report` writes: path under results/ -> text; and the records left out."""
+
+    files: dict[str, str]
+    problems: list[Problem]
 
 
 def write(where: Path, convention: Convention = PRESETS["default"]) -> tuple[Path, list[Problem]]:
-    """Rewrite README.md atomically (results.Unwritable when it cannot); the records it left out, and why."""
+    """Rewrite every output atomically, file by file (results.Unwritable when one cannot be), and remove
+    the charts of models no longer reported; the records left out, and why."""
     loaded = results.load(where)
-    page, problems = compose(loaded.records, convention, loaded.problems)
-    target = where / "README.md"
-    results.write_text_atomically(target, page)
-    return target, problems
+    published = publish(loaded.records, convention, loaded.problems)
+    for name, content in published.files.items():
+        results.write_text_atomically(where / name, content)
+    drawn = where / CHARTS
+    if drawn.is_dir():
+        for old in sorted(drawn.glob("*.svg")):
+            if f"{CHARTS}/{old.name}" not in published.files:
+                old.unlink()
+    return where / "README.md", published.problems
+
+
+def publish(
+    entries: list[dict], convention: Convention = PRESETS["default"], problems: Sequence[Problem] = ()
+) -> Published:
+    """Every output, from the records alone: the same records give the same bytes."""
+    readme, found, measured, failures = _compose(entries, convention, problems)
+    svgs = charts.draw(measured)
+    files = {
+        "README.md": readme,
+        "flops.csv": export.to_csv(measured),
+        "flops.json": export.to_json(measured),
+        "report.html": page.render(measured, svgs, failures, found, INTRO, cite(measured)),
+    }
+    files |= {f"{CHARTS}/{name}": svg for name, svg in sorted(svgs.items())}
+    return Published(files, found)
 
 
 def render(entries: list[dict], convention: Convention = PRESETS["default"], problems: Sequence[Problem] = ()) -> str:
     return compose(entries, convention, problems)[0]
 
 
+def rows_of(entries: list[dict], convention: Convention = PRESETS["default"]) -> list[Row]:
+    """The published rows of these records (those it cannot reconcile are left out, as in the report)."""
+    pairs, _, _ = _reconciled(entries, convention, [])
+    return [rows.build(e, r, convention) for e, r in pairs]
+
+
 def compose(
     entries: list[dict], convention: Convention = PRESETS["default"], problems: Sequence[Problem] = ()
 ) -> tuple[str, list[Problem]]:
-    """The report, and every record it lists as unreadable or invalid (those given, and those that
+    """The README, and every record it lists as unreadable or invalid (those given, and those that
     could not be reconciled)."""
+    readme, found, _, _ = _compose(entries, convention, problems)
+    return readme, found
+
+
+def _compose(
+    entries: list[dict], convention: Convention, problems: Sequence[Problem]
+) -> tuple[str, list[Problem], list[Row], list[Failure]]:
     problems = list(problems)
-    explained, skipped, entries = _reconciled(entries, convention, problems)
+    pairs, skipped, entries = _reconciled(entries, convention, problems)
+    explained = [r for _, r in pairs if r is not None]
+    measured = [rows.build(e, r, convention) for e, r in pairs if e["status"] == "ok" and e["kind"] == "count"]
     ok = [e for e in entries if e["status"] == "ok" and e["kind"] == "count"]
     checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
     missing = [e for e in entries if e["status"] != "ok"]
-    parts = [HEADER]
+    failures = rows.failures(missing, {_key(e) for e in ok + checks})
+    parts = [TITLE]
     if problems:
         many = len(problems) != 1
         parts.append(
             f"**{len(problems)} record{'s' * many} could not be read or trusted** and {'are' if many else 'is'}"
             f" left out of every table: see [{PROBLEMS}](#unreadable-or-invalid-records).\n"
         )
+    if measured:
+        parts += [_overview(measured), f"![Each total's distance from the reference]({CHARTS}/{charts.MATRIX})\n"]
+    else:
+        parts.append("No measurements yet: run `nox -s matrix`.\n")
+    parts.append(HEADER)
     if explained:
         parts += [explain.QUESTION + "\n", explain.answer(explained)]
     for model in sorted({r.model for r in explained}):
-        parts.append(explain.section(model, [r for r in explained if r.model == model]))
+        heading, rest = explain.section(model, [r for r in explained if r.model == model]).split("\n", 1)
+        parts += [heading + "\n", _pictures(model, [r for r in measured if r.model == model]) + rest]
     if skipped:
         parts.append("Measurements not reconciled:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n")
-    if ok:
-        parts += [_overview(ok)]
-    else:
-        parts.append("No measurements yet: run `nox -s matrix`.\n")
     if checks:
         parts.append(_checks(checks))
     if ok:
-        parts += [_details(ok), _versions(ok)]
+        parts += [_details(ok), _versions(ok), "## How to cite a row\n\n" + text(cite(measured)) + "\n"]
     if missing:
-        parts.append(_not_measured(missing, {_key(e) for e in ok + checks}))
+        parts.append(_not_measured(failures))
     if problems:
         parts.append(_problems(problems))
-    return "\n".join(parts), problems
+    return "\n".join(parts), problems, measured, failures
 
 
 def _reconciled(
     entries: list[dict], convention: Convention, problems: list[Problem]
-) -> tuple[list[Reconciliation], list[str], list[dict]]:
+) -> tuple[list[tuple[dict, Reconciliation | None]], list[str], list[dict]]:
     """Each measurement reconciled on its own, so that one the reconciliation cannot read becomes a
-    problem (and leaves every table) instead of stopping the report."""
-    explained: list[Reconciliation] = []
+    problem (and leaves every table) instead of stopping the report; each kept measurement with its
+    reconciliation (None where there is none)."""
+    explained: list[tuple[dict, Reconciliation | None]] = []
     skipped: list[str] = []
     kept = []
     for entry in entries:
@@ -96,7 +156,7 @@ def _reconciled(
                 reason = f"cannot be reconciled: {type(error).__name__}: {error}"
                 problems.append(Problem(path, results.one_line(reason)))
                 continue
-            explained += found
+            explained.append((entry, found[0] if found else None))
             skipped += why
         kept.append(entry)
     return explained, skipped, kept
@@ -106,17 +166,54 @@ def _key(entry: dict) -> tuple[str, str, str]:
     return entry["cell"], entry["model"], entry["job"]
 
 
-def _overview(ok: list[dict]) -> str:
-    cells = sorted({e["cell"] for e in ok}, key=order_key)
-    by_model: dict[str, dict[str, list[Markup]]] = defaultdict(lambda: defaultdict(list))
-    for e in sorted(ok, key=lambda e: e["job"]):
-        by_model[e["model"]][e["cell"]].append(text(f"{e['probe']['flops']:,} ({e['job']})"))
-    rows = [[code(model)] + [join("<br>", by_model[model][c]) or "-" for c in cells] for model in sorted(by_model)]
+def _overview(measured: list[Row]) -> str:
+    """Models x columns (counter and version @ framework and version): the total and its share of the reference."""
+    heading = rows.columns(measured)
+    by_key = {r.key: r for r in measured}
+    body = []
+    for model in sorted({r.model for r in measured}):
+        line: list[str] = [code(model)]
+        for cell, counter in heading:
+            r = by_key.get((model, cell, counter))
+            share = "" if r is None or r.share is None else f" ({100 * r.share:.1f}%)"
+            line.append("-" if r is None else number(r.flops) + share)
+        body.append(line)
     return (
-        "## FLOPs by model and cell\n\n"
-        "Each entry is the counter's total in FLOPs and the counter that gave it; a count the tool reports"
-        " in MACs is shown at the catalog's FLOPs per MAC (the table below gives the raw numbers).\n\n"
-        + table(["model"] + cells, rows)
+        table(["model", *heading.values()], body) + "\nEach entry is the counter's total in FLOPs under the report's"
+        " convention and, in brackets, its share of the analytic reference (a count the tool reports in MACs is"
+        " converted by the convention; the tables below give the raw numbers). Each column is one counter in one"
+        " cell: the counter and its version @ the framework and its version.\n"
+    )
+
+
+def _pictures(model: str, measured: list[Row]) -> str:
+    """The model's charts, as files beside this README (drawn by `publish`)."""
+    shown = [("totals", "Every counter's total, with the reference as a dashed line")]
+    if any(r.layers for r in measured):
+        shown += [
+            ("layers", "Where each total goes, layer by layer"),
+            ("waterfall", "From the reference to each total"),
+        ]
+    return "\n".join(f"![{alt}]({CHARTS}/{charts.file_name(model, kind)})\n" for kind, alt in shown)
+
+
+def cite(measured: list[Row]) -> str:
+    """How to cite a row so that it can be reproduced, with the first row as the example."""
+    said = (
+        "Cite a row by its model, its column (the counter and framework pins), its cell, its FLOPs and convention,"
+        " the image inputs hash (image_inputs_hash in flops.csv: it fixes the Dockerfile, the requirements with"
+        " every pin and the wheels the image was built from) and the project commit the run was made at"
+        " (project_commit). To reproduce it: check out that commit and run nox -s matrix -- --cells CELL --models"
+        " MODEL; the new record's image inputs hash must be the same."
+    )
+    if not measured:
+        return said
+    r = rows.ordered(measured)[0]
+    column = rows.columns(measured)[(r.cell, r.counter)]
+    return (
+        f"{said} For example: {r.model}, {column}, cell {r.cell}: {number(r.flops)} FLOPs ({r.convention} convention);"
+        f" image inputs {r.image_inputs_hash[:16] or 'unknown'},"
+        f" FLOPs Matrix commit {r.commit or 'unknown'}."
     )
 
 
@@ -227,29 +324,19 @@ def _checks(checks: list[dict]) -> str:
     )
 
 
-def _not_measured(missing: list[dict], measured: set[tuple[str, str, str]]) -> str:
+def _not_measured(failures: list[Failure]) -> str:
     """One row per cell and reason: a cell that could not be had fails the same way for every model."""
-    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
-    for e in missing:
-        expected = (e.get("host") or {}).get("expected_failure")
-        status = f"{e['status']} (expected)" if expected else e["status"]
-        reason = f"{e['reason']} (expected: {expected})" if expected else e["reason"]
-        groups[(e["cell"], status, reason)].append(e)
-    rows = []
-    for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (order_key(g[0][0]), g[0][1:])):
-        what = join(", ", [_named(e) for e in sorted(group, key=_key)])
-        standing = [_named(e) for e in group if _key(e) in measured]
-        rows.append([cell, status, what, reason, join(", ", standing) or "none"])
+
+    def named(jobs: tuple[tuple[str, str], ...]) -> Markup:
+        return join(", ", [Markup(f"{code(model)} / {code(job)}") for model, job in jobs])
+
+    body = [[f.cell, f.status, named(f.jobs), f.reason, named(f.standing) or "none"] for f in failures]
     return (
         "## Not run, or failed\n\n"
         "An attempt that gives no number never replaces an earlier measurement; the last column"
         " names the measurements that still stand.\n\n"
-        + table(["cell", "status", "models / counters", "why", "earlier measurements kept"], rows)
+        + table(["cell", "status", "models / counters", "why", "earlier measurements kept"], body)
     )
-
-
-def _named(entry: dict) -> Markup:
-    return Markup(f"{code(entry['model'])} / {code(entry['job'])}")
 
 
 def _problems(problems: list[Problem]) -> str:

@@ -156,7 +156,7 @@ def test_a_bad_record_is_named_on_stderr_and_the_report_still_written(tmp_path: 
         f"warning: left out {tmp_path}/torch-x/toy/tf.json: not valid JSON: Expecting value (line 1, column 12)"
     ]
     text = (tmp_path / "README.md").read_text()
-    assert "## Unreadable or invalid records" in text and "20 (thop)" in text
+    assert "## Unreadable or invalid records" in text and "| `toy` | 20 (" in text
 
 
 def test_a_clean_folder_gives_no_warnings(tmp_path: Path) -> None:

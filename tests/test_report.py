@@ -10,7 +10,7 @@ from tests import samples
 from tests.test_markdown import broken_rows, raw_html
 
 
-def test_the_report_tabulates_models_by_cell_in_version_order() -> None:
+def test_the_report_tabulates_models_by_counter_in_version_order() -> None:
     text = report.render(
         [
             samples.ok("torch-latest", raw=5),
@@ -18,9 +18,10 @@ def test_the_report_tabulates_models_by_cell_in_version_order() -> None:
             samples.ok("tf-1.12.0", counter="tf-profiler-seed", raw=3),
         ]
     )
-    header = next(line for line in text.splitlines() if line.startswith("| model | tf"))
-    assert header == "| model | tf-1.12.0 | torch-1.10.1 | torch-latest |"
-    assert "2,000,000 (thop)" in text
+    header = next(line for line in text.splitlines() if line.startswith("| model |"))
+    pins = "thop 0.0.31 @ torch 1.10.1"
+    assert header == f"| model | {pins} (tf-1.12.0) | {pins} (torch-1.10.1) | {pins} (torch-latest) |"
+    assert "| `toy` | 3 (0.0%) | 2,000,000 (4027.1%) | 10 (0.0%) |" in text
     assert "1,000,000 MAC" in text and "| x2 |" in text
     assert "sigmoid (Sigmoid): no thop rule" in text
     assert "Not run" not in text
@@ -48,7 +49,7 @@ def test_write_reads_only_the_json_records(tmp_path: Path) -> None:
     results.write(tmp_path, samples.ok())
     path, problems = report.write(tmp_path)
     assert path == tmp_path / "README.md" and problems == []
-    assert "20 (thop)" in path.read_text()
+    assert "| `toy` | 20 (" in path.read_text()
     assert report.PROBLEMS not in path.read_text()
 
 
@@ -93,7 +94,11 @@ def test_measurements_of_zoo_models_are_explained_and_the_convention_switches() 
 def test_a_total_edited_alone_is_listed_as_invalid_and_left_out(tmp_path: Path) -> None:
     path = results.write(tmp_path, seed_conv())
     twin, problems = report.write(tmp_path)  # the twin: the record as measured is reported, residual 0
-    assert problems == [] and "+ 0 (residual)" in twin.read_text() and "12,614,656 (thop)" in twin.read_text()
+    assert (
+        problems == []
+        and "+ 0 (residual)" in twin.read_text()
+        and "| `seed-conv` | 12,614,656 (94.1%) |" in twin.read_text()
+    )
     record = json.loads(path.read_text())
     record["probe"]["raw_total"] += 1000
     path.write_text(json.dumps(record))
@@ -104,7 +109,7 @@ def test_a_total_edited_alone_is_listed_as_invalid_and_left_out(tmp_path: Path) 
     ]
     assert f"## {report.PROBLEMS}" in text and "**1 record could not be read or trusted**" in text
     assert "| `torch-x/seed-conv/thop.json` | probe flops 12,614,656 is not raw_total 6,308,328" in text
-    assert "(residual)" not in text and "(thop)" not in text and "No measurements yet" in text
+    assert "(residual)" not in text and "| `seed-conv` |" not in text and "No measurements yet" in text
 
 
 def test_an_unreadable_record_is_listed_and_the_rest_reported(tmp_path: Path) -> None:
@@ -114,7 +119,7 @@ def test_an_unreadable_record_is_listed_and_the_rest_reported(tmp_path: Path) ->
     written, problems = report.write(tmp_path)
     assert [p.path for p in problems] == ["torch-x/other/thop.json"]
     assert "not valid JSON" in problems[0].reason
-    assert "20 (thop)" in written.read_text() and report.PROBLEMS in written.read_text()
+    assert "| `toy` | 20 (" in written.read_text() and report.PROBLEMS in written.read_text()
 
 
 def test_a_record_the_reconciliation_cannot_read_is_listed_and_the_rest_reported() -> None:

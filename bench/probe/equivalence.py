@@ -7,6 +7,8 @@ so that the copied running statistics are checked too.
 """
 from __future__ import absolute_import, division, print_function
 
+import random
+
 import numpy as np
 
 import zoo
@@ -195,14 +197,16 @@ def check(model_name):
 
     definition = zoo.MODELS[model_name]
     shape = tuple(definition["input"])
-    random = np.random.RandomState(SEED)
+    draw = np.random.RandomState(SEED)
     torch.manual_seed(SEED)
     tf.random.set_seed(SEED)
-    x, x_torch = _inputs(definition, random)
+    random.seed(SEED)  # tf-keras draws the seeds of unseeded initializers from Python's random
+    np.random.seed(SEED)
+    x, x_torch = _inputs(definition, draw)
     channels_first = "torch_input" in definition
 
     reference = build_keras.from_definition(definition, shape)
-    _random_statistics(reference, random)
+    _random_statistics(reference, draw)
     builds = {"keras from definition": ("keras", reference), "torch from definition": ("torch", build_torch.Defined(definition))}
     # (a, b, whether they must be the same function)
     pairs = [("keras from definition", "torch from definition", True)]

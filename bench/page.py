@@ -1,0 +1,228 @@
+"""results/report.html: the whole report on one page that needs nothing else to be read.
+
+No script, no stylesheet or font from elsewhere: the charts are inline SVG (bench/charts.py), the
+rest is HTML with its style inline. Every string a record holds goes through `_e` (html.escape),
+so a name with `<`, `&` or quotes stays text; the SVGs were escaped by Vega when it wrote them.
+"""
+
+from __future__ import annotations
+
+import html
+
+from bench import charts
+from bench.cells import order_key
+from bench.markdown import number, signed
+from bench.results import Problem
+from bench.rows import Failure, Row, columns
+
+STYLE = """
+body{font:14px/1.45 Helvetica,Arial,sans-serif;margin:24px auto;max-width:1400px;padding:0 16px;color:#222}
+h1{font-size:24px}h2{font-size:19px;margin-top:36px;border-bottom:1px solid #ddd}h3{font-size:15px}
+table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
+th{background:#f4f4f4;text-align:left}td.n{text-align:right;white-space:nowrap}
+.scroll{overflow-x:auto}figure{margin:12px 0;overflow-x:auto}figcaption{font-weight:bold;margin-bottom:4px}
+code{background:#f4f4f4;padding:0 3px}.legend span{display:inline-block;padding:1px 8px;margin-right:4px}
+ul.terms{margin:2px 0 10px;padding-left:20px}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def colour(share: float | None) -> str:
+    """White at the reference, redder the further below it, bluer the further above (saturating at 2x)."""
+    if share is None:
+        return "#eeeeee"
+    off = max(-1.0, min(1.0, share - 1))
+    strength = abs(off) ** 0.5
+    target = (214, 96, 77) if off < 0 else (67, 147, 195)
+    rgb = [round(255 + (t - 255) * strength) for t in target]
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def anchor(model: str) -> str:
+    return "m-" + charts.file_name(model, "x")[:-6]
+
+
+def render(
+    rows: list[Row],
+    svgs: dict[str, str],
+    failures: list[Failure],
+    problems: list[Problem],
+    intro: str,
+    cite: str,
+) -> str:
+    body = [f"<h1>FLOPs Matrix results</h1>\n<p>{_e(intro)}</p>"]
+    grouped = charts.by_model(rows)
+    if grouped:
+        links = " · ".join(f'<a href="#{anchor(m)}">{_e(m)}</a>' for m in grouped)
+        body.append(f"<p>Models: {links}</p>")
+        body.append(_matrix(rows, svgs))
+    else:
+        body.append("<p>No measurements yet: run <code>nox -s matrix</code>.</p>")
+    for model, group in grouped.items():
+        body.append(_model(model, group, svgs))
+    if rows:
+        body.append(_provenance(rows))
+    body.append(_failures(failures))
+    if problems:
+        items = "".join(f"<tr><td><code>{_e(p.path)}</code></td><td>{_e(p.reason)}</td></tr>" for p in problems)
+        body.append(
+            "<h2 id=problems>Unreadable or invalid records</h2>\n<p>Left out of everything above.</p>\n"
+            f"<table><tr><th>file</th><th>why</th></tr>{items}</table>"
+        )
+    body.append(f"<h2 id=cite>How to cite a row</h2>\n<p>{_e(cite)}</p>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>FLOPs Matrix results</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def _figure(kind: str, caption: str, svg: str | None) -> str:
+    if svg is None:
+        return ""
+    return f'<figure class="chart" data-chart="{_e(kind)}">\n<figcaption>{_e(caption)}</figcaption>\n{svg}</figure>'
+
+
+def _matrix(rows: list[Row], svgs: dict[str, str]) -> str:
+    heading = columns(rows)
+    by_key = {r.key: r for r in rows}
+    head = "".join(f"<th>{_e(h)}</th>" for h in heading.values())
+    lines = []
+    for model in sorted({r.model for r in rows}):
+        cells = []
+        for cell, counter in heading:
+            r = by_key.get((model, cell, counter))
+            if r is None:
+                cells.append("<td></td>")
+                continue
+            share = "" if r.share is None else f"<br>{100 * r.share:.1f}%"
+            title = _e(f"{r.model} / {r.cell} / {r.counter}")
+            cells.append(
+                f'<td class=n style="background:{colour(r.share)}" title="{title}">{number(r.flops)}{share}</td>'
+            )
+        lines.append(f'<tr><th><a href="#{anchor(model)}">{_e(model)}</a></th>{"".join(cells)}</tr>')
+    legend = "".join(
+        f'<span style="background:{colour(s)}">{label}</span>'
+        for s, label in (
+            (0.0, "0% of it"),
+            (0.5, "50%"),
+            (0.9, "90%"),
+            (1.0, "= reference"),
+            (1.1, "110%"),
+            (2.0, "200%+"),
+        )
+    )
+    return (
+        "<h2 id=summary>Every counter's total, by model</h2>\n"
+        "<p>Each cell: FLOPs under the report's convention and the share of the analytic reference. Columns name the"
+        " counter and its version @ the framework and its version.</p>\n"
+        f"<p class=legend>{legend}</p>\n<div class=scroll><table class=matrix><tr><th>model</th>{head}</tr>\n"
+        + "\n".join(lines)
+        + "</table></div>\n"
+        + _figure("matrix", "Distance from the reference", svgs.get(charts.MATRIX))
+    )
+
+
+def _model(model: str, rows: list[Row], svgs: dict[str, str]) -> str:
+    heading = columns(rows)
+    reference = next((r.reference for r in rows if r.reference is not None), None)
+    said = (
+        f"Analytic reference: {number(reference)} FLOPs." if reference is not None else "No reference: not reconciled."
+    )
+    parts = [f"<h2 id={anchor(model)}>{_e(model)}</h2>\n<p>{_e(said)}</p>"]
+    parts.append(
+        _figure(
+            "totals", "Every counter's total, with the reference (dashed)", svgs.get(charts.file_name(model, "totals"))
+        )
+    )
+    parts.append(
+        _figure("layers", "Where each total goes, layer by layer", svgs.get(charts.file_name(model, "layers")))
+    )
+    parts.append(
+        _figure(
+            "waterfall",
+            "From the reference to each total, term by term",
+            svgs.get(charts.file_name(model, "waterfall")),
+        )
+    )
+    parts.append("<h3>Each row explained</h3>")
+    for r in rows:
+        terms = "".join(f"<li>{_e(x.term)} ({_e(signed(x.flops))}): {_e(x.text)}</li>" for x in r.reasons)
+        ref = "" if r.reference is None else f" = {number(r.reference)} (reference)"
+        parts.append(
+            f"<p><b>{_e(heading[(r.cell, r.counter)])}</b> in cell <code>{_e(r.cell)}</code>, counter"
+            f" <code>{_e(r.counter)}</code>: {r.raw_total:,} {_e(r.unit)} = <b>{number(r.flops)} FLOPs</b>{ref}"
+            + "".join(f" {_e(signed(x.flops))}" for x in r.reasons)
+            + f"</p>\n<ul class=terms>{terms}</ul>"
+        )
+    return "\n".join(p for p in parts if p)
+
+
+def _provenance(rows: list[Row]) -> str:
+    """Per cell: what it pins and where its newest record was measured."""
+    newest: dict[str, Row] = {}
+    tools: dict[str, set[str]] = {}
+    for r in rows:
+        if r.cell not in newest or r.finished_at > newest[r.cell].finished_at:
+            newest[r.cell] = r
+        tools.setdefault(r.cell, set()).add(f"{r.display or r.tool} {r.tool_version}")
+    lines = []
+    for cell, r in sorted(newest.items(), key=lambda kv: order_key(kv[0])):
+        values = [
+            f"<code>{_e(cell)}</code>",
+            _e(f"{r.framework} {r.framework_version}"),
+            _e(", ".join(sorted(tools[cell]))),
+            _e(r.python),
+            f"<code>{_e(r.image_id[7:19])}</code>",
+            f"<code>{_e(r.image_inputs_hash[:16])}</code>",
+            _e(r.base_image),
+            _e(r.docker_engine),
+            f"<code>{_e(r.commit)}</code>",
+            _e(r.finished_at),
+        ]
+        lines.append("<tr>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>")
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "cell",
+            "framework",
+            "counters",
+            "Python",
+            "image id",
+            "image inputs hash",
+            "base image",
+            "Docker engine",
+            "project commit",
+            "finished",
+        )
+    )
+    return (
+        "<h2 id=provenance>Where the numbers come from</h2>\n<p>The newest run per cell; every record also holds the"
+        " image's full pip freeze (the <code>pins</code> column of flops.csv).</p>\n"
+        f"<div class=scroll><table><tr>{head}</tr>\n" + "\n".join(lines) + "</table></div>"
+    )
+
+
+def _failures(failures: list[Failure]) -> str:
+    if not failures:
+        return "<h2 id=not-run>Not run, or failed</h2>\n<p>Every job ran.</p>"
+
+    def named(jobs: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"<code>{_e(m)}</code> / <code>{_e(j)}</code>" for m, j in jobs) or "none"
+
+    lines = [
+        f"<tr><td><code>{_e(f.cell)}</code></td><td>{_e(f.status)}</td><td>{named(f.jobs)}</td><td>{_e(f.reason)}</td>"
+        f"<td>{named(f.standing)}</td></tr>"
+        for f in failures
+    ]
+    return (
+        "<h2 id=not-run>Not run, or failed</h2>\n<p>An attempt that gives no number never replaces an earlier"
+        " measurement; the last column names those still standing.</p>\n"
+        "<table><tr><th>cell</th><th>status</th><th>models / counters</th><th>why</th>"
+        "<th>earlier measurements kept</th></tr>\n" + "\n".join(lines) + "</table>"
+    )

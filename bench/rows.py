@@ -1,0 +1,216 @@
+"""The published rows: one per model x cell x counter, with the number, its explanation and its pins.
+
+Every output of the report (the tables, the CSV and JSON, the charts, the comparison) is drawn
+from these rows, so they all say the same thing. A row is built from a record and, where the
+host has a counter adapter for it, that record's reconciliation; nothing here knows a model,
+counter or cell by name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bench.cells import order_key
+from bench.counters import ADAPTERS
+from bench.reconcile import CAUSES, Reconciliation, pinned
+from bench.reference.convention import Convention
+from bench.reference.formulas import analyse
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One place a counter's total went: a model layer (with its reference) or work outside the model."""
+
+    name: str
+    reference: float
+    counted: float
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One named term of a row's explanation: what it is, its FLOPs, and the rule model's words."""
+
+    term: str
+    flops: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Jobs of one cell that gave no number for one reason, and the measurements still standing."""
+
+    cell: str
+    status: str
+    reason: str
+    jobs: tuple[tuple[str, str], ...]  # (model, job)
+    standing: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    cell: str
+    counter: str  # the job that measured it
+    tool: str  # the counter tool as installed
+    tool_version: str
+    framework: str
+    framework_version: str
+    python: str
+    unit: str
+    raw_total: int
+    flops_per_unit: float  # under the convention when reconciled, else the catalog's
+    flops: float
+    convention: str
+    reference: float | None  # None: no adapter on the host, or an older probe's record
+    adjustments: dict[str, float]  # cause id (reconcile.CAUSES) -> FLOPs; every cause, 0 when none
+    residual: float | None
+    image_id: str
+    image_inputs_hash: str
+    base_image: str
+    project_commit: str
+    finished_at: str
+    docker_engine: str
+    definition_sha256: str
+    pins: tuple[str, ...]  # the image's pip freeze
+    display: str = ""  # how the report names the tool (the adapter's name), when there is an adapter
+    layers: tuple[Layer, ...] = field(default=(), compare=False)
+    reasons: tuple[Reason, ...] = field(default=(), compare=False)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.model, self.cell, self.counter
+
+    @property
+    def versions(self) -> str:
+        """`thop 0.1.1 @ torch 2.13.0` (reconcile.pinned): the column a row is in."""
+        return pinned(
+            self.tool, self.tool_version, self.framework, self.framework_version, self.display or self.counter
+        )
+
+    @property
+    def commit(self) -> str:
+        """The project commit, short, still marked when the checkout was dirty."""
+        dirty = "+dirty" if self.project_commit.endswith("+dirty") else ""
+        return self.project_commit.removesuffix("+dirty")[:12] + dirty
+
+    @property
+    def share(self) -> float | None:
+        """The total as a fraction of the reference."""
+        return self.flops / self.reference if self.reference else None
+
+
+def build(entry: dict, reconciliation: Reconciliation | None, convention: Convention) -> Row:
+    """The row of one ok measurement."""
+    probe, host = entry["probe"], entry.get("host") or {}
+    prov = probe["provenance"]
+    framework = prov.get("framework") or {}
+    image = host.get("image") or {}
+    base = image.get("base") or {}
+    r = reconciliation
+    adjustments = dict.fromkeys(CAUSES, 0.0)
+    if r is not None:
+        for a in r.adjustments:
+            adjustments[a.cause] += a.flops
+    adapter = ADAPTERS.get(entry["job"]) or ADAPTERS.get(entry["job"].split("@")[0])  # a run variant: `counter@variant`
+    return Row(
+        model=entry["model"],
+        cell=entry["cell"],
+        counter=entry["job"],
+        tool=prov["counter_tool"]["name"],
+        tool_version=prov["counter_tool"]["version"],
+        framework=framework.get("name", ""),
+        framework_version=framework.get("version", ""),
+        python=prov.get("python", ""),
+        unit=probe["unit"],
+        raw_total=probe["raw_total"],
+        flops_per_unit=r.unit_flops if r else probe["flops_per_unit"],
+        flops=r.total if r else probe["flops"],
+        convention=convention.name,
+        reference=r.reference if r else None,
+        adjustments=adjustments,
+        residual=r.residual if r else None,
+        image_id=image.get("id", ""),
+        image_inputs_hash=image.get("inputs_hash", ""),
+        base_image=f"{base.get('kind', '')}: {base.get('reference', '')}" if base else "",
+        project_commit=host.get("project_commit", ""),
+        finished_at=host.get("finished_at", ""),
+        docker_engine=host.get("docker_engine", ""),
+        definition_sha256=probe.get("definition_sha256", ""),
+        pins=tuple(prov.get("pip_freeze") or ()),
+        display=adapter.tool if adapter else "",
+        layers=_layers(r) if r else (),
+        reasons=_reasons(r) if r else (),
+    )
+
+
+def _reasons(r: Reconciliation) -> tuple[Reason, ...]:
+    said = [
+        Reason(CAUSES[c], sum(a.flops for a in group), "; ".join(a.text for a in group))
+        for c, group in r.by_cause().items()
+    ]
+    said += [Reason(f"residual at {x.place}", x.flops, "; ".join(x.items)) for x in r.residuals]
+    return tuple(said)
+
+
+def _layers(r: Reconciliation) -> tuple[Layer, ...]:
+    """Where the total went, place by place: each layer's reference plus its adjustments and residual
+    (the reconciliation's own terms), then each bucket of work outside the model."""
+    costs = analyse(r.definition)
+    counted: Counter[str] = Counter()
+    for a in r.adjustments:
+        counted[a.layer] += a.flops
+    for residual in r.residuals:
+        counted[residual.place] += residual.flops
+    layers = [
+        Layer(c.name, r.convention.flops(c.total()), r.convention.flops(c.total()) + counted[c.name]) for c in costs
+    ]
+    known = {c.name for c in costs}
+    layers += [Layer(place, 0.0, flops) for place, flops in counted.items() if place not in known]
+    return tuple(layers)
+
+
+def ordered(rows: list[Row]) -> list[Row]:
+    return sorted(rows, key=lambda r: (r.model, order_key(r.cell), r.counter))
+
+
+def columns(rows: list[Row]) -> dict[tuple[str, str], str]:
+    """(cell, counter) -> its column heading, in reading order (framework, cell, counter). Headings
+    are the pins; columns the pins cannot tell apart also get what tells them apart: the counter,
+    the cell, or both."""
+    keys = sorted({(r.cell, r.counter): r for r in rows}.items(), key=lambda kv: _column_order(kv[1]))
+    heading = {key: row.versions for key, row in keys}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for key, text in heading.items():
+        groups.setdefault(text, []).append(key)
+    for text, group in groups.items():
+        if len(group) == 1:
+            continue
+        for place in (1, 0):
+            if len({key[place] for key in group}) == len(group):
+                heading |= {key: f"{text} ({key[place]})" for key in group}
+                break
+        else:
+            heading |= {key: f"{text} ({key[1]} in {key[0]})" for key in group}
+    return heading
+
+
+def _column_order(row: Row) -> tuple:
+    return row.framework, order_key(row.cell), row.counter
+
+
+def failures(missing: list[dict], measured: set[tuple[str, str, str]]) -> list[Failure]:
+    """One group per cell, status and reason: a cell that could not be had fails the same way for
+    every model. `measured` holds the (cell, model, job) that have a standing result."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for e in missing:
+        expected = (e.get("host") or {}).get("expected_failure")
+        status = f"{e['status']} (expected)" if expected else e["status"]
+        reason = f"{e['reason']} (expected: {expected})" if expected else e["reason"]
+        groups.setdefault((e["cell"], status, reason), []).append(e)
+    found = []
+    for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (order_key(g[0][0]), g[0][1:])):
+        jobs = sorted((e["model"], e["job"]) for e in group)
+        standing = [(e["model"], e["job"]) for e in group if (e["cell"], e["model"], e["job"]) in measured]
+        found.append(Failure(cell, status, reason, tuple(jobs), tuple(standing)))
+    return found

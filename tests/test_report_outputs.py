@@ -1,0 +1,292 @@
+"""What `nox -s report` publishes besides the README: flops.csv/json, report.html, the charts, the
+comparison. Each property is also shown to fail on something made wrong."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import charts, cli, compare, export, page, report, results, rows
+from tests import samples
+from tests.test_report import seed_conv
+
+HOSTILE = 'a|b,"c"\n<script>alert(1)</script>&amp'
+
+
+def measured(model: str = "seed-conv", cell: str = "torch-x", raw: int = 6307328) -> dict:
+    """seed_conv's record, placed in another cell and with another total (kept consistent)."""
+    entry = seed_conv(model)
+    entry["cell"] = entry["probe"]["cell"] = cell
+    delta = raw - entry["probe"]["raw_total"]
+    entry["probe"]["raw_total"] = raw
+    entry["probe"]["flops"] = 2 * raw
+    entry["probe"]["breakdown"]["items"][0]["raw"] += delta
+    return entry
+
+
+def records() -> list[dict]:
+    return [
+        measured(),
+        measured(cell="torch-y", raw=6307328 + 5),
+        samples.failed("tf-x", "seed-conv", "tf-profiler-seed"),
+    ]
+
+
+def write_records(where: Path, entries: list[dict]) -> None:
+    for entry in entries:
+        results.write(where, entry)
+
+
+# Deterministic bytes
+
+
+def test_the_same_records_give_the_same_bytes(tmp_path: Path) -> None:
+    first = report.publish(records()).files
+    assert first == report.publish(copy.deepcopy(records())).files
+    write_records(tmp_path, records())
+    report.write(tmp_path)
+    written = {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file() and p.suffix != ".json"}
+    report.write(tmp_path)
+    assert written == {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file() and p.suffix != ".json"}
+    assert set(first) >= {"README.md", "flops.csv", "flops.json", "report.html", "charts/matrix.svg"}
+
+
+def test_a_changed_record_changes_every_output() -> None:
+    before = report.publish(records()).files
+    changed = records()
+    changed[1] = measured(cell="torch-y", raw=6307328 + 700_000)
+    after = report.publish(changed).files
+    for name in ("README.md", "flops.csv", "flops.json", "report.html", "charts/matrix.svg"):
+        assert before[name] != after[name], name
+
+
+def test_charts_of_models_no_longer_reported_are_removed(tmp_path: Path) -> None:
+    write_records(tmp_path, [measured(), measured("other")])
+    report.write(tmp_path)
+    gone = tmp_path / "charts" / charts.file_name("other", "totals")
+    assert gone.is_file()
+    (tmp_path / "torch-x" / "other" / "thop.json").unlink()
+    report.write(tmp_path)
+    assert not gone.exists() and (tmp_path / "charts" / charts.file_name("seed-conv", "totals")).is_file()
+
+
+# Column headings: the pins, and never the framework twice
+
+
+def test_a_column_names_the_counter_and_framework_pins() -> None:
+    row = report.rows_of([measured()])[0]
+    assert row.versions == "thop 0.1.1-2209072238 @ torch 1.10.1"
+    inside = measured()
+    inside["probe"]["provenance"]["counter_tool"] = {"name": "torch", "version": "1.10.1"}
+    assert report.rows_of([inside])[0].versions == "thop @ torch 1.10.1"  # the adapter's name, no second version
+
+
+def test_a_run_variant_is_named_after_its_counter() -> None:
+    entry = samples.ok(counter="torch-flop-counter@compiled")
+    entry["probe"]["provenance"]["counter_tool"] = {"name": "torch", "version": "1.10.1"}
+    assert report.rows_of([entry])[0].versions == "FlopCounterMode @ torch 1.10.1"
+    unknown = samples.ok(counter="nothing-known@compiled")
+    unknown["probe"]["provenance"]["counter_tool"] = {"name": "torch", "version": "1.10.1"}
+    assert report.rows_of([unknown])[0].versions == "nothing-known@compiled @ torch 1.10.1"
+
+
+def test_columns_the_pins_cannot_tell_apart_get_the_cell() -> None:
+    heading = rows.columns(report.rows_of(records()))
+    assert list(heading.values()) == [
+        "thop 0.1.1-2209072238 @ torch 1.10.1 (torch-x)",
+        "thop 0.1.1-2209072238 @ torch 1.10.1 (torch-y)",
+    ]
+    assert len(set(heading.values())) == len(heading)
+
+
+def test_the_readme_starts_with_the_models_by_counters_table() -> None:
+    text = report.render(records())
+    first_table = next(line for line in text.splitlines() if line.startswith("|"))
+    assert first_table.startswith("| model | thop 0.1.1-2209072238 @ torch 1.10.1 (torch-x) |")
+    assert text.splitlines()[:3] == ["# FLOPs Matrix results", "", first_table]
+    assert text.index(first_table) < text.index("**The answer**")
+    assert "| `seed-conv` | 12,614,656 (94.1%) | 12,614,666 (94.1%) |" in text
+    assert "![Every counter's total, with the reference as a dashed line](charts/seed-conv-" in text
+
+
+def test_the_readme_says_how_to_cite_a_row() -> None:
+    text = report.render(records())
+    cite = text.split("## How to cite a row")[1]
+    assert "image inputs x" in cite and "FLOPs Matrix commit 0123456789ab" in cite
+    assert "--cells CELL --models MODEL" in cite
+    dirty = records()
+    dirty[0]["host"]["project_commit"] = "0123456789abcdef+dirty"
+    assert "FLOPs Matrix commit 0123456789ab+dirty" in report.render(dirty)
+
+
+# flops.csv and flops.json
+
+
+NUMERIC = ["raw_total", "flops_per_unit", "flops", "reference", *(f"adjustment_{c}" for c in report.explain.CAUSES)]
+NUMERIC += ["residual", "share_of_reference"]
+
+
+def frame_problems(frame: pd.DataFrame) -> list[str]:
+    """What a user loading flops.csv would trip on: missing columns, numbers read as text."""
+    found = [f"columns {list(frame.columns)}"] if list(frame.columns) != export.NAMES else []
+    found += [f"{c} is {frame[c].dtype}" for c in NUMERIC if c in frame and not pd.api.types.is_numeric_dtype(frame[c])]
+    if "raw_total" in frame and frame["raw_total"].dtype != "int64":
+        found.append(f"raw_total is {frame['raw_total'].dtype}")
+    found += [
+        f"{c} is {frame[c].dtype}"
+        for c in ("model", "cell", "counter", "pins")
+        if c in frame and frame[c].dtype.kind not in "OT"
+    ]
+    return found
+
+
+def test_the_csv_loads_in_pandas_with_its_columns_and_types() -> None:
+    text = report.publish(records()).files["flops.csv"]
+    frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    assert frame_problems(frame) == []
+    assert len(frame) == 2 and frame["raw_total"].tolist() == [6307328, 6307333]
+    assert frame["reference"].tolist() == [13403072, 13403072] and frame["adjustment_bias"].tolist() == [
+        -394208,
+        -394208,
+    ]
+    assert frame["pins"][0] == "thop==0.0.31"
+
+
+def test_a_csv_with_numbers_as_text_is_seen() -> None:
+    text = report.publish(records()).files["flops.csv"].replace(",13403072,", ',"13,403,072",', 1)
+    frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    assert frame_problems(frame) == ["reference is object"] or "reference is str" in frame_problems(frame)[0]
+
+
+def test_the_json_holds_the_same_rows() -> None:
+    files = report.publish(records()).files
+    document = json.loads(files["flops.json"])
+    assert document["columns"] == export.NAMES and len(document["rows"]) == 2
+    assert document["rows"][0]["pins"] == ["thop==0.0.31"] and document["rows"][0]["residual"] == 0
+
+
+def hostile_records() -> list[dict]:
+    entry = measured(HOSTILE)
+    entry["probe"]["provenance"]["counter_tool"]["name"] = HOSTILE
+    failed = samples.failed("tf-x", HOSTILE, "thop", reason=HOSTILE)
+    return [entry, measured(), failed]
+
+
+def test_hostile_names_stay_one_field_of_the_csv() -> None:
+    text = report.publish(hostile_records()).files["flops.csv"]
+    parsed = list(csv.reader(io.StringIO(text)))
+    assert {len(line) for line in parsed} == {len(export.NAMES)} and len(parsed) == 3
+    assert [line[0] for line in parsed[1:]] == [HOSTILE, "seed-conv"]
+    frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    assert frame["model"].tolist() == [HOSTILE, "seed-conv"]
+
+
+def test_a_csv_without_quoting_is_seen_to_break(monkeypatch: pytest.MonkeyPatch) -> None:
+    def naive(rows_: list[rows.Row]) -> str:
+        lines = [",".join(export.NAMES)]
+        lines += [",".join(str(v) for v in r.values()) for r in export.flat(rows_)]
+        return "\n".join(lines) + "\n"
+
+    monkeypatch.setattr(export, "to_csv", naive)
+    parsed = list(csv.reader(io.StringIO(report.publish(hostile_records()).files["flops.csv"])))
+    assert {len(line) for line in parsed} != {len(export.NAMES)}
+
+
+# report.html
+
+
+class Elements(HTMLParser):
+    """Every start tag of a page, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def html_damage(text: str) -> list[str]:
+    """Script or event-handler markup a record smuggled in, and references that need a network."""
+    parser = Elements()
+    parser.feed(text)
+    found = [tag for tag, _ in parser.tags if tag in ("script", "iframe", "img", "link", "object")]
+    for _, attrs in parser.tags:
+        found += [f"{k}={v}" for k, v in attrs.items() if k.startswith("on")]
+        found += [f"{k}={v}" for k, v in attrs.items() if k in ("href", "src") and v and not v.startswith("#")]
+    return found
+
+
+def test_the_page_is_self_contained_and_escapes_whatever_a_record_holds() -> None:
+    text = report.publish(hostile_records()).files["report.html"]
+    assert html_damage(text) == []
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;amp" in text
+    assert text.count('<figure class="chart"') == 1 + 3 * 2
+
+
+def test_the_same_page_without_escaping_is_seen_to_break(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(page, "_e", str)
+    assert html_damage(report.publish(hostile_records()).files["report.html"])
+
+
+def test_the_page_lists_provenance_and_the_cells_not_run() -> None:
+    text = report.publish(records()).files["report.html"]
+    provenance = text.split("id=provenance")[1].split("</table>")[0]
+    assert "flops-matrix/base:bullseye" in provenance and "0123456789ab" in provenance
+    not_run = text.split("id=not-run")[1]
+    assert "probe exited with code 1: boom" in not_run and "tf-profiler-seed" in not_run
+
+
+def test_the_summary_is_coloured_by_distance_from_the_reference() -> None:
+    assert page.colour(1.0) == "#ffffff"
+    assert page.colour(0.5) != page.colour(1.5) != page.colour(1.0)
+    assert page.colour(None) == "#eeeeee"
+
+
+# --compare
+
+
+def test_compare_names_the_rows_and_adjustments_that_moved() -> None:
+    old = report.rows_of([measured(), measured(cell="torch-y")])
+    later = measured(cell="torch-y", raw=6307328 + 5)
+    later["probe"]["provenance"]["counter_tool"]["version"] = "0.1.2"
+    new = report.rows_of([measured(), later, measured("other")])
+    said = compare.compare(old, new)
+    assert said.startswith("2 rows changed, added or gone; 1 row unchanged.")
+    row = next(line for line in said.splitlines() if "torch-y" in line)
+    assert "thop 0.1.1-2209072238 @ torch 1.10.1 → thop 0.1.2 @ torch 1.10.1" in row
+    assert "| 12,614,656 | 12,614,666 | + 10 | residual: 0 → 10 |" in row
+    assert re.search(r"`other` .*\| - \| 12,614,656 \| added \|", said)
+    assert compare.compare(old, old).startswith("0 rows changed")  # the twin: nothing moved
+
+
+def test_compare_with_a_folder_that_is_not_results_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    write_records(tmp_path / "new", [measured()])
+    (tmp_path / "empty").mkdir()
+    for old in (tmp_path / "missing", tmp_path / "empty"):
+        code = cli.main(["report", "--results", str(tmp_path / "new"), "--compare", str(old)])
+        err = capsys.readouterr().err
+        assert code == cli.EXIT_USAGE and err.count("\n") == 1 and str(old) in err
+    assert not (tmp_path / "new" / "README.md").exists()  # nothing written
+    write_records(tmp_path / "old", [measured(raw=6307328 + 2)])
+    assert cli.main(["report", "--results", str(tmp_path / "new"), "--compare", str(tmp_path / "old")]) == 0
+    assert "| - 4 | residual: 4 → 0 |" in capsys.readouterr().out
+
+
+def test_the_layers_of_a_row_add_up_to_its_total() -> None:
+    exact, off = report.rows_of([measured(), measured(cell="torch-y", raw=6307328 + 5)])
+    for row in (exact, off):
+        assert sum(layer.counted for layer in row.layers) == row.flops
+    conv = {layer.name: layer for layer in off.layers}["conv"]
+    assert conv.counted - conv.reference == off.adjustments["bias"] + off.adjustments["activation"] + 10
+    assert off.residual == 10 and exact.residual == 0  # the twin: the 5 extra MACs are residual at conv alone

@@ -44,8 +44,9 @@ class Figure:
 
 @dataclass(frozen=True)
 class Source:
+    label: str  # short, for a table column: "He et al. 2015", "torchvision _ops"
     citation: str  # who, what, where in it: "He et al. 2015, Deep Residual Learning ..., Table 1"
-    url: str
+    url: str  # "" where the citation names the place well enough
     version: str = ""  # a library's version or the commit the figure was read at
 
 
@@ -54,6 +55,7 @@ class Alternative:
     """What the source really counted, when its stated convention on the zoo's model does not reproduce
     the figure: a different network (`variant`, applied to the zoo's definition) and/or convention."""
 
+    label: str  # short: "as ResNet v1"
     reason: str
     variant: Callable[[dict], dict] | None = None
     convention: Convention | None = None
@@ -125,9 +127,14 @@ PUBLISHED: tuple[Published, ...] = (
         "resnet50",
         _IMAGE,
         Figure("3.8 x 10^9 FLOPs", 3.8e9, 1e8, Rounding.UNSTATED),
-        Source(_HE + ", Table 1 (FLOPs row, 50-layer column); Section 3.3: FLOPs are multiply-adds", _HE_URL),
+        Source(
+            "He et al. 2015",
+            _HE + ", Table 1 (FLOPs row, 50-layer column); Section 3.3: FLOPs are multiply-adds",
+            _HE_URL,
+        ),
         CONVENTIONS["conv+matmul MACs"],
         Alternative(
+            "as ResNet v1",
             "He et al.'s ResNet-50 is v1: stride 2 on the first 1x1 convolution of stages 3 to 5 (the zoo's is"
             " torchvision's v1.5, stride on the 3x3), so the 3x3 convolutions there run on a quarter of the"
             " positions",
@@ -140,10 +147,13 @@ PUBLISHED: tuple[Published, ...] = (
         _IMAGE,
         Figure("15.3 billion FLOPs", 15.3e9, 1e8, Rounding.UNSTATED),
         Source(
-            _HE + ", Section 4.1, Deeper Bottleneck Architectures: 'VGG-16/19 nets (15.3/19.6 billion FLOPs)'", _HE_URL
+            "He et al. 2015",
+            _HE + ", Section 4.1, Deeper Bottleneck Architectures: 'VGG-16/19 nets (15.3/19.6 billion FLOPs)'",
+            _HE_URL,
         ),
         CONVENTIONS["conv+matmul MACs"],
         Alternative(
+            "convolutions only",
             "the figure counts VGG-16's 13 convolutions only, leaving out the multiply-adds of its three"
             " fully-connected layers",
             convention=CONVENTIONS["conv MACs"],
@@ -155,6 +165,7 @@ PUBLISHED: tuple[Published, ...] = (
         _IMAGE,
         Figure("300M MAdds", 300e6, 1e6, Rounding.UNSTATED, 1e6),
         Source(
+            "Sandler et al. 2018",
             "Sandler, Howard, Zhu, Zhmoginov, Chen 2018, MobileNetV2: Inverted Residuals and Linear Bottlenecks"
             " (arXiv:1801.04381), Table 4 (MobileNetV2, 224x224, width 1.0)",
             "https://arxiv.org/abs/1801.04381",
@@ -167,7 +178,7 @@ PUBLISHED: tuple[Published, ...] = (
             model,
             _IMAGE,
             Figure(f"{printed} GFLOPS", float(printed) * 1e9, 1e6, Rounding.NEAREST),
-            Source(f"{_TV}, {weights}.IMAGENET1K_V1 (crop_size 224)", _TV_URL, _TV_VERSION),
+            Source("torchvision _ops", f"{_TV}, {weights}.IMAGENET1K_V1 (crop_size 224)", _TV_URL, _TV_VERSION),
             CONVENTIONS["conv+matmul MACs"],
         )
         # torchvision writes the value to 3 decimals: 15.47 is 15.470 written as a Python float
@@ -183,7 +194,7 @@ PUBLISHED: tuple[Published, ...] = (
             model,
             _IMAGE,
             Figure(f"{printed} GMACs", float(printed) * 1e9, 1e7, Rounding.NEAREST),
-            Source(f"{_TIMM_CSV}, row {row},224", _TIMM_CSV_URL, _TIMM_CSV_VERSION),
+            Source("timm benchmark (fvcore)", f"{_TIMM_CSV}, row {row},224", _TIMM_CSV_URL, _TIMM_CSV_VERSION),
             CONVENTIONS["fvcore (eval)"],
         )
         for model, row, printed in (
@@ -198,8 +209,10 @@ PUBLISHED: tuple[Published, ...] = (
         _IMAGE,
         Figure("GMACs: 15.5", 15.5e9, 1e8, Rounding.NEAREST),
         Source(
-            "timm model card of vgg16.tv_in1k on the Hugging Face Hub, Model Stats (fvcore, as timm's benchmark)",
-            "https://huggingface.co/timm/vgg16.tv_in1k",
+            "timm model card (fvcore)",
+            "timm model card of vgg16.tv_in1k (Hugging Face Hub: timm/vgg16.tv_in1k, Model Stats), written from timm's"
+            " fvcore count",
+            "",
             "card commit 3394518cba29aee1ea82a49d971be90d2dd1dab7 (2023-04-25)",
         ),
         CONVENTIONS["fvcore (eval)"],

@@ -1,0 +1,123 @@
+"""The published counts as the report shows them: one row per printed figure of a reported model.
+
+Read from the registry (bench/reference/published.py) and judged by bench/reference/reproduce.py;
+this module only lays the verdicts out, in Markdown for README.md and in HTML for report.html. It
+names no model, source or counter: whatever the registry holds for the models the report shows.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bench.markdown import Markup, code, table, text
+from bench.reference.reproduce import Verdict, verdicts
+
+__all__ = ["PublishedRow", "build", "column", "markdown", "html_section", "INTRO"]
+
+INTRO = (
+    "What papers and model hubs print for these models, beside the analytic reference priced by the convention"
+    " the source uses (its MACs by where they come from: convolutions, matrix products, ...), read at the precision"
+    " the figure is printed. A figure the reference does not reproduce is explained only by what its entry states"
+    " (another definition, another convention), computed on its own."
+)
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    model: str
+    figure: str  # as printed, unit included
+    source: str  # short label
+    citation: str  # where it is printed, with the version read
+    url: str
+    convention: str  # name and terms
+    reference: float  # the zoo model under that convention
+    verdict: str  # "reproduced", "explained (as ...)" or "NOT reproduced"
+    detail: str  # the counts and how they print
+
+    @property
+    def short(self) -> str:
+        return f"{self.figure} ({self.source}): {self.verdict}"
+
+
+def _row(found: Verdict) -> PublishedRow:
+    entry = found.entry
+    if found.reproduced:
+        verdict = "reproduced"
+    elif found.explained and entry.alternative is not None:
+        verdict = f"explained ({entry.alternative.label})"
+    else:
+        verdict = "NOT reproduced"
+    terms = ", ".join(f"{k} = {w:g}" for k, w in entry.convention.weights if w)
+    citation = entry.source.citation + (f" [{entry.source.version}]" if entry.source.version else "")
+    return PublishedRow(
+        entry.model,
+        entry.figure.printed,
+        entry.source.label,
+        citation,
+        entry.source.url,
+        f"{entry.convention.name} ({terms}, nothing else)",
+        found.reference.value,
+        verdict,
+        found.describe(),
+    )
+
+
+def build(models: Iterable[str]) -> list[PublishedRow]:
+    """The rows for these models (those the zoo defines), by model, each model's in registry order."""
+    wanted = set(models)
+    found = [v for v in verdicts() if v.entry.model in wanted]
+    return [_row(v) for v in sorted(found, key=lambda v: v.entry.model)]
+
+
+def column(rows: list[PublishedRow], model: str) -> str:
+    """One model's figures, for a 'published' column beside the counters."""
+    return "; ".join(r.short for r in rows if r.model == model) or "-"
+
+
+def markdown(rows: list[PublishedRow]) -> str:
+    if not rows:
+        return ""
+    body = [
+        [
+            code(r.model),
+            r.figure,
+            Markup(
+                f"[{text(r.source)}]({r.url}): {text(r.citation)}" if r.url else f"{text(r.source)}: {text(r.citation)}"
+            ),
+            r.convention,
+            f"{r.reference:,.0f}",
+            Markup(f"**{text(r.verdict)}**: {text(r.detail)}"),
+        ]
+        for r in rows
+    ]
+    head = ["model", "published (as printed)", "source", "its convention", "reference under it", "verdict"]
+    return "## Published counts\n\n" + INTRO + "\n\n" + table(head, body)
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _link(row: PublishedRow) -> str:
+    return f'<a href="{_e(row.url)}">{_e(row.source)}</a>' if row.url else _e(row.source)
+
+
+def html_section(rows: list[PublishedRow]) -> str:
+    if not rows:
+        return ""
+    lines = [
+        f"<tr><td><code>{_e(r.model)}</code></td><td>{_e(r.figure)}</td>"
+        f"<td>{_link(r)}: {_e(r.citation)}</td><td>{_e(r.convention)}</td>"
+        f"<td class=n>{r.reference:,.0f}</td><td><b>{_e(r.verdict)}</b>: {_e(r.detail)}</td></tr>"
+        for r in rows
+    ]
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("model", "published (as printed)", "source", "its convention", "reference under it", "verdict")
+    )
+    return (
+        f"<h2 id=published>Published counts</h2>\n<p>{_e(INTRO)}</p>\n"
+        f"<div class=scroll><table><tr>{head}</tr>\n" + "\n".join(lines) + "</table></div>"
+    )

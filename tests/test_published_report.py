@@ -1,0 +1,61 @@
+"""The report shows each reported model's published figures beside its counters, with source, convention
+and verdict; a model without any shows none, and a figure the reference misses says so."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bench import published_rows, report
+from bench.reference import reproduce
+from bench.reference.published import PUBLISHED, Figure, Rounding
+from tests import samples
+
+
+def test_the_readme_shows_the_published_figures_beside_the_counters() -> None:
+    text = report.render([samples.ok(model="vgg16")])
+    header = next(line for line in text.splitlines() if line.startswith("| model |"))
+    assert header.endswith("| published (source): verdict |")
+    row = next(line for line in text.splitlines() if line.startswith("| `vgg16` |"))
+    assert "15.3 billion FLOPs (He et al. 2015): explained (convolutions only)" in row
+    assert "15.47 GFLOPS (torchvision _ops): reproduced" in row
+    assert "15.47 GMACs (timm benchmark (fvcore)): reproduced" in row
+    section = text.split("## Published counts", 1)[1]
+    assert "conv+matmul MACs (mac:conv = 1, mac:matmul = 1, nothing else)" in section
+    assert "15,470,264,320" in section and "15,346,630,656" in section
+    assert "https://arxiv.org/abs/1512.03385" in section
+    assert "`resnet50`" not in section  # only the models the report shows
+
+
+def test_a_model_without_published_figures_gets_no_column_and_no_section() -> None:
+    text = report.render([samples.ok()])
+    assert "Published counts" not in text and "published (source)" not in text
+
+
+def test_a_figure_the_reference_misses_is_reported_as_not_reproduced(monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = replace(PUBLISHED[3], figure=Figure("4.2 GFLOPS", 4.2e9, 1e6, Rounding.NEAREST))
+    assert wrong.model == "resnet50"
+    monkeypatch.setattr(reproduce, "PUBLISHED", (wrong,))
+    text = report.render([samples.ok(model="resnet50")])
+    assert "4.2 GFLOPS (torchvision _ops): NOT reproduced" in text
+    assert "4,089,184,256 prints as 4.089 (rounded): not reproduced (printed 4.200)" in text
+
+
+def test_the_page_shows_them_too_with_every_string_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    hostile = replace(PUBLISHED[3], figure=replace(PUBLISHED[3].figure, printed="<b>4.089</b> GFLOPS"))
+    monkeypatch.setattr(reproduce, "PUBLISHED", (hostile,))
+    rows = published_rows.build(["resnet50"])
+    page = published_rows.html_section(rows)
+    assert "<h2 id=published>" in page and "&lt;b&gt;4.089&lt;/b&gt; GFLOPS" in page and "<b>4.089" not in page
+    files = report.publish([samples.ok(model="resnet50")]).files
+    assert "&lt;b&gt;4.089&lt;/b&gt; GFLOPS (torchvision _ops): reproduced" in files["report.html"]
+    assert "\\<b\\>" not in files["README.md"] and "&lt;b&gt;4.089&lt;/b&gt;" in files["README.md"]
+
+
+def test_a_source_without_an_address_is_named_without_a_link() -> None:
+    rows = published_rows.build(["vgg16"])
+    card = next(r for r in rows if not r.url)
+    assert f"<td>{card.source}: timm model card of vgg16.tv_in1k" in published_rows.html_section(rows)
+    assert f"| {card.source}: timm model card" in published_rows.markdown(rows)
+    assert [r.model for r in published_rows.build(["vgg16", "resnet50"])] == ["resnet50"] * 3 + ["vgg16"] * 4

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bench.markdown import Markup, code, table, text
-from bench.reference.reproduce import Verdict, verdicts
+from bench.reference.published import Figure, Rounding
+from bench.reference.reproduce import Count, Verdict, verdicts
 
 __all__ = ["PublishedRow", "build", "column", "markdown", "html_section", "INTRO"]
 
@@ -41,12 +42,22 @@ class PublishedRow:
         return f"{self.figure} ({self.source}): {self.verdict}"
 
 
+def _reading(count: Count, figure: Figure) -> str:
+    """The one reading it needed, where the figure allows two and only one prints as it: "truncated"."""
+    matched = count.matched(figure)
+    if figure.rounding is not Rounding.UNSTATED or len(matched) != 1:
+        return ""
+    return matched[0].value.split(" ", 1)[0]
+
+
 def _row(found: Verdict) -> PublishedRow:
     entry = found.entry
     if found.reproduced:
-        verdict = "reproduced"
-    elif found.explained and entry.alternative is not None:
-        verdict = f"explained ({entry.alternative.label})"
+        reading = _reading(found.reference, entry.figure)
+        verdict = f"reproduced ({reading})" if reading else "reproduced"
+    elif found.explained and entry.alternative is not None and found.alternative is not None:
+        reading = _reading(found.alternative, entry.figure)
+        verdict = f"explained ({', '.join(filter(None, (entry.alternative.label, reading)))})"
     else:
         verdict = "NOT reproduced"
     terms = ", ".join(f"{k} = {w:g}" for k, w in entry.convention.weights if w)

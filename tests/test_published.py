@@ -131,3 +131,64 @@ def test_itemise_refuses_macs_its_sources_do_not_account_for() -> None:
     cost = analyse(zoo.MODELS["conv1d"])[0]
     with pytest.raises(ValueError, match="sources"):
         itemise([replace(cost, sources=Counter())])
+
+
+# He et al.'s other figures, counted the same way from the zoo's own layer helpers: evidence for the
+# entries' readings (v1 strides, rounding unstated, VGG-19 with its dense layers), not taken from them.
+
+
+def _resnet_v1(blocks: list[int], bottleneck: bool) -> dict:
+    layers = zoo.resnet50()["layers"][:5]  # the stem: 7x7/2 conv, BatchNorm, ReLU, padded 3x3/2 max pool
+    channels = 64
+    for stage, (filters, repeats) in enumerate(zip((64, 128, 256, 512), blocks, strict=True)):
+        for i in range(repeats):
+            strides = 2 if stage and not i else 1
+            out = 4 * filters if bottleneck else filters
+            project = strides > 1 or channels != out
+            if bottleneck:
+                layers.append(zoo.bottleneck(f"b{stage}_{i}", filters, strides, project))
+            else:
+                pad = [1, 1] if strides > 1 else "same"
+                body = zoo.conv_bn("conv1", filters, 3, strides, pad) + zoo.conv_bn(
+                    "conv2", filters, 3, 1, "same", activation="linear"
+                )
+                short = zoo.conv_bn("down", filters, 1, strides, activation="linear") if project else []
+                layers.append(zoo.residual(f"b{stage}_{i}", body, short, "relu"))
+            channels = out
+    layers += zoo.resnet50()["layers"][-2:]
+    return resnet_v1(dict(zoo.resnet50(), layers=layers))
+
+
+def test_table_1_reads_as_rounded_in_some_columns_and_truncated_in_the_50_layer_one() -> None:
+    """He et al.'s Table 1 under the same count (v1, conv+matmul MACs, projection shortcuts)."""
+    figure = ENTRIES["he2015-resnet50"].figure
+    macs = CONVENTIONS["conv+matmul MACs"]
+    readings = {}
+    for depth, blocks, bottleneck, printed in (
+        (18, [2, 2, 2, 2], False, 1.8e9),
+        (34, [3, 4, 6, 3], False, 3.6e9),
+        (101, [3, 4, 23, 3], True, 7.6e9),
+        (152, [3, 8, 36, 3], True, 11.3e9),
+    ):
+        found = count(_resnet_v1(blocks, bottleneck), macs, replace(figure, value=printed))
+        assert found.reproduced, (depth, found)
+        readings[depth] = found.matched(replace(figure, value=printed))
+        if bottleneck:  # the counts the entry's reason quotes
+            assert f"{found.value:,.0f}" in ENTRIES["he2015-resnet50"].alternative.reason
+    assert readings[101] == readings[152] == (Rounding.NEAREST,)  # as the entry's reason says
+    assert count(resnet_v1(zoo.MODELS["resnet50"]), macs, figure).matched(figure) == (Rounding.DOWN,)
+    assert count(_resnet_v1([3, 4, 6, 3], True), macs, figure).value == 3_857_973_248  # the registry's variant
+
+
+def test_vgg19_in_the_same_sentence_counts_its_dense_layers() -> None:
+    vgg16 = zoo.MODELS["vgg16"]
+    convs = []
+    for stage, (filters, n) in enumerate([(64, 2), (128, 2), (256, 4), (512, 4), (512, 4)]):
+        convs += [zoo.conv(f"conv{stage}_{i}", filters, 3, padding="same", activation="relu") for i in range(n)]
+        convs.append(zoo.layer(f"pool{stage}", "max_pool2d", pool=[2, 2], strides=[2, 2]))
+    vgg19 = dict(vgg16, layers=convs + vgg16["layers"][-4:])
+    figure = Figure("19.6 billion FLOPs", 19.6e9, 1e8, Rounding.UNSTATED)
+    assert count(vgg19, CONVENTIONS["conv+matmul MACs"], figure).value == 19_632_062_464
+    assert count(vgg19, CONVENTIONS["conv+matmul MACs"], figure).reproduced
+    assert count(vgg19, CONVENTIONS["conv MACs"], figure).value == 19_508_428_800
+    assert not count(vgg19, CONVENTIONS["conv MACs"], figure).reproduced

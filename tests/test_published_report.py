@@ -28,6 +28,13 @@ def test_the_readme_shows_the_published_figures_beside_the_counters() -> None:
     assert "`resnet50`" not in section  # only the models the report shows
 
 
+def test_a_figure_reproduced_under_one_reading_only_says_which() -> None:
+    text = report.render([samples.ok(model="resnet50"), samples.ok(model="mobilenetv2")])
+    assert "3.8 x 10^9 FLOPs (He et al. 2015): explained (as ResNet v1, truncated)" in text
+    assert "300M MAdds (Sandler et al. 2018): reproduced (truncated)" in text
+    assert "4.089 GFLOPS (torchvision _ops): reproduced;" in text
+
+
 def test_a_model_without_published_figures_gets_no_column_and_no_section() -> None:
     text = report.render([samples.ok()])
     assert "Published counts" not in text and "published (source)" not in text

@@ -137,7 +137,9 @@ PUBLISHED: tuple[Published, ...] = (
             "as ResNet v1",
             "He et al.'s ResNet-50 is v1: stride 2 on the first 1x1 convolution of stages 3 to 5 (the zoo's is"
             " torchvision's v1.5, stride on the 3x3), so the 3x3 convolutions there run on a quarter of the"
-            " positions",
+            " positions. v1 prints as 3.8 only truncated: counted the same way, Table 1's 101- and 152-layer"
+            " columns (7,570,194,432 and 11,282,415,616, printed 7.6 and 11.3) read rounded, so the table"
+            " is not consistent in its rounding or counts about 8M fewer multiply-adds than this count",
             variant=resnet_v1,
         ),
     ),
@@ -155,7 +157,8 @@ PUBLISHED: tuple[Published, ...] = (
         Alternative(
             "convolutions only",
             "the figure counts VGG-16's 13 convolutions only, leaving out the multiply-adds of its three"
-            " fully-connected layers",
+            " fully-connected layers (the same sentence's 19.6 billion for VGG-19 counts them: 19,632,062,464"
+            " with, 19,508,428,800 without)",
             convention=CONVENTIONS["conv MACs"],
         ),
     ),

@@ -27,6 +27,11 @@ class Count:
     printed: tuple[tuple[Rounding, float], ...]  # (how, value as printed) for each reading the figure allows
     reproduced: bool
 
+    def matched(self, figure: Figure) -> tuple[Rounding, ...]:
+        """The readings under which it prints as the figure."""
+        target = round(figure.value / figure.quantum)
+        return tuple(how for how, shown in self.printed if round(shown / figure.quantum) == target)
+
     def describe(self, figure: Figure) -> str:
         shown = " or ".join(f"{figure.show(value)} ({how.value.split(' ', 1)[0]})" for how, value in self.printed)
         verdict = "reproduced" if self.reproduced else f"not reproduced (printed {figure.show(figure.value)})"

@@ -139,7 +139,11 @@ def outside_definition(
     One inside a composite layer's module (its own module, its residual add's activation) stays on that layer."""
     named = {module for spec in definition["layers"] for module in spec["torch"]}
     composite = {spec["torch"][0]: spec["name"] for spec in definition["layers"] if spec["kind"] in zoo.COMPOSITE}
-    parts = {spec["torch"][0]: {t for p in zoo.parts(spec) for t in p["torch"]} for spec in definition["layers"]}
+    parts = {
+        spec["torch"][0]: {t for p in zoo.parts(spec) for t in p["torch"]}
+        for spec in definition["layers"]
+        if spec["kind"] in zoo.COMPOSITE
+    }
     found = []
     for item in items:
         head, _, rest = item["name"].partition(".")

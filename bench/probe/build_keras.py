@@ -7,8 +7,6 @@ RMSNorm, which Keras lacks (or lacks in some versions), are small layers of thei
 """
 from __future__ import absolute_import, division, print_function
 
-import numpy as np
-
 import zoo
 
 KERAS_ACTIVATIONS = {"silu": "swish"}  # swish is x * sigmoid(x); tf.keras before 2.7 knows no "silu"
@@ -67,6 +65,8 @@ class _TensorFlowOps(object):
 
 
 def _custom_layers(k):
+    import numpy as np
+
     ops = k.ops
 
     class RMSNorm(k.layers.Layer):
@@ -195,27 +195,30 @@ def _reshape(k, spec):
     return k.layers.Reshape(tuple(spec["shape"]), name=spec["name"])
 
 
+def _both_ways(k, spec, layer):
+    """Bidirectional(layer), outputs concatenated, named after the definition's layer."""
+    if not spec.get("bidirectional"):
+        return layer(spec["name"])
+    return k.layers.Bidirectional(layer(spec["name"] + "_cell"), merge_mode="concat", name=spec["name"])
+
+
 def _gru(k, spec):
-    return k.layers.GRU(units=spec["units"], reset_after=spec.get("reset_after", True),
+    return _both_ways(k, spec, lambda name: k.layers.GRU(units=spec["units"], reset_after=spec.get("reset_after", True),
                         return_sequences=spec.get("return_sequences", False),
                         activation=spec.get("activation", "tanh"),
-                        recurrent_activation=spec.get("recurrent_activation", "sigmoid"), name=spec["name"])
+                        recurrent_activation=spec.get("recurrent_activation", "sigmoid"), name=name))
 
 
 def _lstm(k, spec):
-    return k.layers.LSTM(units=spec["units"], return_sequences=spec.get("return_sequences", False),
+    return _both_ways(k, spec, lambda name: k.layers.LSTM(units=spec["units"], return_sequences=spec.get("return_sequences", False),
                          activation=spec.get("activation", "tanh"),
-                         recurrent_activation=spec.get("recurrent_activation", "sigmoid"), name=spec["name"])
+                         recurrent_activation=spec.get("recurrent_activation", "sigmoid"), name=name))
 
 
 def _simple_rnn(k, spec):
-    return k.layers.SimpleRNN(units=spec["units"], return_sequences=spec.get("return_sequences", False),
-                              activation=spec.get("activation", "tanh"), name=spec["name"])
-
-
-def _bidirectional(k, spec):
-    inner = LAYERS[spec["layer"]["kind"]](k, spec["layer"])
-    return k.layers.Bidirectional(inner, merge_mode="concat", name=spec["name"])
+    return _both_ways(k, spec, lambda name: k.layers.SimpleRNN(
+        units=spec["units"], return_sequences=spec.get("return_sequences", False),
+        activation=spec.get("activation", "tanh"), name=name))
 
 
 def _dense(k, spec):
@@ -312,7 +315,7 @@ def _block(k, spec):
 LAYERS = {
     "conv1d": _conv, "conv2d": _conv, "depthwise_conv2d": _depthwise, "separable_conv2d": _separable,
     "conv2d_transpose": _transpose, "reshape": _reshape, "flatten": _flatten, "zero_pad2d": _zero_pad,
-    "gru": _gru, "lstm": _lstm, "simple_rnn": _simple_rnn, "bidirectional": _bidirectional, "dense": _dense,
+    "gru": _gru, "lstm": _lstm, "simple_rnn": _simple_rnn, "dense": _dense,
     "activation": _activation, "batch_norm": _batch_norm, "layer_norm": _layer_norm, "rms_norm": _rms_norm,
     "max_pool2d": _max_pool, "avg_pool2d": _avg_pool, "global_avg_pool2d": _global_avg_pool,
     "embedding": _embedding, "residual": _residual, "transformer_encoder": _block, "llama_block": _block,

@@ -187,9 +187,11 @@ def _recurrent(module_class):
         if module_class is nn.RNN:
             options["nonlinearity"] = spec.get("activation", "tanh")
         seq.add_module(name, module_class(input_size=features, hidden_size=spec["units"],
-                                          batch_first=not seq._time_major, **options))
+                                          batch_first=not seq._time_major,
+                                          bidirectional=bool(spec.get("bidirectional")), **options))
         seq._plan.append(_sequence_output(seq, name, spec.get("return_sequences", False), seq._time_major))
-        return (steps, spec["units"]) if spec.get("return_sequences", False) else (spec["units"],)
+        units = spec["units"] * (2 if spec.get("bidirectional") else 1)
+        return (steps, units) if spec.get("return_sequences", False) else (units,)
     return build
 
 
@@ -198,21 +200,10 @@ def _sequence_output(seq, name, sequences, time_major):
         out = getattr(seq, name)(x)[0]
         if sequences:
             return out
+        if getattr(seq, name).bidirectional:
+            raise ValueError("layer %r: a bidirectional layer's last output is not built" % name)
         return out[-1] if time_major else out[:, -1]
     return run
-
-
-RECURRENT = {"gru": nn.GRU, "lstm": nn.LSTM, "simple_rnn": nn.RNN}
-
-
-def _bidirectional(seq, spec, shape):
-    (name,) = spec["torch"]
-    inner = spec["layer"]
-    steps, features = shape
-    seq.add_module(name, RECURRENT[inner["kind"]](input_size=features, hidden_size=inner["units"],
-                                                  batch_first=True, bidirectional=True))
-    seq._plan.append(_sequence_output(seq, name, inner.get("return_sequences", False), False))
-    return (steps, 2 * inner["units"]) if inner.get("return_sequences", False) else (2 * inner["units"],)
 
 
 def _dense(seq, spec, shape):
@@ -317,7 +308,7 @@ KINDS = {
     "conv1d": _conv, "conv2d": _conv, "depthwise_conv2d": _depthwise, "separable_conv2d": _separable,
     "conv2d_transpose": _transpose, "reshape": _reshape, "flatten": _flatten, "zero_pad2d": _zero_pad,
     "gru": _recurrent(nn.GRU), "lstm": _recurrent(nn.LSTM), "simple_rnn": _recurrent(nn.RNN),
-    "bidirectional": _bidirectional, "dense": _dense, "activation": _standalone_activation,
+"dense": _dense, "activation": _standalone_activation,
     "batch_norm": _batch_norm, "layer_norm": _layer_norm, "rms_norm": _rms_norm,
     "max_pool2d": _pool(nn.MaxPool2d), "avg_pool2d": _pool(nn.AvgPool2d), "global_avg_pool2d": _global_avg_pool,
     "embedding": _embedding, "residual": _composite(Residual), "transformer_encoder": _composite(Block),

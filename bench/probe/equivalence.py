@@ -67,6 +67,17 @@ def _copy_dense(torch, modules, weights, spec):
         _set(torch, modules[0].bias, weights[1])
 
 
+def _both_ways(copy):
+    """A bidirectional layer: Keras's forward weights, then its backward ones (PyTorch's `_reverse`)."""
+    def both(torch, modules, weights, spec, suffix=""):
+        if not spec.get("bidirectional"):
+            return copy(torch, modules, weights, spec)
+        half = len(weights) // 2
+        copy(torch, modules, weights[:half], spec)
+        copy(torch, modules, weights[half:], spec, "_reverse")
+    return both
+
+
 def _copy_gru(torch, modules, weights, spec, suffix=""):
     kernel, recurrent, bias = weights
     units, module = spec["units"], modules[0]
@@ -84,14 +95,6 @@ def _copy_one_bias(torch, modules, weights, spec, suffix=""):
     _set(torch, getattr(module, "weight_hh_l0" + suffix), recurrent.T)
     _set(torch, getattr(module, "bias_ih_l0" + suffix), bias)
     _set(torch, getattr(module, "bias_hh_l0" + suffix), np.zeros_like(bias))
-
-
-def _copy_bidirectional(torch, modules, weights, spec):
-    inner = spec["layer"]
-    copy = _copy_gru if inner["kind"] == "gru" else _copy_one_bias
-    half = len(weights) // 2
-    copy(torch, modules, weights[:half], inner)
-    copy(torch, modules, weights[half:], inner, "_reverse")
 
 
 def _copy_batch_norm(torch, modules, weights, spec):
@@ -113,7 +116,7 @@ def _copy_norm(torch, modules, weights, spec):
 WEIGHT_COPIES = {
     "conv1d": _copy_conv, "conv2d": _copy_conv, "depthwise_conv2d": _copy_depthwise,
     "separable_conv2d": _copy_separable, "conv2d_transpose": _copy_transpose, "dense": _copy_dense,
-    "gru": _copy_gru, "lstm": _copy_one_bias, "simple_rnn": _copy_one_bias, "bidirectional": _copy_bidirectional,
+    "gru": _both_ways(_copy_gru), "lstm": _both_ways(_copy_one_bias), "simple_rnn": _both_ways(_copy_one_bias),
     "batch_norm": _copy_batch_norm, "layer_norm": _copy_norm, "rms_norm": _copy_norm, "embedding": _copy_norm,
 }
 
@@ -169,9 +172,8 @@ def _params_per_layer(rows, definition, framework):
     counts = {}
     for spec in definition["layers"]:
         total = sum(p for n, p in by_name.items() for m in spec["torch"] if n == m or n.startswith(m + "."))
-        inner = spec.get("layer", spec)
-        extra = TORCH_EXTRA_PARAMS.get(inner["kind"], 0) * inner.get("units", 0)
-        counts[spec["name"]] = total - extra * (2 if spec["kind"] == "bidirectional" else 1)
+        extra = TORCH_EXTRA_PARAMS.get(spec["kind"], 0) * spec.get("units", 0)
+        counts[spec["name"]] = total - extra * (2 if spec.get("bidirectional") else 1)
     return counts
 
 

@@ -46,11 +46,11 @@ KINDS = {
     "embedding": (("vocab", "dim"), ()),
     "gru": (
         ("units",),
-        ("reset_after", "return_sequences", "activation", "recurrent_activation", "time_major", "use_bias"),
+        ("reset_after", "return_sequences", "activation", "recurrent_activation", "time_major", "use_bias",
+         "bidirectional"),
     ),
-    "lstm": (("units",), ("return_sequences", "activation", "recurrent_activation", "use_bias")),
-    "simple_rnn": (("units",), ("return_sequences", "activation", "use_bias")),
-    "bidirectional": (("layer",), ()),
+    "lstm": (("units",), ("return_sequences", "activation", "recurrent_activation", "use_bias", "bidirectional")),
+    "simple_rnn": (("units",), ("return_sequences", "activation", "use_bias", "bidirectional")),
     "residual": (("body", "shortcut"), ("activation",)),
     "attention": (("heads", "kv_heads", "head_dim"), ("causal", "rotary_theta")),
     "transformer_encoder": (("heads", "ffn"), ("activation", "epsilon")),
@@ -86,8 +86,6 @@ def _check_layer(model_name, spec, top):
     for key in spec:
         if key not in required + optional + ("name", "kind", "torch"):
             raise DefinitionError("%s: unknown field %r for kind %r" % (where, key, spec["kind"]))
-    if spec["kind"] == "bidirectional":
-        _check_layer(model_name, spec["layer"], False)
     for part in parts(spec):
         _check_layer(model_name, part, False)
 
@@ -201,6 +199,17 @@ def _with_torch(spec):
 def layer(name, kind, **options):
     spec = dict(options, name=name, kind=kind)
     return _with_torch(spec)
+
+
+def rnn(name, kind, units):
+    """A recurrent layer returning its sequence, with every option written out (Keras's defaults of TF 2)."""
+    spec = {"name": name, "kind": kind, "units": units, "return_sequences": True, "activation": "tanh",
+            "torch": [name]}
+    if kind != "simple_rnn":
+        spec["recurrent_activation"] = "sigmoid"
+    if kind == "gru":
+        spec["reset_after"] = True
+    return spec
 
 
 def bn(name, epsilon=1e-5):
@@ -434,31 +443,26 @@ MODELS = {
         "layers": [SEED_CONV],
     },
     "lstm": alone(
-        "LSTM(32) over 20 steps of 16 features", [1, 20, 16], layer("lstm", "lstm", units=32, return_sequences=True)
+        "LSTM(32) over 20 steps of 16 features", [1, 20, 16], rnn("lstm", "lstm", 32)
     ),
     "bigru": alone(
         "Bidirectional(GRU(32)), concatenated, over 20 steps of 16 features",
         [1, 20, 16],
-        {
-            "name": "bigru",
-            "kind": "bidirectional",
-            "torch": ["bigru"],
-            "layer": {"name": "gru", "kind": "gru", "units": 32, "return_sequences": True, "torch": []},
-        },
+        dict(rnn("bigru", "gru", 32), bidirectional=True),
     ),
     "stacked-gru": {
         "summary": "two GRU(32) layers stacked over 20 steps of 16 features",
         "verbatim": False,
         "input": [1, 20, 16],
         "layers": [
-            layer("gru1", "gru", units=32, return_sequences=True),
-            layer("gru2", "gru", units=32, return_sequences=True),
+            rnn("gru1", "gru", 32),
+            rnn("gru2", "gru", 32),
         ],
     },
     "simplernn": alone(
         "SimpleRNN(32, tanh) over 20 steps of 16 features",
         [1, 20, 16],
-        layer("rnn", "simple_rnn", units=32, activation="tanh", return_sequences=True),
+        rnn("rnn", "simple_rnn", 32),
     ),
     "conv1d": alone(
         "Conv1D(16, 5, 'same', relu) over 64 steps of 8 channels",

@@ -63,7 +63,6 @@ SOURCES = {
     "gru": "recurrent",
     "lstm": "recurrent",
     "simple_rnn": "recurrent",
-    "bidirectional": "recurrent",
 }
 
 
@@ -312,6 +311,9 @@ def _recurrent(spec: dict, in_shape: Shape, gates: int, step: Counter[str], bias
         per_step["bias"] = batch * biases
     per_step.update({k: v * batch for k, v in step.items()})
     params = gates * units * (features + units) + (biases if spec.get("use_bias", True) else 0)
+    if spec.get("bidirectional"):  # forwards and backwards, outputs concatenated (no arithmetic)
+        per_step = Counter({k: 2 * v for k, v in per_step.items()})
+        params, units = 2 * params, 2 * units
     if spec.get("return_sequences", False):
         out_shape = (steps, batch, units) if time_major else (batch, steps, units)
     else:
@@ -353,16 +355,6 @@ def simple_rnn(spec: dict, in_shape: Shape) -> LayerCost:
     spec = {"activation": "tanh", **spec}
     work = Counter({"elementwise": units}) + _activation(spec, units)
     return _recurrent(spec, in_shape, 1, work, units)
-
-
-@formula("bidirectional")
-def bidirectional(spec: dict, in_shape: Shape) -> LayerCost:
-    """Bidirectional: the wrapped recurrent layer twice (forwards, backwards), outputs concatenated
-    (no arithmetic)."""
-    inner = measure(dict(spec["layer"], name=spec["name"]), in_shape)
-    out_shape = (*inner.out_shape[:-1], 2 * inner.out_shape[-1])
-    twice = Counter({k: 2 * v for k, v in inner.step.items()})
-    return LayerCost(spec["name"], "bidirectional", out_shape, 2 * inner.params, step=twice, steps=inner.steps)
 
 
 def _sequence(specs: list[dict], in_shape: Shape) -> list[LayerCost]:

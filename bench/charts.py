@@ -9,13 +9,16 @@ it when it writes the SVG).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import altair as alt
 import vl_convert
 
+from bench import results
 from bench.reconcile import CAUSES
 from bench.rows import Row, columns
 
@@ -41,11 +44,11 @@ KINDS = ("totals", "layers", "waterfall")
 _ID = re.compile(r'\bid="([^"]+)"')
 
 
-def svg(chart: alt.TopLevelMixin, name: str) -> str:
+def svg(spec: dict, name: str) -> str:
     """The chart as SVG. Vega numbers its gradients and clip paths per process, so the same chart
     drawn twice would differ: every id is renamed after the chart (`name`) and its place in the file,
     which also keeps the ids of charts inlined on one page apart."""
-    drawn = vl_convert.vegalite_to_svg(chart.to_dict())
+    drawn = vl_convert.vegalite_to_svg(spec)
     ids = list(dict.fromkeys(_ID.findall(drawn)))
     if not ids:
         return drawn + "\n"
@@ -53,6 +56,38 @@ def svg(chart: alt.TopLevelMixin, name: str) -> str:
     renamed = {old: f"{stem}-{i}" for i, old in enumerate(ids)}
     pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(map(re.escape, ids)) + r')(?=[")])')
     return pattern.sub(lambda m: m[1] + renamed[m[2]], drawn) + "\n"
+
+
+class Cache:
+    """SVGs already drawn, by what determines them (the specification, the file name, the versions
+    of altair and vl-convert): a report whose charts did not change draws none. It keeps the
+    charts of the last report only."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.used: set[str] = set()
+
+    def key(self, spec: dict, name: str) -> str:
+        said = json.dumps([spec, name, alt.__version__, vl_convert.__version__], sort_keys=True)
+        return hashlib.sha256(said.encode()).hexdigest() + ".svg"
+
+    def get(self, key: str) -> str | None:
+        self.used.add(key)
+        try:
+            return (self.folder / key).read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def put(self, key: str, drawn: str) -> None:
+        try:
+            results.write_text_atomically(self.folder / key, drawn)
+        except results.Unwritable:
+            pass  # a cache that cannot be written only costs time
+
+    def prune(self) -> None:
+        for old in self.folder.glob("*.svg"):
+            if old.name not in self.used:
+                old.unlink(missing_ok=True)
 
 
 def matrix(rows: list[Row]) -> alt.Chart:
@@ -209,7 +244,7 @@ def by_model(rows: list[Row]) -> dict[str, list[Row]]:
     return dict(sorted(grouped.items()))
 
 
-def draw(rows: list[Row]) -> dict[str, str]:
+def draw(rows: list[Row], cache: Cache | None = None) -> dict[str, str]:
     """Every chart of the report: file name -> SVG text."""
     wanted: dict[str, alt.TopLevelMixin] = {MATRIX: matrix(rows)} if rows else {}
     for model, group in by_model(rows).items():
@@ -217,6 +252,17 @@ def draw(rows: list[Row]) -> dict[str, str]:
         if any(r.layers for r in group):
             made += [("layers", per_layer), ("waterfall", waterfall)]
         wanted |= {file_name(model, kind): chart(group) for kind, chart in made}
+    specs = {name: chart.to_dict(validate=False) for name, chart in wanted.items()}
+    drawn: dict[str, str | None] = {name: None for name in specs}
+    if cache is not None:
+        drawn = {name: cache.get(cache.key(spec, name)) for name, spec in specs.items()}
+    missing = [name for name, svg_text in drawn.items() if svg_text is None]
     # vl-convert draws outside the GIL: a few at a time, each named by its own file (same bytes, any order)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return dict(zip(wanted, pool.map(svg, wanted.values(), wanted), strict=True))
+        for name, made in zip(missing, pool.map(svg, [specs[n] for n in missing], missing), strict=True):
+            drawn[name] = made
+            if cache is not None:
+                cache.put(cache.key(specs[name], name), made)
+    if cache is not None:
+        cache.prune()
+    return {name: svg_text or "" for name, svg_text in drawn.items()}

@@ -11,3 +11,6 @@ SCHEMAS = ROOT / "bench" / "schema"
 RESULTS = ROOT / "results"
 LOGS = ROOT / ".matrix" / "logs"  # full build logs; results keep only their tails
 LOCKS = ROOT / ".matrix" / "locks"  # one file lock per image or base being made, shared by concurrent runs
+CHARTS = (
+    ROOT / ".matrix" / "charts"
+)  # SVGs drawn by the last `nox -s report`, by specification: redrawn only when it changed

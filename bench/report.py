@@ -47,11 +47,14 @@ class Published:
     problems: list[Problem]
 
 
-def write(where: Path, convention: Convention = PRESETS["default"]) -> tuple[Path, list[Problem]]:
+def write(
+    where: Path, convention: Convention = PRESETS["default"], cache: charts.Cache | None = None
+) -> tuple[Path, list[Problem]]:
     """Rewrite every output atomically, file by file (results.Unwritable when one cannot be), and remove
-    the charts of models no longer reported; the records left out, and why."""
+    the charts of models no longer reported; the records left out, and why. Charts in `cache` are not
+    drawn again."""
     loaded = results.load(where)
-    published = publish(loaded.records, convention, loaded.problems)
+    published = publish(loaded.records, convention, loaded.problems, cache)
     for name, content in published.files.items():
         results.write_text_atomically(where / name, content)
     drawn = where / CHARTS
@@ -63,11 +66,14 @@ def write(where: Path, convention: Convention = PRESETS["default"]) -> tuple[Pat
 
 
 def publish(
-    entries: list[dict], convention: Convention = PRESETS["default"], problems: Sequence[Problem] = ()
+    entries: list[dict],
+    convention: Convention = PRESETS["default"],
+    problems: Sequence[Problem] = (),
+    cache: charts.Cache | None = None,
 ) -> Published:
     """Every output, from the records alone: the same records give the same bytes."""
     readme, found, measured, failures = _compose(entries, convention, problems)
-    svgs = charts.draw(measured)
+    svgs = charts.draw(measured, cache)
     published = published_rows.build(r.model for r in measured)
     files = {
         "README.md": readme,

@@ -290,3 +290,27 @@ def test_the_layers_of_a_row_add_up_to_its_total() -> None:
     conv = {layer.name: layer for layer in off.layers}["conv"]
     assert conv.counted - conv.reference == off.adjustments["bias"] + off.adjustments["activation"] + 10
     assert off.residual == 10 and exact.residual == 0  # the twin: the 5 extra MACs are residual at conv alone
+
+
+def test_charts_already_drawn_are_taken_from_the_cache_with_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = report.publish(records()).files
+    cache = charts.Cache(tmp_path / "cache")
+    assert report.publish(records(), cache=cache).files == fresh
+    assert len(list((tmp_path / "cache").glob("*.svg"))) == len([n for n in fresh if n.startswith("charts/")])
+
+    def refuse(spec: dict, name: str) -> str:
+        raise AssertionError(f"{name} drawn again")
+
+    monkeypatch.setattr(charts, "svg", refuse)
+    assert report.publish(records(), cache=charts.Cache(tmp_path / "cache")).files == fresh
+    with pytest.raises(AssertionError, match="drawn again"):  # the twin: a changed record is drawn
+        report.publish([measured(raw=7_000_000)], cache=charts.Cache(tmp_path / "cache"))
+
+
+def test_the_cache_keeps_the_last_reports_charts_only(tmp_path: Path) -> None:
+    report.publish(records() + [measured("other")], cache=charts.Cache(tmp_path))
+    many = len(list(tmp_path.glob("*.svg")))
+    report.publish(records(), cache=charts.Cache(tmp_path))
+    assert len(list(tmp_path.glob("*.svg"))) == many - 3

@@ -61,7 +61,7 @@ def render(
         links = " · ".join(f'<a href="#{anchor(m)}">{_e(m)}</a>' for m in grouped)
         body.append(f"<p>Models: {links}</p>")
         body.append(_matrix(rows, svgs, list(published)))
-        body.append(published_rows.html_section(list(published)))
+        body.append(published_rows.html_section(list(published), rows))
     else:
         body.append("<p>No measurements yet: run <code>nox -s matrix</code>.</p>")
     for model, group in grouped.items():

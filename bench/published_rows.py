@@ -8,14 +8,15 @@ names no model, source or counter: whatever the registry holds for the models th
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bench.markdown import Markup, code, table, text
 from bench.reference.published import Figure, Rounding
 from bench.reference.reproduce import Count, Verdict, verdicts
+from bench.rows import Row, columns, ordered
 
-__all__ = ["PublishedRow", "build", "column", "markdown", "html_section", "INTRO"]
+__all__ = ["PublishedRow", "agreeing", "build", "column", "markdown", "html_section", "INTRO"]
 
 INTRO = (
     "What papers and model hubs print for these models, beside the analytic reference priced by the convention"
@@ -36,6 +37,7 @@ class PublishedRow:
     reference: float  # the zoo model under that convention
     verdict: str  # "reproduced", "explained (as ...)" or "NOT reproduced"
     detail: str  # the counts and how they print
+    printing: float | None  # the count that prints as the figure (the reference's or the alternative's), if any
 
     @property
     def short(self) -> str:
@@ -52,12 +54,15 @@ def _reading(count: Count, figure: Figure) -> str:
 
 def _row(found: Verdict) -> PublishedRow:
     entry = found.entry
+    printing: float | None = None
     if found.reproduced:
         reading = _reading(found.reference, entry.figure)
         verdict = f"reproduced ({reading})" if reading else "reproduced"
+        printing = found.reference.value
     elif found.explained and entry.alternative is not None and found.alternative is not None:
         reading = _reading(found.alternative, entry.figure)
         verdict = f"explained ({', '.join(filter(None, (entry.alternative.label, reading)))})"
+        printing = found.alternative.value
     else:
         verdict = "NOT reproduced"
     terms = ", ".join(f"{k} = {w:g}" for k, w in entry.convention.weights if w)
@@ -72,6 +77,7 @@ def _row(found: Verdict) -> PublishedRow:
         found.reference.value,
         verdict,
         found.describe(),
+        printing,
     )
 
 
@@ -87,7 +93,25 @@ def column(rows: list[PublishedRow], model: str) -> str:
     return "; ".join(r.short for r in rows if r.model == model) or "-"
 
 
-def markdown(rows: list[PublishedRow]) -> str:
+# what a counter reports, in multiply-accumulates: its MACs, or its FLOPs at 2 per multiply-accumulate
+_PER_MAC = {"MAC": 1, "FLOP": 2}
+AGREEING = "counters giving exactly the count that prints as it (MACs, or FLOPs at 2 per MAC)"
+
+
+def agreeing(row: PublishedRow, measured: Sequence[Row]) -> list[str]:
+    """The columns whose counter reports exactly the count that prints as the figure (none where no count
+    does): the counters that count the way the source did, by their own number alone."""
+    if row.printing is None:
+        return []
+    names = columns(list(measured))
+    return [
+        names[(r.cell, r.counter)]
+        for r in ordered(list(measured))
+        if r.model == row.model and r.unit in _PER_MAC and r.raw_total == _PER_MAC[r.unit] * row.printing
+    ]
+
+
+def markdown(rows: list[PublishedRow], measured: Sequence[Row] = ()) -> str:
     if not rows:
         return ""
     body = [
@@ -100,10 +124,11 @@ def markdown(rows: list[PublishedRow]) -> str:
             r.convention,
             f"{r.reference:,.0f}",
             Markup(f"**{text(r.verdict)}**: {text(r.detail)}"),
+            "; ".join(agreeing(r, measured)) or "none",
         ]
         for r in rows
     ]
-    head = ["model", "published (as printed)", "source", "its convention", "reference under it", "verdict"]
+    head = ["model", "published (as printed)", "source", "its convention", "reference under it", "verdict", AGREEING]
     return "## Published counts\n\n" + INTRO + "\n\n" + table(head, body)
 
 
@@ -115,18 +140,27 @@ def _link(row: PublishedRow) -> str:
     return f'<a href="{_e(row.url)}">{_e(row.source)}</a>' if row.url else _e(row.source)
 
 
-def html_section(rows: list[PublishedRow]) -> str:
+def html_section(rows: list[PublishedRow], measured: Sequence[Row] = ()) -> str:
     if not rows:
         return ""
     lines = [
         f"<tr><td><code>{_e(r.model)}</code></td><td>{_e(r.figure)}</td>"
         f"<td>{_link(r)}: {_e(r.citation)}</td><td>{_e(r.convention)}</td>"
-        f"<td class=n>{r.reference:,.0f}</td><td><b>{_e(r.verdict)}</b>: {_e(r.detail)}</td></tr>"
+        f"<td class=n>{r.reference:,.0f}</td><td><b>{_e(r.verdict)}</b>: {_e(r.detail)}</td>"
+        f"<td>{_e('; '.join(agreeing(r, measured)) or 'none')}</td></tr>"
         for r in rows
     ]
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("model", "published (as printed)", "source", "its convention", "reference under it", "verdict")
+        for h in (
+            "model",
+            "published (as printed)",
+            "source",
+            "its convention",
+            "reference under it",
+            "verdict",
+            AGREEING,
+        )
     )
     return (
         f"<h2 id=published>Published counts</h2>\n<p>{_e(INTRO)}</p>\n"

@@ -127,7 +127,7 @@ def _compose(
         parts += [
             _overview(measured, published),
             f"![Each total's distance from the reference]({CHARTS}/{charts.MATRIX})\n",
-            published_rows.markdown(published),
+            published_rows.markdown(published, measured),
         ]
     else:
         parts.append("No measurements yet: run `nox -s matrix`.\n")

@@ -21,7 +21,7 @@ def test_the_readme_shows_the_published_figures_beside_the_counters() -> None:
     assert "15.3 billion FLOPs (He et al. 2015): explained (convolutions only)" in row
     assert "15.47 GFLOPS (torchvision _ops): reproduced" in row
     assert "15.47 GMACs (timm benchmark (fvcore)): reproduced" in row
-    section = text.split("## Published counts", 1)[1]
+    section = text.split("## Published counts", 1)[1].split("\n## ", 1)[0]
     assert "conv+matmul MACs (mac:conv = 1, mac:matmul = 1, nothing else)" in section
     assert "15,470,264,320" in section and "15,346,630,656" in section
     assert "https://arxiv.org/abs/1512.03385" in section
@@ -66,3 +66,26 @@ def test_a_source_without_an_address_is_named_without_a_link() -> None:
     assert f"<td>{card.source}: timm model card of vgg16.tv_in1k" in published_rows.html_section(rows)
     assert f"| {card.source}: timm model card" in published_rows.markdown(rows)
     assert [r.model for r in published_rows.build(["vgg16", "resnet50"])] == ["resnet50"] * 3 + ["vgg16"] * 4
+
+
+def _section_rows(text: str) -> dict[str, str]:
+    """Published-counts rows by figure: the last column, the counters giving exactly that count."""
+    section = text.split("## Published counts", 1)[1].split("\n## ", 1)[0]
+    found = {}
+    for line in section.splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| `") and len(cells) > 6:
+            found[cells[1]] = cells[-1].rstrip(" |")
+    return found
+
+
+def test_the_counters_that_give_the_count_that_prints_as_the_figure_are_named() -> None:
+    column = "thop 0.0.31 @ torch 1.10.1"
+    fvcore_like = _section_rows(report.render([samples.ok(model="resnet50", raw=4_111_512_576)]))
+    assert fvcore_like["4.11 GMACs"] == column
+    assert fvcore_like["4.089 GFLOPS"] == fvcore_like["3.8 x 10^9 FLOPs"] == "none"
+    # v1.5's conv+matmul MACs print as torchvision's figure, not as He et al.'s (that takes v1's count)
+    macs = _section_rows(report.render([samples.ok(model="resnet50", raw=4_089_184_256)]))
+    assert macs["4.089 GFLOPS"] == column and macs["3.8 x 10^9 FLOPs"] == "none"
+    off_by_one = _section_rows(report.render([samples.ok(model="resnet50", raw=4_111_512_577)]))
+    assert set(off_by_one.values()) == {"none"}

@@ -100,7 +100,7 @@ def resnet_v1(definition: dict) -> dict:
             return spec
         body = [dict(layer) for layer in spec["body"]]
         strided = [i for i, layer in enumerate(body) if layer["kind"] == "conv2d" and max(layer["strides"]) > 1]
-        if strided and strided[0] > 0:
+        if strided and strided[0] > 0 and body[0]["kind"] == "conv2d":
             i = strided[0]
             body[0]["strides"], body[i]["strides"], body[i]["padding"] = body[i]["strides"], [1, 1], "same"
         return dict(spec, body=body)
@@ -112,12 +112,15 @@ _HE = "He, Zhang, Ren, Sun 2015, Deep Residual Learning for Image Recognition (a
 _HE_URL = "https://arxiv.org/abs/1512.03385"
 _TV = "torchvision.models weights metadata: meta['_ops'] (the docs' 'GFLOPS' column)"
 _TV_URL = "https://pytorch.org/vision/stable/models.html"
-_TV_VERSION = "torchvision >= 0.15 (added by pytorch/vision#6936, 2022-11; unchanged since)"
+_TV_VERSION = "torchvision >= 0.15 (the field was added by pytorch/vision#6936, 2022-11)"
 _TIMM_CSV = (
     "timm results/benchmark-infer-amp-nchw-pt240-cu124-rtx3090.csv, column infer_gmacs"
     " (benchmark.py: fvcore FlopCountAnalysis of the model in eval mode, round(macs / 1e9, 2))"
 )
-_TIMM_CSV_URL = "https://github.com/huggingface/pytorch-image-models/blob/main/results/"
+_TIMM_CSV_URL = (
+    "https://github.com/huggingface/pytorch-image-models/blob/7479d451a6dfd8af27f941b8e82a7402461fae80/results/"
+    "benchmark-infer-amp-nchw-pt240-cu124-rtx3090.csv"
+)
 _TIMM_CSV_VERSION = "pytorch-image-models commit 7479d451a6dfd8af27f941b8e82a7402461fae80 (PyTorch 2.4.0)"
 _IMAGE = (1, 224, 224, 3)
 

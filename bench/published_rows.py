@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from bench.markdown import Markup, code, table, text
 from bench.reference.published import Figure, Rounding
 from bench.reference.reproduce import Count, Verdict, verdicts
 from bench.rows import Row, columns, ordered
 
-__all__ = ["PublishedRow", "agreeing", "build", "column", "markdown", "html_section", "INTRO"]
+__all__ = ["PublishedRow", "agreeing", "build", "column", "markdown", "html_section", "records", "INTRO"]
 
 INTRO = (
     "What papers and model hubs print for these models, beside the analytic reference priced by the convention"
@@ -109,6 +109,11 @@ def agreeing(row: PublishedRow, measured: Sequence[Row]) -> list[str]:
         for r in ordered(list(measured))
         if r.model == row.model and r.unit in _PER_MAC and r.raw_total == _PER_MAC[r.unit] * row.printing
     ]
+
+
+def records(rows: list[PublishedRow], measured: Sequence[Row] = ()) -> list[dict]:
+    """The rows as plain data for flops.json, each with the columns of the counters that agree."""
+    return [dict(asdict(r), agreeing=agreeing(r, measured)) for r in rows]
 
 
 def markdown(rows: list[PublishedRow], measured: Sequence[Row] = ()) -> str:

@@ -78,7 +78,7 @@ def publish(
     files = {
         "README.md": readme,
         "flops.csv": export.to_csv(measured),
-        "flops.json": export.to_json(measured),
+        "flops.json": export.to_json(measured, published_rows.records(published, measured)),
         "report.html": page.render(measured, svgs, failures, found, INTRO, cite(measured), published),
     }
     files |= {f"{CHARTS}/{name}": svg for name, svg in sorted(svgs.items())}

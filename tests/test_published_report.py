@@ -3,6 +3,7 @@ and verdict; a model without any shows none, and a figure the reference misses s
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -89,3 +90,13 @@ def test_the_counters_that_give_the_count_that_prints_as_the_figure_are_named() 
     assert macs["4.089 GFLOPS"] == column and macs["3.8 x 10^9 FLOPs"] == "none"
     off_by_one = _section_rows(report.render([samples.ok(model="resnet50", raw=4_111_512_577)]))
     assert set(off_by_one.values()) == {"none"}
+
+
+def test_flops_json_carries_the_published_figures_and_a_model_without_any_adds_nothing() -> None:
+    document = json.loads(report.publish([samples.ok(model="resnet50", raw=4_111_512_576)]).files["flops.json"])
+    by_figure = {p["figure"]: p for p in document["published"]}
+    assert by_figure["4.11 GMACs"]["agreeing"] == ["thop 0.0.31 @ torch 1.10.1"]
+    assert by_figure["4.11 GMACs"]["printing"] == by_figure["4.11 GMACs"]["reference"] == 4_111_512_576
+    assert by_figure["3.8 x 10^9 FLOPs"]["printing"] == 3_857_973_248
+    assert by_figure["3.8 x 10^9 FLOPs"]["verdict"] == "explained (as ResNet v1, truncated)"
+    assert "published" not in json.loads(report.publish([samples.ok()]).files["flops.json"])

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from bench.markdown import Markup, code, table, text
+from bench.probe import zoo
 from bench.reference.published import Figure, Rounding
 from bench.reference.reproduce import Count, Verdict, verdicts
 from bench.rows import Row, columns, ordered
 
-__all__ = ["PublishedRow", "agreeing", "build", "column", "markdown", "html_section", "records", "INTRO"]
+__all__ = ["PublishedRow", "agreeing", "build", "build_for", "column", "markdown", "html_section", "records", "INTRO"]
 
 INTRO = (
     "What papers and model hubs print for these models, beside the analytic reference priced by the convention"
@@ -81,11 +82,22 @@ def _row(found: Verdict) -> PublishedRow:
     )
 
 
-def build(models: Iterable[str]) -> list[PublishedRow]:
-    """The rows for these models (those the zoo defines), by model, each model's in registry order."""
-    wanted = set(models)
+def build(measured: Iterable[tuple[str, str]]) -> list[PublishedRow]:
+    """The rows for these (model, definition sha256) pairs, by model, each model's in registry order: a
+    figure is judged on the zoo's definition, so only a model measured on that very definition gets it."""
+    wanted = {model for model, sha in measured if model in zoo.MODELS and sha == zoo.fingerprint(zoo.MODELS[model])}
     found = [v for v in verdicts() if v.entry.model in wanted]
     return [_row(v) for v in sorted(found, key=lambda v: v.entry.model)]
+
+
+def build_for(entries: Iterable[dict], measured: Sequence[Row]) -> list[PublishedRow]:
+    """The rows for the models of the report's rows, from the count records they were made of."""
+    shown = {r.model for r in measured}
+    return build(
+        (e["model"], e["probe"].get("definition_sha256", ""))
+        for e in entries
+        if e.get("status") == "ok" and e.get("kind") == "count" and e["model"] in shown
+    )
 
 
 def column(rows: list[PublishedRow], model: str) -> str:

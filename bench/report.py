@@ -74,7 +74,7 @@ def publish(
     """Every output, from the records alone: the same records give the same bytes."""
     readme, found, measured, failures = _compose(entries, convention, problems)
     svgs = charts.draw(measured, cache)
-    published = published_rows.build(r.model for r in measured)
+    published = published_rows.build_for(entries, measured)
     files = {
         "README.md": readme,
         "flops.csv": export.to_csv(measured),
@@ -123,7 +123,7 @@ def _compose(
             f" left out of every table: see [{PROBLEMS}](#unreadable-or-invalid-records).\n"
         )
     if measured:
-        published = published_rows.build(r.model for r in measured)
+        published = published_rows.build_for(entries, measured)
         parts += [
             _overview(measured, published),
             f"![Each total's distance from the reference]({CHARTS}/{charts.MATRIX})\n",

@@ -17,11 +17,12 @@ class Keras(object):
 
     def __init__(self, keras=None):
         if keras is None:
-            from tensorflow.keras import layers
+            from tensorflow.keras import activations, layers
             from tensorflow.keras.models import Model
             self.layers, self.Model, self.ops = layers, Model, _TensorFlowOps()
         else:
-            self.layers, self.Model, self.ops = keras.layers, keras.Model, keras.ops
+            activations, self.layers, self.Model, self.ops = keras.activations, keras.layers, keras.Model, keras.ops
+        self.activations = activations
         self.classes = _custom_layers(self)
 
 
@@ -146,9 +147,12 @@ def _shape(x):
     return tuple(None if d is None else int(d) for d in shape)
 
 
-def _activation_name(spec):
+def _activation_name(k, spec):
     name = spec.get("activation", "linear")
-    return KERAS_ACTIVATIONS.get(name, name)
+    name = KERAS_ACTIVATIONS.get(name, name)
+    if not hasattr(k.activations, name):
+        raise RuntimeError("this Keras has no %r activation (for the definition's %r)" % (name, spec["activation"]))
+    return name
 
 
 def _padded(k, spec, make):
@@ -168,26 +172,26 @@ def _conv(k, spec):
         options["groups"] = spec["groups"]
     return _padded(k, spec, lambda padding: conv(
         spec["filters"], kernel_size=tuple(spec["kernel"]), strides=tuple(spec["strides"]), padding=padding,
-        activation=_activation_name(spec), use_bias=spec.get("use_bias", True),
+        activation=_activation_name(k, spec), use_bias=spec.get("use_bias", True),
         data_format=spec.get("data_format", "channels_last"), name=spec["name"], **options))
 
 
 def _depthwise(k, spec):
     return _padded(k, spec, lambda padding: k.layers.DepthwiseConv2D(
         tuple(spec["kernel"]), strides=tuple(spec["strides"]), padding=padding,
-        depth_multiplier=spec.get("depth_multiplier", 1), activation=_activation_name(spec),
+        depth_multiplier=spec.get("depth_multiplier", 1), activation=_activation_name(k, spec),
         use_bias=spec.get("use_bias", True), name=spec["name"]))
 
 
 def _separable(k, spec):
     return _padded(k, spec, lambda padding: k.layers.SeparableConv2D(
         spec["filters"], tuple(spec["kernel"]), strides=tuple(spec["strides"]), padding=padding,
-        activation=_activation_name(spec), use_bias=spec.get("use_bias", True), name=spec["name"]))
+        activation=_activation_name(k, spec), use_bias=spec.get("use_bias", True), name=spec["name"]))
 
 
 def _transpose(k, spec):
     return k.layers.Conv2DTranspose(spec["filters"], tuple(spec["kernel"]), strides=tuple(spec["strides"]),
-                                    padding="valid", activation=_activation_name(spec),
+                                    padding="valid", activation=_activation_name(k, spec),
                                     use_bias=spec.get("use_bias", True), name=spec["name"])
 
 
@@ -222,14 +226,14 @@ def _simple_rnn(k, spec):
 
 
 def _dense(k, spec):
-    return k.layers.Dense(spec["units"], activation=_activation_name(spec), use_bias=spec.get("use_bias", True),
+    return k.layers.Dense(spec["units"], activation=_activation_name(k, spec), use_bias=spec.get("use_bias", True),
                           name=spec["name"])
 
 
 def _activation(k, spec):
     if spec["activation"] == "relu6":
         return k.layers.ReLU(max_value=6.0, name=spec["name"])
-    return k.layers.Activation(_activation_name(spec), name=spec["name"])
+    return k.layers.Activation(_activation_name(k, spec), name=spec["name"])
 
 
 def _batch_norm(k, spec):

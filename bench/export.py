@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 
 from bench.reconcile import CAUSES
 from bench.rows import Row, columns, ordered
@@ -103,6 +104,9 @@ def to_csv(rows: list[Row]) -> str:
     return buffer.getvalue()
 
 
-def to_json(rows: list[Row]) -> str:
-    document = {"schema": SCHEMA, "columns": NAMES, "rows": flat(rows)}
+def to_json(rows: list[Row], published: Sequence[dict] = ()) -> str:
+    """The rows; and, when given, the figures published for their models (bench/published_rows.py)."""
+    document: dict = {"schema": SCHEMA, "columns": NAMES, "rows": flat(rows)}
+    if published:
+        document["published"] = list(published)
     return json.dumps(document, indent=1, ensure_ascii=False, sort_keys=False) + "\n"

@@ -8,8 +8,9 @@ so a name with `<`, `&` or quotes stays text; the SVGs were escaped by Vega when
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
-from bench import charts
+from bench import charts, published_rows
 from bench.cells import order_key
 from bench.markdown import number, signed
 from bench.results import Problem
@@ -52,13 +53,15 @@ def render(
     problems: list[Problem],
     intro: str,
     cite: str,
+    published: Sequence[published_rows.PublishedRow] = (),
 ) -> str:
     body = [f"<h1>FLOPs Matrix results</h1>\n<p>{_e(intro)}</p>"]
     grouped = charts.by_model(rows)
     if grouped:
         links = " · ".join(f'<a href="#{anchor(m)}">{_e(m)}</a>' for m in grouped)
         body.append(f"<p>Models: {links}</p>")
-        body.append(_matrix(rows, svgs))
+        body.append(_matrix(rows, svgs, list(published)))
+        body.append(published_rows.html_section(list(published), rows))
     else:
         body.append("<p>No measurements yet: run <code>nox -s matrix</code>.</p>")
     for model, group in grouped.items():
@@ -88,10 +91,11 @@ def _figure(kind: str, caption: str, svg: str | None) -> str:
     return f'<figure class="chart" data-chart="{_e(kind)}">\n<figcaption>{_e(caption)}</figcaption>\n{svg}</figure>'
 
 
-def _matrix(rows: list[Row], svgs: dict[str, str]) -> str:
+def _matrix(rows: list[Row], svgs: dict[str, str], published: list[published_rows.PublishedRow]) -> str:
     heading = columns(rows)
     by_key = {r.key: r for r in rows}
-    head = "".join(f"<th>{_e(h)}</th>" for h in heading.values())
+    extra = ["published (source): verdict"] if published else []
+    head = "".join(f"<th>{_e(h)}</th>" for h in [*heading.values(), *extra])
     lines = []
     for model in sorted({r.model for r in rows}):
         cells = []
@@ -105,6 +109,8 @@ def _matrix(rows: list[Row], svgs: dict[str, str]) -> str:
             cells.append(
                 f'<td class=n style="background:{colour(r.share)}" title="{title}">{number(r.flops)}{share}</td>'
             )
+        if published:
+            cells.append(f"<td>{_e(published_rows.column(published, model))}</td>")
         lines.append(f'<tr><th><a href="#{anchor(model)}">{_e(model)}</a></th>{"".join(cells)}</tr>')
     legend = "".join(
         f'<span style="background:{colour(s)}">{label}</span>'

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import batching, charts, explain, export, page, peers, results, rows, variations
+from bench import batching, charts, explain, export, page, peers, published_rows, results, rows, variations
 from bench.cells import order_key
 from bench.markdown import Markup, code, join, number, table, text
 from bench.probe import variants
@@ -75,11 +75,12 @@ def publish(
     """Every output, from the records alone: the same records give the same bytes."""
     readme, found, measured, failures = _compose(entries, convention, problems)
     svgs = charts.draw(measured, cache)
+    published = published_rows.build_for(entries, measured)
     files = {
         "README.md": readme,
         "flops.csv": export.to_csv(measured),
-        "flops.json": export.to_json(measured),
-        "report.html": page.render(measured, svgs, failures, found, INTRO, cite(measured)),
+        "flops.json": export.to_json(measured, published_rows.records(published, measured)),
+        "report.html": page.render(measured, svgs, failures, found, INTRO, cite(measured), published),
     }
     files |= {f"{CHARTS}/{name}": svg for name, svg in sorted(svgs.items())}
     return Published(files, found)
@@ -124,7 +125,12 @@ def _compose(
             f" left out of every table: see [{PROBLEMS}](#unreadable-or-invalid-records).\n"
         )
     if measured:
-        parts += [_overview(measured), f"![Each total's distance from the reference]({CHARTS}/{charts.MATRIX})\n"]
+        published = published_rows.build_for(entries, measured)
+        parts += [
+            _overview(measured, published),
+            f"![Each total's distance from the reference]({CHARTS}/{charts.MATRIX})\n",
+            published_rows.markdown(published, measured),
+        ]
     else:
         parts.append("No measurements yet: run `nox -s matrix`.\n")
     parts.append(HEADER)
@@ -183,8 +189,9 @@ def _key(entry: dict) -> tuple[str, str, str]:
     return entry["cell"], entry["model"], entry["job"]
 
 
-def _overview(measured: list[Row]) -> str:
-    """Models x columns (counter and version @ framework and version): the total and its share of the reference."""
+def _overview(measured: list[Row], published: list[published_rows.PublishedRow]) -> str:
+    """Models x columns (counter and version @ framework and version): the total and its share of the reference;
+    and the figures published for the model, when any are, with the verdict on each."""
     heading = rows.columns(measured)
     by_key = {r.key: r for r in measured}
     body = []
@@ -194,12 +201,20 @@ def _overview(measured: list[Row]) -> str:
             r = by_key.get((model, cell, counter))
             share = "" if r is None or r.share is None else f" ({100 * r.share:.1f}%)"
             line.append("-" if r is None else number(r.flops) + share)
-        body.append(line)
+        body.append(line + ([published_rows.column(published, model)] if published else []))
+    extra = ["published (source): verdict"] if published else []
     return (
-        table(["model", *heading.values()], body) + "\nEach entry is the counter's total in FLOPs under the report's"
+        table(["model", *heading.values(), *extra], body)
+        + "\nEach entry is the counter's total in FLOPs under the report's"
         " convention and, in brackets, its share of the analytic reference (a count the tool reports in MACs is"
         " converted by the convention; the tables below give the raw numbers). Each column is one counter in one"
-        " cell: the counter and its version @ the framework and its version.\n"
+        " cell: the counter and its version @ the framework and its version."
+        + (
+            " The last column: the counts published for the model, as printed, each in its own convention (see"
+            " [Published counts](#published-counts)).\n"
+            if published
+            else "\n"
+        )
     )
 
 

@@ -25,7 +25,17 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit, outside_definition, torch_modules
+from bench.counters.base import (
+    Adapter,
+    Item,
+    Reading,
+    Steps,
+    Unit,
+    conv_macs,
+    image_layout,
+    outside_definition,
+    torch_modules,
+)
 from bench.probe import zoo
 from bench.reference.formulas import LayerCost, analyse
 
@@ -39,28 +49,11 @@ ACTIVATIONS = {"relu", "prelu", "elu", "leaky_relu", "relu6", "silu", "gelu"}  #
 Rule = Callable[[dict, tuple, LayerCost, dict], tuple[Counter[str], str]]
 
 
-def _image(spec: dict, shape: tuple) -> tuple[int, int, tuple]:
-    """(batch, channels, spatial dims) of an image-like shape, in the definition's layout."""
-    batch, *rest = shape
-    if spec.get("data_format", "channels_last") == "channels_first":
-        return batch, rest[0], tuple(rest[1:])
-    return batch, rest[-1], tuple(rest[:-1])
-
-
-def _conv_macs(spec: dict, in_shape: tuple, out_shape: tuple, kernel: list, groups: int) -> tuple[int, int]:
-    """_conv_flops_compute's MACs and bias adds: kernel taps x in_channels x (out_channels // groups) per
-    output position (so a depthwise conv, groups = in_channels, gets taps x channels), out_channels per position."""
-    batch, channels, _ = _image(spec, in_shape)
-    _, filters, dims = _image(spec, out_shape)
-    positions = batch * prod(dims)
-    return prod(kernel) * channels * (filters // groups) * positions, filters * positions
-
-
 def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
     """2 x kernel taps x in_channels x out_channels / groups x batch x output positions, plus a FLOP per
     output for the bias."""
-    groups = _image(spec, in_shape)[1] if spec["kind"] == "depthwise_conv2d" else spec.get("groups", 1)
-    macs, outputs = _conv_macs(spec, in_shape, cost.out_shape, spec["kernel"], groups)
+    groups = image_layout(spec, in_shape)[1] if spec["kind"] == "depthwise_conv2d" else spec.get("groups", 1)
+    macs, outputs = conv_macs(spec, in_shape, cost.out_shape, spec["kernel"], groups)
     predicted = Counter({"mac": 2 * macs})
     words = "_conv_flops_compute: 2 FLOPs per multiply-accumulate"
     if groups > 1:
@@ -74,16 +67,16 @@ def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[C
 def _separable_depthwise(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
     """The depthwise half of a separable conv: F.conv2d with groups = in_channels (taps x channels per
     output position), no bias."""
-    batch, channels, _ = _image(spec, in_shape)
-    dims = _image(spec, cost.out_shape)[2]
+    batch, channels, _ = image_layout(spec, in_shape)
+    dims = image_layout(spec, cost.out_shape)[2]
     predicted = Counter({"mac": 2 * prod(spec["kernel"]) * channels * batch * prod(dims)})
     return predicted, "_conv_flops_compute on the depthwise conv: 2 FLOPs per multiply-accumulate"
 
 
 def _separable_pointwise(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
     """The pointwise half: a 1x1 F.conv2d over the depthwise output, with the layer's bias."""
-    batch, channels, _ = _image(spec, in_shape)
-    _, filters, dims = _image(spec, cost.out_shape)
+    batch, channels, _ = image_layout(spec, in_shape)
+    _, filters, dims = image_layout(spec, cost.out_shape)
     outputs = batch * filters * prod(dims)
     predicted = Counter({"mac": 2 * outputs * channels})
     words = "_conv_flops_compute on the 1x1 pointwise conv: 2 FLOPs per multiply-accumulate"
@@ -99,8 +92,8 @@ def transposed(true_output: bool) -> Rule:
     (d - k) // s + 1 (so far fewer positions), and DeepSpeed with the transposed one, (d - 1) x s + k."""
 
     def rule(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
-        batch, channels, dims = _image(spec, in_shape)
-        _, filters, out_dims = _image(spec, cost.out_shape)
+        batch, channels, dims = image_layout(spec, in_shape)
+        _, filters, out_dims = image_layout(spec, cost.out_shape)
         predicted = Counter({"mac": 2 * batch * prod(dims) * channels * filters * prod(spec["kernel"])})
         words = "_conv_trans_flops_compute: 2 FLOPs per multiply-accumulate over the input positions"
         if config.get("bias"):

@@ -369,9 +369,28 @@ PYTORCH_RULES: dict[tuple[str, str], Rule] = {
 # --- the aten backend: ptflops/aten_ops.py under a TorchDispatchMode
 
 
-def _aten_conv(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
-    predicted, _ = _hook_conv(spec, in_shape, config, item)
-    return predicted, "aten.convolution (conv_flop): batch x kernel size x output positions, plus outputs when biased"
+def _aten(rule: Rule, words: str) -> Rule:
+    """An aten rule that prices as a pytorch-backend hook does, in conv_flop's words."""
+
+    def aten_rule(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+        predicted, _ = rule(spec, in_shape, config, item)
+        return predicted, words
+
+    return aten_rule
+
+
+CONV_FLOP = "aten.convolution (conv_flop): batch x prod(weight.shape) x output positions"
+_aten_conv = _aten(_hook_conv, CONV_FLOP + ", plus outputs when biased")
+_aten_depthwise = _aten(_hook_depthwise, CONV_FLOP + " of the depthwise conv (weight C x 1 x kh x kw)")
+_aten_transpose = _aten(
+    _hook_transpose,
+    "aten.convolution (conv_flop, transposed): batch x prod(weight.shape) x INPUT positions, plus outputs",
+)
+
+
+def _aten_pointwise(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    predicted, words = _hook_pointwise(spec, in_shape, config, item)
+    return predicted, words if not predicted else CONV_FLOP + " of the 1x1 pointwise conv, plus outputs when biased"
 
 
 def _aten_addmm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
@@ -385,15 +404,55 @@ def _aten_mm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Cou
     return Counter({"mac": rows * in_shape[-1] * spec["units"]}), f"{item['rule']} (matmul_flop): rows x in x out"
 
 
-def _aten_gru(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
-    """torch's CPU GRU: x @ W_ih + b_ih for every row of the sequence and h @ W_hh + b_hh at each step,
-    each an aten.addmm; the gate sums, products and activations are aten ops ptflops treats as zero-ops."""
+def _aten_bmm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    """torch.matmul of 4-D tensors reaches the dispatch mode as aten.bmm: Q K^T and A V, n x c x t x d each;
+    the scale, mask, softmax and rotary ops are zero-ops."""
+    batch, steps, _ = in_shape
+    macs = 2 * batch * spec["heads"] * steps * steps * spec["head_dim"]
+    words = "aten.bmm (bmm_flop) for Q K^T and A V; scale, mask, softmax and rotary products zero-ops"
+    return Counter({"mac": macs, "elementwise": 0, "act:softmax": 0}), words
+
+
+def _aten_rnn(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    """torch's CPU RNN, GRU and LSTM: x @ W_ih + b_ih for every row of the sequence and h @ W_hh + b_hh at each
+    step, each an aten.addmm, for each direction; the gate sums, products and activations are zero-ops."""
     steps, batch, features = time_major(in_shape, config)
-    units, rows = spec["units"], steps * batch
-    predicted = Counter({"mac": rows * 3 * units * (features + units), "bias": rows * 6 * units, "elementwise": 0})
+    gates = GATES[spec["kind"]] * spec["units"]
+    rows = steps * batch * (2 if spec.get("bidirectional") else 1)
+    predicted = Counter({"mac": rows * gates * (features + spec["units"]), "bias": rows * 2 * gates, "elementwise": 0})
     predicted.update(_zero_gru_activations(spec))
     words = "aten.addmm (addmm_flop) for x @ W_ih + b_ih and h @ W_hh + b_hh; gate arithmetic and activations zero-ops"
+    if spec.get("bidirectional"):
+        words += "; both directions"
     return predicted, words
+
+
+# (a part's kind, the aten op) -> its rule, for the ops of a composite block (priced on the block's module)
+BLOCK_OPS: dict[tuple[str, str], Rule] = {
+    **{(kind, "aten.convolution"): _aten_conv for kind in ("conv1d", "conv2d", "depthwise_conv2d")},
+    ("dense", "aten.addmm"): _aten_addmm,
+    ("dense", "aten.mm"): _aten_mm,
+    ("attention", "aten.bmm"): _aten_bmm,
+}
+
+
+def _aten_block(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+    """ptflops' aten backend places ops on the model's top-level children only: a composite block's op is
+    summed over its parts. aten.addmm prices the biased projections, aten.mm the unbiased ones."""
+    cost = analyse({"input": list(in_shape), "layers": [spec]})[0]
+    specs = {part["name"]: part for part in zoo.parts(spec, in_shape[-1])}
+    predicted: Counter[str] = Counter()
+    priced = []
+    for part in cost.parts:
+        part_spec = specs[part.name]
+        rule = BLOCK_OPS.get((part_spec["kind"], item["rule"]))
+        biased = part_spec.get("use_bias", True)
+        if rule is None or (part_spec["kind"] == "dense" and biased != (item["rule"] == "aten.addmm")):
+            continue
+        found, _ = rule(part_spec, part.in_shape, {"bias": biased}, item)
+        predicted.update(found)
+        priced.append(part.name)
+    return predicted, f"{item['rule']} over the block's parts ({', '.join(priced) or 'none'}), on the block's module"
 
 
 def _aten_zero(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
@@ -404,9 +463,8 @@ def _aten_unpriced(spec: dict, in_shape: tuple, config: dict, item: dict) -> tup
     """A layer's module in which ptflops priced no aten op: every op it dispatched is one ptflops' table lacks.
     Under torch.inference_mode nn.Conv2d, nn.Linear and nn.GRU reach the dispatch mode whole (aten.conv2d,
     aten.linear, aten.gru: autograd does not decompose them first), and ptflops treats those as zero-ops."""
-    predicted = Counter({"mac": 0, "bias": 0})
-    if spec["kind"] == "gru":
-        predicted.update({"elementwise": 0, **_zero_gru_activations(spec)})
+    cost = analyse({"input": list(in_shape), "layers": [spec]})[0]
+    predicted = Counter({component: 0 for component in cost.total()})
     words = "no aten op ptflops prices ran in the module (its zero-op warnings name the ops it saw): 0"
     return predicted, words
 
@@ -418,14 +476,22 @@ def _aten_steps(spec: dict, in_shape: tuple, config: dict) -> Steps:
 
 
 ATEN_RULES: dict[tuple[str, str], Rule] = {
-    ("conv2d", "aten.convolution"): _aten_conv,
-    ("conv1d", "aten.convolution"): _aten_conv,
+    **{(kind, "aten.convolution"): _aten_conv for kind in ("conv1d", "conv2d", "depthwise_conv2d")},
+    ("separable_conv2d", "aten.convolution"): _aten_depthwise,
+    ("activation", "aten.convolution"): _aten_pointwise,
+    ("conv2d_transpose", "aten.convolution"): _aten_transpose,
     ("dense", "aten.addmm"): _aten_addmm,
     ("dense", "aten.mm"): _aten_mm,
     ("dense", "aten.matmul"): _aten_mm,
-    ("gru", "aten.addmm"): _aten_gru,
+    **{(kind, "aten.addmm"): _aten_rnn for kind in GATES},
+    ("residual", "aten.convolution"): _aten_block,
+    **{
+        (kind, op): _aten_block
+        for kind in ("transformer_encoder", "llama_block")
+        for op in ("aten.addmm", "aten.mm", "aten.bmm")
+    },
     ("activation", ""): _aten_zero,
-    **{(kind, ""): _aten_unpriced for kind in ("conv1d", "conv2d", "dense", "gru")},
+    **{(kind, ""): _aten_unpriced for kind in zoo.KINDS if kind != "activation"},
 }
 
 PYTORCH_MODEL = RuleModel("ptflops (pytorch backend)", PYTORCH_RULES, _pytorch_steps)
@@ -445,9 +511,11 @@ def pytorch_rules(tool: tuple[int, ...]) -> dict[tuple[str, str], Rule]:
 
 
 def composite_activations(definition: dict, probe: dict, reading: Reading, model: RuleModel) -> Reading:
-    """A residual block's own activation module (`<block>.act`, on the sum): priced by the model's activation
-    rules with the block as the layer. The sum itself is Tensor.__add__, which no ptflops engine prices."""
-    blocks = {spec["torch"][0] + ".act": spec for spec in definition["layers"] if spec["kind"] in zoo.COMPOSITE}
+    """A composite block's own items: its activation module (`<block>.act`, on a residual sum), priced by the
+    model's activation rules with the block as the layer, and what the aten backend places on the block's
+    module itself (by the block's kind). The residual sum is Tensor.__add__, which no ptflops engine prices."""
+    composite = [spec for spec in definition["layers"] if spec["kind"] in zoo.COMPOSITE]
+    blocks = {spec["torch"][0] + ".act": spec for spec in composite} | {spec["torch"][0]: spec for spec in composite}
     costs = {cost.name: cost for cost in analyse(definition)}
     rules = {item["name"]: [] for item in probe["breakdown"]["items"]}
     for item in probe["breakdown"]["items"]:
@@ -457,12 +525,14 @@ def composite_activations(definition: dict, probe: dict, reading: Reading, model
         spec = blocks.get(item.name)
         recorded = rules.get(item.name, [])
         found = recorded.pop(0) if spec is not None and recorded else None
-        rule = model.rules.get(("activation", found.get("rule", ""))) if found else None
+        role = "activation" if item.name.endswith(".act") else spec["kind"] if spec else ""
+        rule = model.rules.get((role, found.get("rule", ""))) if found else None
         if rule is None or found["raw"] != item.counted:
             items.append(item)
             continue
         predicted, words = rule(spec, costs[spec["name"]].in_shape, {}, found)
-        items.append(Item(item.name, item.place, item.counted, predicted, words + " (on the block's sum)"))
+        words += " (on the block's sum)" if role == "activation" else ""
+        items.append(Item(item.name, item.place, item.counted, predicted, words, predicted["mac"]))
     reading.items = items
     return reading
 

@@ -346,6 +346,7 @@ FUNCTIONALS: tuple[tuple[str, str], ...] = (
     *(("activation", f"F.{name}: {NUMEL}") for name in ("relu", "gelu", "silu", "elu", "relu6")),
     *((kind, f"{function}: {NUMEL}") for kind, function in POOLS.items()),
 )
+FUNCTIONAL = ("activation", f"F.relu: {NUMEL}")  # the ReLU's second count
 MATMUL = ("attention", "torch._VariableFunctionsClass.matmul: _matmul_tensor_flops_hook")
 
 # the newest modelled (0.7.5); pytorch_rules gives each version's
@@ -405,11 +406,11 @@ def _aten_mm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Cou
 
 
 def _aten_bmm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
-    """torch.matmul of 4-D tensors reaches the dispatch mode as aten.bmm: Q K^T and A V, n x c x t x d each;
-    the scale, mask, softmax and rotary ops are zero-ops."""
+    """torch.matmul of 4-D tensors reaches the dispatch mode as aten.bmm (aten.matmul under inference_mode):
+    Q K^T and A V, n x c x t x d each; the scale, mask, softmax and rotary ops are zero-ops."""
     batch, steps, _ = in_shape
     macs = 2 * batch * spec["heads"] * steps * steps * spec["head_dim"]
-    words = "aten.bmm (bmm_flop) for Q K^T and A V; scale, mask, softmax and rotary products zero-ops"
+    words = f"{item['rule']} for Q K^T and A V, batch x heads x T x T x head_dim each; scale, mask, softmax zero-ops"
     return Counter({"mac": macs, "elementwise": 0, "act:softmax": 0}), words
 
 
@@ -433,6 +434,7 @@ BLOCK_OPS: dict[tuple[str, str], Rule] = {
     ("dense", "aten.addmm"): _aten_addmm,
     ("dense", "aten.mm"): _aten_mm,
     ("attention", "aten.bmm"): _aten_bmm,
+    ("attention", "aten.matmul"): _aten_bmm,  # under torch.inference_mode torch.matmul is not decomposed to bmm
 }
 
 
@@ -488,7 +490,7 @@ ATEN_RULES: dict[tuple[str, str], Rule] = {
     **{
         (kind, op): _aten_block
         for kind in ("transformer_encoder", "llama_block")
-        for op in ("aten.addmm", "aten.mm", "aten.bmm")
+        for op in ("aten.addmm", "aten.mm", "aten.bmm", "aten.matmul")
     },
     ("activation", ""): _aten_zero,
     **{(kind, ""): _aten_unpriced for kind in zoo.KINDS if kind != "activation"},

@@ -70,7 +70,7 @@ def _plain_call(model, model_name, backend):
         note += " (" + given + ")"
     if "backend" not in options:
         note = "called without `backend` (ptflops %s has only its module hooks); " % _version() + note
-    if seen and seen[0] == (1,) + shape:
+    if seen and seen[0] == (1,) + shape and not given:
         note += ", the batch dimension of 1 added by ptflops itself"
     return int(macs), printed.getvalue().splitlines(), note
 

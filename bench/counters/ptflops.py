@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 
 from bench.counters.base import (
@@ -512,7 +512,7 @@ def pytorch_rules(tool: tuple[int, ...]) -> dict[tuple[str, str], Rule]:
     return rules
 
 
-def composite_activations(definition: dict, probe: dict, reading: Reading, model: RuleModel) -> Reading:
+def composite_items(definition: dict, probe: dict, reading: Reading, model: RuleModel) -> Reading:
     """A composite block's own items: its activation module (`<block>.act`, on a residual sum), priced by the
     model's activation rules with the block as the layer, and what the aten backend places on the block's
     module itself (by the block's kind). The residual sum is Tensor.__add__, which no ptflops engine prices."""
@@ -542,11 +542,20 @@ def composite_activations(definition: dict, probe: dict, reading: Reading, model
 def read_pytorch(definition: dict, probe: dict) -> Reading:
     tool = version(probe["provenance"]["counter_tool"]["version"])
     model = RuleModel(PYTORCH_MODEL.tool, pytorch_rules(tool), _pytorch_steps)
-    return composite_activations(definition, probe, read_modules(definition, probe, model), model)
+    return composite_items(definition, probe, read_modules(definition, probe, model), model)
 
 
 def read_aten(definition: dict, probe: dict) -> Reading:
-    return composite_activations(definition, probe, read_modules(definition, probe, ATEN_MODEL), ATEN_MODEL)
+    reading = composite_items(definition, probe, read_modules(definition, probe, ATEN_MODEL), ATEN_MODEL)
+    blocks = {spec["name"]: spec["torch"][0] for spec in definition["layers"] if spec["kind"] in zoo.COMPOSITE}
+    words = "ptflops' aten backend places ops on the model's top-level children only: this part's are on {}"
+    reading.items = [
+        replace(item, rule=words.format(blocks[item.place]))
+        if item.place in blocks and item.name != blocks[item.place] and not item.counted and not item.predicted
+        else item
+        for item in reading.items
+    ]
+    return reading
 
 
 PYTORCH = Adapter("ptflops (pytorch backend)", Unit.MAC, read_pytorch)

@@ -160,13 +160,16 @@ def test_ptflops_0_6_seed_conv_counts_the_relu_once() -> None:
     assert reconcile(ptflops_conv(tool="0.7.5", functional=True), PRESETS["macs"]).residual == 0
 
 
-def test_ptflops_rules_change_at_0_7_1_and_0_7_2() -> None:
+def test_ptflops_rules_change_at_0_7_1_0_7_2_and_0_7_5() -> None:
     linear, functional = ("dense", "linear_flops_counter_hook"), ptflops.FUNCTIONAL
+    transpose = ("conv2d_transpose", "conv_flops_counter_hook")
     assert ptflops.pytorch_rules((0, 6, 7))[linear] is not ptflops.PYTORCH_RULES[linear]
     assert ptflops.pytorch_rules((0, 6, 7))[functional] is not ptflops.PYTORCH_RULES[functional]
     assert ptflops.pytorch_rules((0, 7, 1))[functional] is ptflops.PYTORCH_RULES[functional]
     assert ptflops.pytorch_rules((0, 7, 1))[linear] is not ptflops.PYTORCH_RULES[linear]
-    assert ptflops.pytorch_rules((0, 7, 2)) == ptflops.PYTORCH_RULES
+    assert ptflops.pytorch_rules((0, 7, 2))[linear] is ptflops.PYTORCH_RULES[linear]
+    assert ptflops.pytorch_rules((0, 7, 4))[transpose] is not ptflops.PYTORCH_RULES[transpose]
+    assert ptflops.pytorch_rules((0, 7, 5)) == ptflops.PYTORCH_RULES
     assert ptflops.pytorch_rules(()) == ptflops.PYTORCH_RULES  # no readable version: the newest rules
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from math import prod
 
 from bench.probe import zoo
 from bench.reference.convention import Convention
@@ -23,6 +24,8 @@ __all__ = [
     "torch_modules",
     "outside_definition",
     "nodes_by_module",
+    "image_layout",
+    "conv_macs",
 ]
 
 BUCKET_UNDEFINED = "modules outside the definition"
@@ -161,3 +164,21 @@ def nodes_by_module(probe: dict) -> dict[str, list[dict]]:
     for node in probe.get("nodes", []):
         found.setdefault(node.get("attrs", {}).get("module", ""), []).append(node)
     return found
+
+
+def image_layout(spec: dict, shape: tuple) -> tuple[int, int, tuple[int, ...]]:
+    """(batch, channels, spatial dims) of an image-like shape, in the definition's layout."""
+    batch, *rest = shape
+    if spec.get("data_format", "channels_last") == "channels_first":
+        return batch, rest[0], tuple(rest[1:])
+    return batch, rest[-1], tuple(rest[:-1])
+
+
+def conv_macs(spec: dict, in_shape: tuple, out_shape: tuple, kernel: list, groups: int) -> tuple[int, int]:
+    """A torch conv's (MACs, outputs) as the per-module counters price it: kernel taps x in_channels x
+    (out_channels // groups) per output position (a depthwise conv, groups = in_channels: taps x channels),
+    and out_channels values per output position."""
+    batch, channels, _ = image_layout(spec, in_shape)
+    _, filters, dims = image_layout(spec, out_shape)
+    positions = batch * prod(dims)
+    return prod(kernel) * channels * (filters // groups) * positions, filters * positions

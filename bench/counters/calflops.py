@@ -25,8 +25,19 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit, outside_definition, torch_modules
-from bench.reference.formulas import LayerCost
+from bench.counters.base import (
+    Adapter,
+    Item,
+    Reading,
+    Steps,
+    Unit,
+    conv_macs,
+    image_layout,
+    outside_definition,
+    torch_modules,
+)
+from bench.probe import zoo
+from bench.reference.formulas import LayerCost, analyse
 
 __all__ = ["ADAPTER"]
 
@@ -39,16 +50,117 @@ Rule = Callable[[dict, tuple, LayerCost, dict], tuple[Counter[str], str]]
 
 
 def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
-    """2 x kernel taps x in_channels x out_channels x batch x output positions, plus a FLOP per output for the bias."""
-    channels_first = spec.get("data_format", "channels_last") == "channels_first"
-    channels = in_shape[1] if channels_first else in_shape[-1]
-    outputs = prod(cost.out_shape)
-    predicted = Counter({"mac": 2 * outputs * channels * prod(spec["kernel"])})
+    """2 x kernel taps x in_channels x out_channels / groups x batch x output positions, plus a FLOP per
+    output for the bias."""
+    groups = image_layout(spec, in_shape)[1] if spec["kind"] == "depthwise_conv2d" else spec.get("groups", 1)
+    macs, outputs = conv_macs(spec, in_shape, cost.out_shape, spec["kernel"], groups)
+    predicted = Counter({"mac": 2 * macs})
     words = "_conv_flops_compute: 2 FLOPs per multiply-accumulate"
+    if groups > 1:
+        words += f" (taps x in_channels x out_channels // groups, groups {groups})"
     if config.get("bias"):
         predicted["bias"] = outputs
         words += ", 1 per output for the bias"
     return predicted, words
+
+
+def _separable_depthwise(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    """The depthwise half of a separable conv: F.conv2d with groups = in_channels (taps x channels per
+    output position), no bias."""
+    batch, channels, _ = image_layout(spec, in_shape)
+    dims = image_layout(spec, cost.out_shape)[2]
+    predicted = Counter({"mac": 2 * prod(spec["kernel"]) * channels * batch * prod(dims)})
+    return predicted, "_conv_flops_compute on the depthwise conv: 2 FLOPs per multiply-accumulate"
+
+
+def _separable_pointwise(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    """The pointwise half: a 1x1 F.conv2d over the depthwise output, with the layer's bias."""
+    batch, channels, _ = image_layout(spec, in_shape)
+    _, filters, dims = image_layout(spec, cost.out_shape)
+    outputs = batch * filters * prod(dims)
+    predicted = Counter({"mac": 2 * outputs * channels})
+    words = "_conv_flops_compute on the 1x1 pointwise conv: 2 FLOPs per multiply-accumulate"
+    if config.get("bias"):
+        predicted["bias"] = outputs
+        words += ", 1 per output for the bias"
+    return predicted, words
+
+
+def transposed(true_output: bool) -> Rule:
+    """_conv_trans_flops_compute: 2 x taps x in_channels x out_channels per INPUT position; the bias priced
+    per output position, where calflops 0.3.2 computes the output size with the forward conv's formula,
+    (d - k) // s + 1 (so far fewer positions), and DeepSpeed with the transposed one, (d - 1) x s + k."""
+
+    def rule(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+        batch, channels, dims = image_layout(spec, in_shape)
+        _, filters, out_dims = image_layout(spec, cost.out_shape)
+        predicted = Counter({"mac": 2 * batch * prod(dims) * channels * filters * prod(spec["kernel"])})
+        words = "_conv_trans_flops_compute: 2 FLOPs per multiply-accumulate over the input positions"
+        if config.get("bias"):
+            if true_output:
+                positions = prod(out_dims)
+                words += ", 1 per output for the bias"
+            else:
+                positions = prod(
+                    (d - k) // s + 1 for d, k, s in zip(dims, spec["kernel"], spec["strides"], strict=True)
+                )
+                words += (
+                    ", the bias over (d - k) // stride + 1 positions per axis (the forward conv's output size,"
+                    f" {positions:,} positions, not the transposed conv's {prod(out_dims):,})"
+                )
+            predicted["bias"] = batch * filters * positions
+        return predicted, words
+
+    return rule
+
+
+def _batch_norm(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    affine = config.get("affine", True)
+    predicted = Counter({"elementwise": (2 if affine else 1) * prod(in_shape)})
+    return predicted, f"_batch_norm_flops_compute (inference): input.numel() x {2 if affine else 1}"
+
+
+def _layer_norm(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    affine = config.get("elementwise_affine", True)
+    predicted = Counter({"elementwise": (5 if affine else 4) * prod(in_shape), "act:rsqrt": 0})
+    return predicted, f"_layer_norm_flops_compute: input.numel() x {5 if affine else 4} (its estimate), no rsqrt"
+
+
+def _pool(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    return Counter({"elementwise": prod(in_shape)}), "_pool_flops_compute: input.numel(), whatever the window"
+
+
+def _attention(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    """Two torch.matmul calls, Q K^T and A V, each 2 x batch x heads x T x T x head_dim (_matmul_flops_compute:
+    2 x prod(input.shape) x other.shape[-1]); the scale, mask and rotary products are Tensor operators and
+    torch.softmax is not F.softmax, none patched."""
+    batch, steps, _ = in_shape
+    macs = batch * spec["heads"] * steps * steps * spec["head_dim"]
+    predicted = Counter({"mac": 2 * 2 * macs, "elementwise": 0, "act:softmax": 0})
+    words = (
+        "_matmul_flops_compute on Q K^T and A V: 2 FLOPs per multiply-accumulate; the scale, mask and rotary"
+        " products are Tensor operators and torch.softmax is not F.softmax: none patched, 0"
+    )
+    return predicted, words
+
+
+def _embedding(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    return Counter(), "_embedding_flops_compute: 0"
+
+
+# layer kinds whose PyTorch forward calls nothing calflops patches (the probe records no call): why, in words
+UNPATCHED = {
+    "activation": "its class calls no patched function (nn.ReLU6 runs F.hardtanh, nn.Sigmoid torch.sigmoid)",
+    "rms_norm": "the RMSNorm forward is tensor arithmetic (pow, mean, torch.rsqrt, *), none of it patched",
+    "zero_pad2d": "F.pad is not patched",
+    "flatten": "a flatten computes nothing",
+    "reshape": "a reshape computes nothing",
+}
+
+
+def _zero(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+    """Every component of the layer's reference, priced 0."""
+    return Counter({component: 0 for component in cost.total()}), UNPATCHED[spec["kind"]] + ": 0"
 
 
 def _linear(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
@@ -76,13 +188,14 @@ def _rnn(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Co
     )
     if config.get("bias"):
         per_cell["bias"] = 2 * gates
-    predicted = Counter({k: v * evaluations for k, v in per_cell.items()})
+    directions = 2 if spec.get("bidirectional") else 1
+    predicted = Counter({k: v * evaluations * directions for k, v in per_cell.items()})
     for component in cost.step:
         predicted.setdefault(component, 0)
     words = (
         "_rnn_forward_hook: per cell evaluation 2 x rows x cols - rows for each weight matrix,"
         f" both bias vectors, {RNN_ELEMENTWISE[spec['kind']]}U element-wise, no activations;"
-        f" times input.shape[0] x input.shape[1] = {evaluations}"
+        f" times input.shape[0] x input.shape[1] = {evaluations}" + (", times 2 directions" if directions == 2 else "")
     )
     return predicted, words
 
@@ -93,33 +206,51 @@ def _unpatched(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tu
     return predicted, "its forward calls no function calflops patches: 0"
 
 
-def _rule(name: str, position: int, spec: dict) -> Rule | None:
+# (layer kind, the patched call the probe recorded) -> rule, for a layer's first module
+FIRST: dict[tuple[str, str], Rule] = {
+    ("conv1d", "conv1d"): _conv,
+    ("conv2d", "conv2d"): _conv,
+    ("depthwise_conv2d", "conv2d"): _conv,
+    ("separable_conv2d", "conv2d"): _separable_depthwise,
+    ("dense", "linear"): _linear,
+    ("batch_norm", "batch_norm"): _batch_norm,
+    ("layer_norm", "layer_norm"): _layer_norm,
+    ("max_pool2d", "max_pool2d"): _pool,
+    ("avg_pool2d", "avg_pool2d"): _pool,
+    ("global_avg_pool2d", "adaptive_avg_pool2d"): _pool,
+    ("attention", "matmul"): _attention,
+    ("embedding", "embedding"): _embedding,
+    **{(kind, ""): _zero for kind in UNPATCHED},
+    **{(kind, "_rnn_forward_hook"): _rnn for kind in GATES},
+}
+
+
+def _rule(name: str, position: int, spec: dict, transpose: Rule) -> Rule | None:
     """calflops' rule for the module (its patched call or hook), where the rule model knows it for the layer."""
     kind = spec["kind"]
-    if name == "" and position > 0:
-        return _unpatched
-    if position == 0 and kind in ("conv1d", "conv2d") and name == kind:
-        return _conv
-    if position == 0 and kind == "dense" and name == "linear":
-        return _linear
-    if position == 0 and kind in GATES and name == "_rnn_forward_hook":
-        return _rnn
-    if position > 0 and name in ACTIVATIONS and name == spec.get("activation"):
+    activation = kind == "activation" or position > 0
+    if activation and name in ACTIVATIONS and name == spec.get("activation"):
         return _activation
-    return None
+    if kind == "separable_conv2d" and position == 1 and name == "conv2d":
+        return _separable_pointwise
+    if position > 0:
+        return _unpatched if name == "" else None
+    if kind == "conv2d_transpose" and name == "conv_transpose2d":
+        return transpose
+    return FIRST.get((kind, name))
 
 
-def reader(owner: str, patcher: str) -> Callable[[dict, dict], Reading]:
+def reader(owner: str, patcher: str, transpose: Rule) -> Callable[[dict, dict], Reading]:
     """`read` for a profiler that patches torch.nn.functional as calflops does: calflops itself, and
     DeepSpeed's flops profiler it was derived from. `owner` names it in the possessive ("calflops'"),
-    `patcher` as what patches ("calflops")."""
+    `patcher` as what patches ("calflops"); `transpose` is its rule for F.conv_transpose2d, where the two differ."""
 
     def read(definition: dict, probe: dict) -> Reading:
         counted = {item["name"]: item for item in probe["breakdown"]["items"]}
         reading = Reading([])
         for module in torch_modules(definition, probe):
             spec, cost, item = module.spec, module.cost, counted.get(module.name)
-            rule = _rule(item.get("rule", ""), module.index, spec) if item else None
+            rule = _rule(item.get("rule", ""), module.index, spec, transpose) if item else None
             if item is None:
                 reading.items.append(Item(module.name, module.layer, 0, Counter(), f"not among {owner} modules"))
             elif rule is None:
@@ -136,10 +267,29 @@ def reader(owner: str, patcher: str) -> Callable[[dict, dict], Reading]:
                 _macs_note(owner, spec, module.name, item, reading)
             if module.index == 0 and cost.steps:
                 reading.steps[module.layer] = _steps(spec, module.in_shape)
-        reading.items += outside_definition(definition, list(counted.values()))
+        reading.items += [
+            _composite(definition, item, counted) for item in outside_definition(definition, list(counted.values()))
+        ]
         return reading
 
     return read
+
+
+def _composite(definition: dict, item: Item, counted: dict[str, dict]) -> Item:
+    """A composite layer's own activation module (a residual block's `act`, run on the sum): its patched
+    activation's input.numel(). The sum itself is Tensor.__add__, which neither profiler patches."""
+    spec = next((s for s in definition["layers"] if s["name"] == item.place and s["kind"] in zoo.COMPOSITE), None)
+    rule = counted.get(item.name, {}).get("rule", "")
+    if (
+        spec is None
+        or item.name != spec["torch"][0] + ".act"
+        or rule != spec.get("activation")
+        or rule not in ACTIVATIONS
+    ):
+        return item
+    cost = next(c for c in analyse(definition) if c.name == spec["name"])
+    predicted, words = _activation(spec, cost.in_shape, cost, {})
+    return Item(item.name, item.place, item.counted, predicted, words + " on the block's sum")
 
 
 def _dot_product_note(spec: dict, priced: int, macs: int, reading: Reading) -> None:
@@ -169,5 +319,5 @@ def _steps(spec: dict, in_shape: tuple) -> Steps:
     return Steps(evaluations // batch, (why,))
 
 
-read = reader("calflops'", "calflops")
+read = reader("calflops'", "calflops", transposed(False))
 ADAPTER = Adapter("calflops", Unit.FLOP, read)

@@ -23,5 +23,5 @@ from bench.counters.base import Adapter, Unit
 
 __all__ = ["ADAPTER", "read"]
 
-read = calflops.reader("DeepSpeed's", "DeepSpeed's flops profiler")
+read = calflops.reader("DeepSpeed's", "DeepSpeed's flops profiler", calflops.transposed(True))
 ADAPTER = Adapter("DeepSpeed flops profiler", Unit.FLOP, read)

@@ -9,7 +9,9 @@ ptflops has it, reads the old layout where there is no pytorch_engine, and taps 
 patched-function tables exist.
 
 Both are called the plain way: input_res is the input shape without the batch dimension (ptflops
-adds a batch of 1 itself), as_strings=False, print_per_layer_stat=False. verbose=True only makes
+adds a batch of 1 itself), as_strings=False, print_per_layer_stat=False. A model whose input is token
+ids (not floating point) also gets input_constructor with the first row of its own example input,
+since ptflops' own input is an uninitialised float tensor that no embedding can index (_constructor). verbose=True only makes
 ptflops print its zero-op warnings, kept word for word as the record's `unsupported` list; it
 changes no count. The per-module numbers are read from what ptflops itself computed, without
 changing it:
@@ -41,11 +43,16 @@ def _plain_call(model, model_name, backend):
 
     import build_torch
 
-    shape = tuple(build_torch.seed_input(model_name).shape[1:])
+    example = build_torch.seed_input(model_name)
+    shape = tuple(example.shape[1:])
     seen = []
-    handle = model.register_forward_pre_hook(lambda module, inputs: seen.append(tuple(inputs[0].shape)))
+    handle = model.register_forward_pre_hook(
+        lambda module, inputs: seen.append(tuple(inputs[0].shape) if inputs else (1,) + shape))
     printed = io.StringIO()
     options = {"as_strings": False, "print_per_layer_stat": False, "verbose": True, "ost": printed}
+    constructor, given = _constructor(model, example)
+    if constructor is not None:
+        options["input_constructor"] = constructor
     if _has_backends():
         options["backend"] = backend
     elif backend != "pytorch":
@@ -59,11 +66,30 @@ def _plain_call(model, model_name, backend):
     if macs is None:
         raise RuntimeError("ptflops (%s backend) gave no count: see the log above" % backend)
     note = "input_res %s: ptflops ran the model on an input of shape %s" % (shape, seen[0] if seen else "?")
+    if given:
+        note += " (" + given + ")"
     if "backend" not in options:
         note = "called without `backend` (ptflops %s has only its module hooks); " % _version() + note
-    if seen and seen[0] == (1,) + shape:
+    if seen and seen[0] == (1,) + shape and not given:
         note += ", the batch dimension of 1 added by ptflops itself"
     return int(macs), printed.getvalue().splitlines(), note
+
+
+def _constructor(model, example):
+    """(input_constructor, words) for a model whose input is not floating point (token ids): ptflops' own
+    input is an uninitialised float tensor (new_empty), which no nn.Embedding can take, so the call passes
+    the model's real example input, at batch 1 as ptflops' own would be, as the keyword of its forward's
+    first parameter (ptflops 0.6.7 calls model(**input_constructor(input_res)); later ones do the same with
+    a dict), as a user with such a model must. (None, "") for a float input: the plain call."""
+    import inspect
+
+    if example.is_floating_point():
+        return None, ""
+    name = list(inspect.signature(model.forward).parameters)[0]
+    first = example[:1]  # batch 1, as ptflops builds its own input: (1,) + input_res
+    words = "input_constructor=lambda res: {%r: x[:1]}: the first row of the model's own %s example input, shape" \
+        " %s, since ptflops' own input is float" % (name, str(example.dtype).replace("torch.", ""), tuple(first.shape))
+    return (lambda input_res: {name: first}), words
 
 
 def _version():

@@ -76,9 +76,7 @@ def _first_axis(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, inde
     return predicted, words
 
 
-def _first_two_axes(
-    spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int
-) -> tuple[Counter[str], str]:
+def _first_two_axes(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
     """Each weight_*/bias_* size times output_size[0] x output_size[1]: one pricing per cell evaluation;
     a bidirectional layer has each of them twice (weight_ih_l0_reverse, ...)."""
     evaluations, features, units = in_shape[0] * in_shape[1], in_shape[-1], spec["units"]
@@ -96,9 +94,7 @@ def _first_two_axes(
     return predicted, words
 
 
-def _no_parameters(
-    spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int
-) -> tuple[Counter[str], str]:
+def _no_parameters(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
     if index == 0:  # the layer itself (a pool, attention): every component it costs, priced 0
         predicted = Counter({component: 0 for component in (*cost.once, *cost.step)})
         return predicted, "calculate_macs: no parameters, 0"

@@ -40,6 +40,7 @@ def thop_count(model_name):
     # custom_ops takes precedence over thop's own table; each wrapper calls thop's own rule. zero_ops stays
     # thop's own: ultralytics-thop hooks no module whose rule `is zero_ops` (it would hide its products)
     custom_ops = dict((kind, recording(rule)) for kind, rule in rules.items() if rule is not zero_ops)
+
     def enter(module, inputs):
         running.append(module)
 

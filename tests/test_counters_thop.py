@@ -4,10 +4,14 @@ also worked out by hand below from the tools' hook sources; every property next 
 
 from collections import Counter
 
+import pytest
+
+from bench import results
 from bench.counters import thop
 from bench.probe import zoo
 from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
+from tests import samples
 from tests.test_counters_torchinfo_calflops import record
 
 OLD, NEW, ULTRA = "0.0.31", "0.1.1", "2.2.3"
@@ -162,3 +166,12 @@ def test_predictions_split_into_the_references_components() -> None:
     result = reconcile(entry, PRESETS["default"])
     components = Counter(a.cause for a in result.adjustments if a.layer == "encoder")
     assert components["activation"] and components["elementwise"]
+
+
+def test_a_record_names_its_functional_counts_as_integers() -> None:
+    entry = samples.ok()
+    entry["probe"]["breakdown"]["items"][0]["functions"] = {"_count_matmul": 4}
+    results.validate(entry)
+    entry["probe"]["breakdown"]["items"][0]["functions"] = {"_count_matmul": "4"}
+    with pytest.raises(results.InvalidRecord, match="functions/_count_matmul"):
+        results.validate(entry)

@@ -30,37 +30,57 @@ __all__ = ["ADAPTER", "RULES"]
 
 GATES = {"gru": 3, "lstm": 4, "simple_rnn": 1}
 
-Rule = Callable[[dict, tuple, LayerCost, dict], tuple[Counter[str], str]]
+NORMS = frozenset({"batch_norm", "layer_norm", "rms_norm"})
+
+Rule = Callable[[dict, tuple, LayerCost, dict, int], tuple[Counter[str], str]]
 
 
-def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
-    """weight and bias sizes times batch x output spatial positions (the channel axis left out)."""
+def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
+    """weight and bias sizes times batch x output spatial positions (the channel axis left out). A conv's
+    weight is filters x channels / groups x taps; a transposed conv's is channels x filters x taps, priced at
+    every output position though it runs at every input position; a separable conv is two Conv2d, the
+    depthwise one (channels x taps) then the pointwise one (filters x channels)."""
     channels_first = spec.get("data_format", "channels_last") == "channels_first"
     channels = in_shape[1] if channels_first else in_shape[-1]
     out = cost.out_shape
     positions = out[0] * prod(out[2:] if channels_first else out[1:-1])
-    filters = spec["filters"]
-    predicted = Counter({"mac": filters * channels * prod(spec["kernel"]) * positions})
+    kind, taps = spec["kind"], prod(spec["kernel"])
+    filters = channels * spec.get("depth_multiplier", 1) if kind == "depthwise_conv2d" else spec["filters"]
+    weight = {"depthwise_conv2d": filters * taps, "separable_conv2d": (channels * taps, filters * channels)[index]}
+    macs = weight.get(kind, filters * channels * taps) * positions
+    predicted = Counter({"mac": macs})
+    if kind == "conv2d_transpose":  # what the layer runs: each input position's taps, per output channel
+        reference = cost.once["mac"]
+        predicted = Counter({"mac": reference, "other": macs - reference})
     words = "calculate_macs, Conv: weight size x batch x output positions"
     if config.get("bias"):
-        predicted["bias"] = filters * positions
+        predicted["bias"] = (channels if kind == "separable_conv2d" and index == 0 else filters) * positions
         words += ", and the bias's size x the same positions"
     return predicted, words
 
 
-def _first_axis(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _first_axis(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
     """weight and bias sizes times output_size[0]: the first axis alone, whatever the rank."""
-    rows, features, units = cost.out_shape[0], in_shape[-1], spec["units"]
+    rows, kind = cost.out_shape[0], spec["kind"]
+    words = f"calculate_macs: weight and bias sizes x output_size[0] = {rows}"
+    if kind == "embedding":  # a lookup table's size, priced as if each entry were multiplied
+        return Counter({"other": rows * spec["vocab"] * spec["dim"]}), words
+    if kind in NORMS:  # a scale (and a shift) per channel of the last axis (channels-last definitions)
+        predicted = Counter({component: 0 for component in cost.once})
+        predicted["elementwise"] = rows * in_shape[-1] * (2 if config.get("bias") else 1)
+        return predicted, words
+    features, units = in_shape[-1], spec["units"]
     predicted = Counter({"mac": rows * features * units})
     if config.get("bias"):
         predicted["bias"] = rows * units
-    return predicted, f"calculate_macs: weight and bias sizes x output_size[0] = {rows}"
+    return predicted, words
 
 
-def _first_two_axes(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
-    """Each weight_*/bias_* size times output_size[0] x output_size[1]: one pricing per cell evaluation."""
+def _first_two_axes(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
+    """Each weight_*/bias_* size times output_size[0] x output_size[1]: one pricing per cell evaluation;
+    a bidirectional layer has each of them twice (weight_ih_l0_reverse, ...)."""
     evaluations, features, units = in_shape[0] * in_shape[1], in_shape[-1], spec["units"]
-    gates = GATES[spec["kind"]]
+    gates = GATES[spec["kind"]] * (2 if spec.get("bidirectional") else 1)
     predicted = Counter({"mac": evaluations * gates * units * (features + units)})
     if config.get("bias"):
         predicted["bias"] = evaluations * 2 * gates * units
@@ -74,7 +94,10 @@ def _first_two_axes(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) 
     return predicted, words
 
 
-def _no_parameters(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _no_parameters(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
+    if index == 0:  # the layer itself (a pool, attention): every component it costs, priced 0
+        predicted = Counter({component: 0 for component in (*cost.once, *cost.step)})
+        return predicted, "calculate_macs: no parameters, 0"
     activation = spec.get("activation", "linear")
     predicted = Counter() if activation == "linear" else Counter({f"act:{activation}": 0})
     return predicted, "calculate_macs: no parameters, 0"
@@ -82,8 +105,8 @@ def _no_parameters(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -
 
 # torchinfo's branch (as the probe names it) -> its rule model, and the layer kinds it is modelled for
 RULES: dict[str, tuple[Rule, frozenset[str] | None]] = {
-    "conv": (_conv, frozenset({"conv1d", "conv2d"})),
-    "output_size[0]": (_first_axis, frozenset({"dense"})),
+    "conv": (_conv, frozenset({"conv1d", "conv2d", "depthwise_conv2d", "separable_conv2d", "conv2d_transpose"})),
+    "output_size[0]": (_first_axis, frozenset({"dense", "embedding"}) | NORMS),
     "output_size[:2]": (_first_two_axes, frozenset(GATES)),
     "no parameters": (_no_parameters, None),
 }
@@ -106,8 +129,9 @@ def read(definition: dict, probe: dict) -> Reading:
             words = f"no rule model for torchinfo's {item.get('rule', '')!r} on a {spec['kind']} layer"
             reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
         else:
-            predicted, words = rule(spec, module.in_shape, cost, module.config)
-            partial = item["rule"] == "output_size[0]" and prod(cost.out_shape[:-1]) != cost.out_shape[0]
+            predicted, words = rule(spec, module.in_shape, cost, module.config, module.index)
+            partial = spec["kind"] == "dense" and item["rule"] == "output_size[0]"
+            partial = partial and prod(cost.out_shape[:-1]) != cost.out_shape[0]
             cause = "rows" if partial else ""
             reading.items.append(
                 Item(module.name, module.layer, item["raw"], predicted, words, predicted["mac"], "", cause)

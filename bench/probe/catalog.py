@@ -88,16 +88,14 @@ COUNTERS = {
         "torch",
         "MAC",
         2,
-        "ptflops.get_model_complexity_info(model, shape, backend='pytorch'): module hooks, MACs"
-        " (token-id models: input_constructor=lambda res: {'x': x[:1]})",
+        "ptflops.get_model_complexity_info(model, shape, backend='pytorch'): module hooks, MACs",
         "count_ptflops",
     ),
     "ptflops-aten": (
         "torch",
         "MAC",
         2,
-        "ptflops.get_model_complexity_info(model, shape, backend='aten'): aten ops, MACs"
-        " (token-id models: input_constructor=lambda res: {'x': x[:1]})",
+        "ptflops.get_model_complexity_info(model, shape, backend='aten'): aten ops, MACs",
         "count_ptflops",
     ),
     "torchinfo": (

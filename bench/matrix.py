@@ -82,11 +82,16 @@ def inputs_key(image_inputs: str, key: results.Key, definition: dict | None = No
 
 def recorded_key(where: Path, key: results.Key, status: str = "ok") -> str:
     """The inputs key of the standing record for `key` (a measurement, or a failure), or "" when there is none."""
+    return str(_recorded_host(where, key, status).get("inputs_key", ""))
+
+
+def _recorded_host(where: Path, key: results.Key, status: str) -> dict:
     try:
         entry = json.loads(key.path(where, status).read_text())
     except (OSError, ValueError):
-        return ""
-    return str((entry.get("host") or {}).get("inputs_key", "")) if isinstance(entry, dict) else ""
+        return {}
+    host = entry.get("host") if isinstance(entry, dict) else None
+    return host if isinstance(host, dict) else {}
 
 
 def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
@@ -275,11 +280,13 @@ def _definition(chosen: dict[str, models.Model], name: str) -> dict | None:
 
 
 def _recorded(where: Path, key: results.Key, wanted: str, cell: Cell) -> bool:
-    """A measurement stands for these inputs, or (for a job expected to fail here) its failure does."""
+    """A measurement stands for these inputs, or (for a job expected to fail here) its failure does, when it
+    was recorded as expected for today's reason (a failure recorded before cells.toml expected it runs again)."""
     if recorded_key(where, key) == wanted:
         return True
-    tolerated = bool(cell.expected(key.job, key.model)) or key.job in cell.may_fail
-    return tolerated and recorded_key(where, key, "failed") == wanted
+    expected = cell.expected(key.job, key.model) or cell.may_fail.get(key.job, "")
+    failure = _recorded_host(where, key, "failed")
+    return bool(expected) and failure.get("inputs_key") == wanted and failure.get("expected_failure") == expected
 
 
 def _record(

@@ -100,14 +100,21 @@ def test_a_failure_stands_for_its_inputs_only_where_the_cell_expects_it(tmp_path
     cell = cells.load()["tf-latest"]
     expected = results.Key("tf-latest", "seed", "keras-flops")
     other = results.Key("tf-latest", "seed", "tf-profiler-seed")
-    for key in (expected, other):
-        entry = results.record(key, "failed", reason="boom", host={"inputs_key": "k"})
+    why = cell.expected("keras-flops", "seed")
+
+    def fail(key: results.Key, reason: str) -> None:
+        entry = results.record(key, "failed", reason="boom", host={"inputs_key": "k", "expected_failure": reason})
         path = key.path(tmp_path, "failed")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(entry))
+
+    fail(expected, why)
+    fail(other, why)
     assert matrix._recorded(tmp_path, expected, "k", cell)
     assert not matrix._recorded(tmp_path, expected, "other inputs", cell)
     assert not matrix._recorded(tmp_path, other, "k", cell)  # the twin: an unexpected failure is run again
+    fail(expected, "")  # recorded before cells.toml expected it: run again, to be recorded as expected
+    assert not matrix._recorded(tmp_path, expected, "k", cell)
 
 
 def test_a_counters_own_probe_module_keys_that_counter_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,12 +3,15 @@ next to a record that must break it. The counts are the ones measured in the tor
 (torch 2.13.0+cpu, deepspeed 0.19.8), each also worked out by hand below from the modules' sizes,
 independently of the rule model."""
 
-from collections import defaultdict
+from collections.abc import Callable
+
+import pytest
 
 from bench.counters import ADAPTERS, Adapter, Unit, calflops, deepspeed
 from bench.probe import zoo
 from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
+from tests.test_counters_torchinfo_calflops import by_cause, calflops_seed
 
 SEED, SEED_CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
 U, D, ROWS = 96, 4064, 97  # GRU units, its input features, the frames (97 one-step sequences in the blog's GRU)
@@ -63,13 +66,6 @@ def seed_conv(config: dict | None = None, **override: tuple) -> dict:
     return record(SEED_CONV, {**items, **override}, config)
 
 
-def by_cause(result) -> dict:
-    found: dict = defaultdict(float)
-    for adjustment in result.adjustments:
-        found[(adjustment.cause, adjustment.layer)] += adjustment.flops
-    return dict(found)
-
-
 def test_the_measured_counts_are_the_hand_counts() -> None:
     assert (DS_CONV, DS_RELU, DS_GRU, DS_FC) == (13008864, 394208, 232492704, 4767744)
     assert DS_CONV + DS_RELU + DS_GRU + DS_FC == 250663520 and DS_CONV + DS_RELU == 13403072
@@ -77,13 +73,18 @@ def test_the_measured_counts_are_the_hand_counts() -> None:
     assert ADAPTERS["deepspeed"] is deepspeed.ADAPTER and deepspeed.ADAPTER.unit is Unit.FLOP
 
 
-def test_seed_reconciles_with_every_cause_named() -> None:
+@pytest.mark.parametrize(
+    ("measured", "words"),
+    [(calflops_seed, "MACs figure leaves the layer out"), (seed, "DeepSpeed's MACs figure leaves the layer out")],
+)
+def test_seed_reconciles_with_every_cause_named(measured: Callable[[], dict], words: str) -> None:
+    """calflops and DeepSpeed (derived from it) price the seed alike, each in its own words."""
     for name in ("default", "macs"):
-        result = reconcile(seed(), PRESETS[name])
+        result = reconcile(measured(), PRESETS[name])
         assert result.residual == 0 and result.residuals == []
         assert result.total == 250663520  # FLOPs, whatever the convention
         assert result.priced_steps == {"gru": 97}
-    result = reconcile(seed(), PRESETS["default"])
+    result = reconcile(measured(), PRESETS["default"])
     assert by_cause(result) == {
         ("activation", "gru"): -3 * U * ROWS,
         ("elementwise", "gru"): -U * ROWS,  # 7U of the reference's 8U
@@ -92,7 +93,7 @@ def test_seed_reconciles_with_every_cause_named() -> None:
         ("bias", "output"): -ROWS * 256,  # F.linear's bias not counted
     }
     notes = " ".join(result.notes["gru"])
-    assert "55,872 below 2 FLOPs each" in notes and "DeepSpeed's MACs figure leaves the layer out" in notes
+    assert "55,872 below 2 FLOPs each" in notes and words in notes
 
 
 def test_seed_conv_reconciles_to_the_reference_exactly() -> None:

@@ -158,6 +158,15 @@ def outside_definition(
     return found
 
 
+def recorded_shape(text: str) -> tuple[int, ...] | None:
+    """A shape as a torch probe records it, "(1, 32, 97, 127)"; None where it is no tuple of known sizes."""
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
+    return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
+
+
 def nodes_by_module(probe: dict) -> dict[str, list[dict]]:
     """The ops a dispatch-level counter recorded, grouped by the module that ran them (attrs.module)."""
     found: dict[str, list[dict]] = {}

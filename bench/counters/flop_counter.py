@@ -36,6 +36,7 @@ from bench.counters.base import (
     Unit,
     nodes_by_module,
     outside_definition,
+    recorded_shape,
     torch_modules,
 )
 from bench.reference.formulas import FORMULAS as FORMULAS_OF_KINDS
@@ -76,23 +77,13 @@ CONVOLUTION |= {op: "conv_flop" + DECOMPOSED for op in ("aten.conv1d", "aten.con
 FORMULAS = {**MATRIX, **CONVOLUTION}  # op packet -> the flop_registry formula that prices it
 MAIN_OPS = {"conv1d": CONVOLUTION, "conv2d": CONVOLUTION, "dense": MATRIX, "gru": MATRIX}
 
-Shape = tuple[int, ...]
-
-
-def _shape(text: str) -> Shape | None:
-    text = text.strip()
-    if not (text.startswith("(") and text.endswith(")")):
-        return None
-    dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
-    return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
-
 
 def node_macs(node: dict, transposed: bool = False, onednn: bool = False) -> int:
     """Multiply-accumulates FlopCounterMode's formula sees in one recorded op (its FLOPs / 2). The
     record does not keep aten.convolution's `transposed` argument: the caller says it from the layer's kind.
     `onednn`: torch.backends.mkldnn was on (the record's switches), so an aten.lstm that reached the mode
     whole decomposes into at::lstm's CPU path, one aten.mkldnn_rnn_layer per layer and direction: no formula."""
-    op, given = node["op"], [_shape(s) for s in node.get("input_shapes", [])]
+    op, given = node["op"], [recorded_shape(s) for s in node.get("input_shapes", [])]
     if op in ONEDNN_RECURRENT and onednn:
         return 0
     if op == "aten.linear":  # input (..., in) times weight (out, in)
@@ -101,7 +92,7 @@ def node_macs(node: dict, transposed: bool = False, onednn: bool = False) -> int
     if op in RECURRENT:
         return _recurrent_macs(node)
     if op == "aten.matmul":  # broadcast batch: every output value is one row-by-column product
-        out = _shape(node["shape"])
+        out = recorded_shape(node["shape"])
         return 0 if out is None or given[0] is None else prod(out) * given[0][-1]
     if op in MATRIX:
         a, b = given[-2:] if op in ("aten.addmm", "aten.baddbmm") else given[:2]
@@ -109,7 +100,7 @@ def node_macs(node: dict, transposed: bool = False, onednn: bool = False) -> int
             return 0
         return prod(a[:-1]) * a[-1] * b[-1]
     if op in CONVOLUTION:
-        out, weight = _shape(node["shape"]), given[1] if len(given) > 1 else None
+        out, weight = recorded_shape(node["shape"]), given[1] if len(given) > 1 else None
         if out is None or weight is None:
             return 0
         if (transposed or op in TRANSPOSED) and given[0] is not None:  # input positions x the whole weight
@@ -123,8 +114,9 @@ def _recurrent_macs(node: dict) -> int:
     direction's w_ih (gates x H, F) and w_hh (gates x H, H): input rows x the sum of the 2-D weights' sizes
     (one layer per module, as the zoo builds them)."""
     shapes = node.get("input_shapes", [])
-    x = _shape(shapes[0]) if shapes else None
-    params = [_shape(p) for p in shapes[2].strip("[]").replace("), (", ")|(").split("|")] if len(shapes) > 2 else []
+    x = recorded_shape(shapes[0]) if shapes else None
+    listed = shapes[2].strip("[]").replace("), (", ")|(").split("|") if len(shapes) > 2 else []
+    params = [recorded_shape(p) for p in listed]
     weights = [w for w in params if w is not None and len(w) == 2]
     return 0 if x is None else prod(x[:-1]) * sum(prod(w) for w in weights)
 

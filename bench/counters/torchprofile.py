@@ -47,6 +47,7 @@ from bench.counters.base import (
     Unit,
     nodes_by_module,
     outside_definition,
+    recorded_shape,
     torch_modules,
 )
 from bench.counters.thop import version
@@ -174,14 +175,6 @@ SIZES = {
 Shape = tuple[int, ...]
 
 
-def _shape(text: str) -> Shape | None:
-    text = text.strip()
-    if not (text.startswith("(") and text.endswith(")")):
-        return None
-    dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
-    return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
-
-
 def _cost(spec: dict, in_shape: tuple) -> Counter[str]:
     return analyse({"input": list(in_shape), "layers": [dict(spec, activation="linear")]})[0].once
 
@@ -268,8 +261,8 @@ def _matmul(a: Shape, b: Shape, out: Shape) -> int:
 def node_price(node: dict, handler: str) -> int:
     """What torchprofile's handler (named without its underscore) gives one traced node, re-stated
     from the node's recorded input and output shapes (0.0.4's and 0.1.0's handlers agree on these)."""
-    given = [_shape(s) for s in node.get("input_shapes", [])]
-    out = _shape(node["shape"]) or ()
+    given = [recorded_shape(s) for s in node.get("input_shapes", [])]
+    out = recorded_shape(node["shape"]) or ()
     first = given[0] if given else None
     if handler in ("mul", "avg_pool_or_mean", "leaky_relu"):
         return prod(out)
@@ -377,7 +370,7 @@ def _own_forward(item: dict, nodes: list[dict], known: Tables) -> Item:
     """What the model's own forward ran outside every module: the blog's size arithmetic, traced."""
     own = [n for n in nodes if n["op"] in known.handlers]
     macs = sum(_node_macs(n, known) for n in own)
-    sizes = bool(own) and all(_shape(n["shape"]) == () for n in own)
+    sizes = bool(own) and all(recorded_shape(n["shape"]) == () for n in own)
     words = ", ".join(f"{known.handlers[n['op']]} ({n['op']} -> {n['shape']})" for n in own)
     if sizes:
         words += ": size arithmetic traced as ops on 0-d tensors, one MAC per output value"

@@ -237,6 +237,11 @@ def _one_container(
             if event is None:
                 garbage += line
                 continue
+            misfit = _misfit(event, current, reported, len(keys))
+            if misfit:
+                container.kill()
+                yield ProbeRun(keys[reported], None, f"probe sent an event that does not fit: {misfit}", "", 0.0)
+                return
             if event["event"] == "start":
                 current, began = event["job"], time.monotonic()
                 startup = round(began - opened, 2) if reported == 0 else 0.0
@@ -244,7 +249,7 @@ def _one_container(
                 if started:
                     started(keys[current])
                 continue
-            key = keys[event["job"]]
+            key = keys[reported]
             seconds = round(time.monotonic() - began, 1)
             if event["event"] == "done":
                 try:
@@ -286,6 +291,25 @@ def _event(line: bytes) -> dict | None:
     except ValueError:
         return None
     return event if isinstance(event, dict) and "job" in event and "event" in event else None
+
+
+def _misfit(event: dict, current: int, reported: int, jobs: int) -> str:
+    """Why an event does not fit the one job the probe may speak for now ("" when it fits): jobs start in
+    order, one at a time, and only the started job may end; each field has its type."""
+    job, kind = event["job"], event["event"]
+    if type(job) is not int or not 0 <= job < jobs:
+        return f"job {json.dumps(job)[:40]} is not one of the {jobs} jobs asked"
+    if kind == "start":
+        return "" if job == reported and current < reported else f"job {job} starts while job {reported} is due"
+    if kind not in ("done", "failed"):
+        return f"event {json.dumps(kind)[:40]} is none of start, done, failed"
+    if job != reported or current != reported:
+        return f"job {job} ends while job {reported} is {'running' if current == reported else 'not started'}"
+    if kind == "done" and not isinstance(event.get("document"), dict):
+        return f"job {job}'s document is not an object"
+    if kind == "failed" and not (isinstance(event.get("reason"), str) and isinstance(event.get("log_tail", ""), str)):
+        return f"job {job}'s reason or log tail is not text"
+    return ""
 
 
 def _container_failure(

@@ -40,6 +40,8 @@ LABEL_OWNER = "org.flops-matrix.owner"  # host:pid of the orchestrator that star
 USER = "65534:65534"  # nobody
 USER_FILES = "user"  # under /probe: the user's model files and definitions (bench/models.py payload)
 GRACE_S = 30.0  # at most, beyond the probe's own limits, before the orchestrator stops waiting
+GO = "go"  # under /probe: a file per job the host lets start (probe.py --go), so no probe outlives its host
+MAX_TIMEOUT_S = 86400.0  # a job's timeout at most: a day (the container's budget and the deadlines stay finite)
 
 _live: set[docker.models.containers.Container] = set()  # this run's probe containers, for stop_all
 _live_lock = threading.Lock()
@@ -109,6 +111,7 @@ def probe_command(cell: str, keys: list[Key], limits: Limits, extra: bool = Fals
     jobs = json.dumps([[key.model, key.kind, key.job] for key in keys])
     budget = int(limits.timeout_s * len(keys) + _grace(limits) + 60)  # + importing the frameworks
     probe = [PYTHON, "/probe/probe.py", "--cell", cell, "--timeout", f"{limits.timeout_s:g}", "--jobs", jobs]
+    probe += ["--go", f"/probe/{GO}"]
     if extra:
         probe += ["--models-file", f"/probe/{USER_FILES}/models.json"]
     return ["timeout", "-s", "KILL", str(budget), *probe]
@@ -218,6 +221,7 @@ def _one_container(
     lines: queue.Queue[bytes | None] = queue.Queue()
     reported = 0
     try:
+        _go(container, 0)
         container.start()
         threading.Thread(target=_read_lines, args=(container, lines), daemon=True).start()
         current, began, garbage = -1, time.monotonic(), b""
@@ -253,19 +257,29 @@ def _one_container(
             seconds = round(time.monotonic() - began, 1)
             if event["event"] == "done":
                 try:
-                    document, failure = check(event["document"], key), ""
+                    run = ProbeRun(key, check(event["document"], key), "", "", seconds, startup)
                 except ValueError as error:
-                    document, failure = None, str(error)
-                yield ProbeRun(key, document, failure, "", seconds, startup)
+                    run = ProbeRun(key, None, str(error), "", seconds, startup)
             else:
                 tail = event.get("log_tail", "")[-TAIL_CHARS:]
-                yield ProbeRun(key, None, event["reason"][:400], tail, seconds, startup)
+                run = ProbeRun(key, None, event["reason"][:400], tail, seconds, startup)
             reported += 1
+            if reported < len(keys):
+                _go(container, reported)
+            yield run
             deadline = time.monotonic() + limits.timeout_s + _grace(limits)
         if reported < len(keys):
             yield _container_failure(container, keys[reported], stopped, garbage, limits, began)
     finally:
         remove(container)
+
+
+def _go(container: docker.models.containers.Container, index: int) -> None:
+    """Let job `index` start; a container that cannot take it is past caring (it stops for want of one)."""
+    try:
+        container.put_archive("/probe", archive({f"{GO}/{index}": b""}))
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        pass
 
 
 def _read_lines(container: docker.models.containers.Container, lines: queue.Queue) -> None:

@@ -31,6 +31,8 @@ def test_events_in_order_are_accepted() -> None:
     found, client = runs(script)
     assert [(r.key, r.failure) for r in found] == [(k, "") for k in KEYS]
     assert len(client.containers.made) == 1
+    assert "--go" in client.containers.commands[0]
+    assert len(client.containers.made[0].archives) == 1 + len(KEYS)  # the probe, then a go-ahead per job
 
 
 @pytest.mark.parametrize(

@@ -246,17 +246,25 @@ def _cell(
     with summary.lock:
         (summary.built if image.built else summary.reused).append(cell.name)
     provenance = host | {"image": image.provenance()}
-    extra = models.payload([chosen[name] for name in sorted({k.model for k in todo}) if name in chosen])
-    for run in runner.run_cell(engine.client, image.tag, cell.name, todo, cell.env, options.limits, extra=extra):
-        if cancel.is_set():
-            raise Cancelled
-        predicted = cell.expected(run.key.job, run.key.model)
-        expected = predicted or cell.may_fail.get(run.key.job, "")
-        surprise = bool(predicted)  # a count where cells.toml predicts a failure
-        _record(
-            options.results, run, provenance | {"inputs_key": wanted[run.key]}, summary, progress, expected, surprise
-        )
-        finished.add(run.key)
+    for group in containers(todo, chosen):
+        extra = models.payload([chosen[name] for name in sorted({k.model for k in group}) if name in chosen])
+        for run in runner.run_cell(engine.client, image.tag, cell.name, group, cell.env, options.limits, extra=extra):
+            if cancel.is_set():
+                raise Cancelled
+            predicted = cell.expected(run.key.job, run.key.model)
+            expected = predicted or cell.may_fail.get(run.key.job, "")
+            surprise = bool(predicted)  # a count where cells.toml predicts a failure
+            host = provenance | {"inputs_key": wanted[run.key]}
+            _record(options.results, run, host, summary, progress, expected, surprise)
+            finished.add(run.key)
+
+
+def containers(keys: list[results.Key], chosen: dict[str, models.Model]) -> list[list[results.Key]]:
+    """The jobs of one cell, split by the container they run in: a user's code (models/<name>.py) runs in
+    one of its own, never beside another model's jobs, so that what it does can touch no other record."""
+    code = sorted({k.model for k in keys if k.model in chosen and chosen[k.model].definition.get("python")})
+    shared = [k for k in keys if k.model not in code]
+    return [group for group in [shared, *([k for k in keys if k.model == name] for name in code)] if group]
 
 
 def _not_for_this_model(

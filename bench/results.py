@@ -101,10 +101,12 @@ class Loaded(NamedTuple):
 
 
 def write(results: Path, entry: dict) -> Path:
-    """Store one record atomically; a success clears the failure beside it."""
+    """Store one record atomically, sealed (bench/seal.py); a success clears the failure beside it."""
+    from bench import seal  # seal reads this module's Key
+
     key = Key(entry["cell"], entry["model"], entry["job"], entry["kind"])
     target = key.path(results, entry["status"])
-    write_text_atomically(target, json.dumps(entry, indent=1, sort_keys=True) + "\n")
+    write_text_atomically(target, json.dumps(seal.sealed(entry), indent=1, sort_keys=True) + "\n")
     if entry["status"] == "ok":
         key.path(results, "failed").unlink(missing_ok=True)
     return target

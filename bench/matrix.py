@@ -271,11 +271,13 @@ def _not_for_this_model(
     options: Options, keys: list[results.Key], host: dict, summary: Summary, progress: Progress
 ) -> list[results.Key]:
     """Record the jobs that cannot take their model (too big to hold for a counter that needs its
-    weights) as not run, with the reason; the keys left to run."""
+    weights, or for the probe's memory) as not run, with the reason; the keys left to run."""
     left = []
     for key in keys:
         model = options.models.get(key.model)
         reason = model.why_not(key.kind, key.job) if model else ""
+        definition = model.definition if model else zoo.MODELS[key.model]
+        reason = reason or bigmodels.too_big(definition, options.limits.memory)
         if reason:
             _write_all(options.results, [key], "not-run", reason, "", host, summary, progress)
         else:

@@ -41,6 +41,7 @@ USER = "65534:65534"  # nobody
 USER_FILES = "user"  # under /probe: the user's model files and definitions (bench/models.py payload)
 GRACE_S = 30.0  # at most, beyond the probe's own limits, before the orchestrator stops waiting
 GO = "go"  # under /probe: a file per job the host lets start (probe.py --go), so no probe outlives its host
+STOP_S = 8.0  # at most, waiting for the engine to remove a container when the run is stopped
 MAX_TIMEOUT_S = 86400.0  # a job's timeout at most: a day (the container's budget and the deadlines stay finite)
 
 _live: set[docker.models.containers.Container] = set()  # this run's probe containers, for stop_all
@@ -171,15 +172,24 @@ def remove(container: docker.models.containers.Container) -> None:
 
 
 def stop_all() -> None:
-    """Remove every probe container this run started (on Ctrl-C or SIGTERM); never raises."""
+    """Remove every probe container this run started (on Ctrl-C or SIGTERM), in parallel and within STOP_S
+    seconds of waiting; never raises."""
     with _live_lock:
         containers = list(_live)
         _live.clear()
-    for container in containers:
+
+    def gone(container: docker.models.containers.Container) -> None:
         try:
             container.remove(force=True, v=True)
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             pass
+
+    threads = [threading.Thread(target=gone, args=(c,), daemon=True) for c in containers]  # all at once
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + STOP_S
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def run_cell(

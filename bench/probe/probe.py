@@ -39,7 +39,7 @@ import zoo
 TAIL_CHARS = 4000
 GO_WAIT_S = 60.0  # for the host's go-ahead before each job
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
-_FREEZE = []  # pip freeze, taken once per container
+_FREEZE = []  # pip freeze and the Debian packages, taken once per container
 
 
 def _claim_stdout():
@@ -106,9 +106,9 @@ def _await_go(folder, index):
     return True
 
 
-def _pip_freeze():
+def _installed():
     if not _FREEZE:
-        _FREEZE.append(installed.pip_freeze())
+        _FREEZE.append((installed.pip_freeze(), installed.debian_packages()))
     return _FREEZE[0]
 
 
@@ -119,7 +119,8 @@ def _provenance(answer):
         "platform": platform.platform(),
         "framework": answer["framework"],
         "counter_tool": answer["tool"],
-        "pip_freeze": _pip_freeze(),
+        "pip_freeze": _installed()[0],
+        "debian_packages": _installed()[1],
     }
 
 
@@ -260,7 +261,7 @@ def _preload(jobs):
             __import__(module)
         except ImportError:
             pass  # the job that needs it fails with the import error, alone
-    _pip_freeze()
+    _installed()
 
 
 def _child(cell, job, out_path, log_path):

@@ -2,7 +2,7 @@
 
 The container is locked down: no network, a non-root user, a read-only root filesystem with a
 tmpfs for scratch and HOME, no capabilities, no-new-privileges, memory, CPU and pids limits, and a
-time limit inside the container too (coreutils `timeout`), so a probe outlives no orchestrator.
+time limit inside the container too (the probe's own --budget), so a probe outlives no orchestrator.
 The probe streams one event per line (start, done, failed). A job that crashes or hangs fails
 alone: the probe forks each job, and if the container itself dies, the jobs left get a new one.
 """
@@ -107,15 +107,16 @@ def probe_hash(job: str = "") -> str:
 
 
 def probe_command(cell: str, keys: list[Key], limits: Limits, extra: bool = False) -> list[str]:
-    """The probe for these jobs, under a container-wide time limit that coreutils enforces; `extra`:
-    with the definitions the zoo lacks (USER_FILES)."""
+    """The probe for these jobs, under a container-wide time limit it keeps itself (--budget: as the
+    container's first process, so that no process a job can reach holds the event pipe); `extra`: with
+    the definitions the zoo lacks (USER_FILES)."""
     jobs = json.dumps([[key.model, key.kind, key.job] for key in keys])
     budget = int(limits.timeout_s * len(keys) + _grace(limits) + 60)  # + importing the frameworks
     probe = [PYTHON, "/probe/probe.py", "--cell", cell, "--timeout", f"{limits.timeout_s:g}", "--jobs", jobs]
-    probe += ["--go", f"/probe/{GO}"]
+    probe += ["--go", f"/probe/{GO}", "--budget", str(budget)]
     if extra:
         probe += ["--models-file", f"/probe/{USER_FILES}/models.json"]
-    return ["timeout", "-s", "KILL", str(budget), *probe]
+    return probe
 
 
 def _grace(limits: Limits) -> float:

@@ -1,8 +1,9 @@
 """A user's model file that tries to forge records, run for real in torch-latest: `models/forge.py`
-writes `done` events for other jobs into every descriptor it holds and into the probe's own through
-/proc, and leaves a process behind that rewrites the next jobs' answers consistently (raw total, flops
-and breakdown together). No record it does not own changes; every forged number is refused.
-(The twin, the unguarded probe letting the same attack through, is tests/test_probe_isolation.py.)"""
+writes `done` events for other jobs into every descriptor it holds and into those of the probe and of
+the container's first process through /proc, and leaves a process behind that rewrites the next jobs'
+answers consistently (raw total, flops and breakdown together). No record it does not own changes;
+every forged number is refused. (The twin, the unguarded probe letting the same attack through:
+tests/test_probe_isolation.py.)"""
 
 from __future__ import annotations
 
@@ -53,13 +54,14 @@ def torch_model():
                     handle.write(_line(job))
             except (IOError, OSError):
                 pass
+    mine = set(glob.glob("/tmp/probe-*"))  # this job's folder, and the earlier ones: only later jobs are forged
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
             seen, end = set(), time.time() + 300
             while time.time() < end:
                 for path in glob.glob("/tmp/probe-*/*.json"):
-                    if path not in seen:
+                    if path not in seen and os.path.dirname(path) not in mine:
                         try:
                             _rewrite(path)
                             seen.add(path)
@@ -81,7 +83,7 @@ def test_a_forging_model_changes_no_record_but_its_own_honest_ones(tmp_path: Pat
     options = matrix.Options(results=store, base_mode="local", force=True, models={m.name: m for m in chosen})
     matrix.run(engine.engines([]), [cell], [m.name for m in chosen], options, Progress(live=False), threading.Event())
     records = {p.relative_to(store).as_posix(): json.loads(p.read_text()) for p in store.rglob("*.json")}
-    assert records and not [name for name, r in records.items() if FORGED in json.dumps(r.get("probe"))]
+    assert records and not [name for name, r in records.items() if str(FORGED) in json.dumps(r.get("probe"))]
     assert records["torch-latest/seed-conv/thop.json"]["probe"]["raw_total"] == 32 * 97 * 127 * 4 * 4
     honest = [r for name, r in records.items() if name.startswith("torch-latest/forge/") and r["status"] == "ok"]
     assert honest and all(r["probe"]["raw_total"] < 1000 for r in honest)  # a Linear(4, 4)

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,9 +66,9 @@ def measure(cell, model, job):
 
 probe.measure = measure
 probe.GO_WAIT_S = 2
-go = ["--go", sys.argv[3]] if len(sys.argv) > 3 else []
+options = sys.argv[3:]
 sys.exit(probe.main(["--cell", "c", "--timeout", "30",
-                     "--jobs", json.dumps([["seed-conv", "count", "thop"], ["seed", "count", "fvcore"]])] + go))
+                     "--jobs", json.dumps([["seed-conv", "count", "thop"], ["seed", "count", "fvcore"]])] + options))
 """
 
 
@@ -80,9 +81,9 @@ def shared() -> Iterator[Path]:
     shutil.rmtree(folder)
 
 
-def run_probe(folder: Path, mode: str, *go: str, code: int = 0) -> list[dict]:
+def run_probe(folder: Path, mode: str, *options: str, code: int = 0) -> list[dict]:
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(paths.PROBE), mode, *go],
+        [sys.executable, "-c", SCRIPT, str(paths.PROBE), mode, *options],
         capture_output=True,
         timeout=60,
         env={**os.environ, "TMPDIR": str(folder)},
@@ -112,7 +113,7 @@ def test_without_the_hosts_go_ahead_the_next_job_never_starts(shared: Path) -> N
     go = shared / "go"
     go.mkdir()
     (go / "0").touch()
-    events = run_probe(shared, "guarded", str(go), code=3)
+    events = run_probe(shared, "guarded", "--go", str(go), code=3)
     assert [(e["job"], e["event"]) for e in events] == [(0, "start"), (0, "done")]
 
 
@@ -122,5 +123,19 @@ def test_with_the_go_ahead_every_job_runs(shared: Path) -> None:
     go.mkdir()
     (go / "0").touch()
     (go / "1").touch()
-    events = run_probe(shared, "guarded", str(go))
+    events = run_probe(shared, "guarded", "--go", str(go))
+    assert [(e["job"], e["event"]) for e in events] == [(0, "start"), (0, "done"), (1, "start"), (1, "done")]
+
+
+def test_the_probe_ends_itself_at_its_budget(shared: Path) -> None:
+    """With no orchestrator left to stop it, the probe's own budget ends it (the honest job takes 1 s)."""
+    started = time.monotonic()
+    events = run_probe(shared, "guarded", "--budget", "1", code=137)
+    assert [(e["job"], e["event"]) for e in events] == [(0, "start"), (0, "done"), (1, "start")]
+    assert time.monotonic() - started < 20
+
+
+def test_within_its_budget_the_probe_runs_every_job(shared: Path) -> None:
+    """The twin: a budget the jobs fit in changes nothing."""
+    events = run_probe(shared, "guarded", "--budget", "60")
     assert [(e["job"], e["event"]) for e in events] == [(0, "start"), (0, "done"), (1, "start"), (1, "done")]

@@ -71,3 +71,11 @@ def test_a_done_event_for_another_job_is_not_taken_for_it() -> None:
     assert all(r.document is None or r.document["raw_total"] != 30_000_000 for r in found)
     assert runner._misfit({"job": 1, "event": "done", "document": {}}, 0, 0, 3)
     assert not runner._misfit({"job": 0, "event": "done", "document": {}}, 0, 0, 3)
+
+
+def test_the_probe_is_the_containers_first_process_and_keeps_its_own_budget() -> None:
+    """No `timeout` above the probe: as the container's first process it would hold the event pipe, and a
+    job could write to it through /proc (its own time limit: tests/test_probe_isolation.py)."""
+    command = runner.probe_command("c", KEYS, runner.Limits(timeout_s=10))
+    assert command[:2] == [runner.PYTHON, "/probe/probe.py"] and "timeout" not in command
+    assert command[command.index("--budget") + 1] == str(10 * len(KEYS) + 10 + 60)

@@ -16,8 +16,9 @@ stdout too (thop's [INFO] lines, the TF profiler's tables): a job's stdout and s
 log, which is copied to stderr when the job ends.
 
 A job speaks only for itself: its child holds no descriptor but its log (the event pipe is closed),
-the probe's own descriptors are out of its reach (not dumpable), and whatever it leaves running is
-killed before the next job starts (the probe is their subreaper).
+the probe's own descriptors are out of its reach (not dumpable; it is the container's first process,
+with no `timeout` above it holding the pipe), and whatever it leaves running is killed before the
+next job starts (the probe is their subreaper).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -94,6 +95,13 @@ def _kill_strays():
                 os.waitpid(pid, 0)
             except OSError:
                 pass
+
+
+def _out_of_time(_signum, _frame):
+    """The whole probe's budget is spent: end it (as the container's first process, its end is the
+    container's, and the kernel kills what is left)."""
+    sys.stderr.write("probe: out of time (--budget): stopping\n")
+    os._exit(137)
 
 
 def _await_go(folder, index):
@@ -361,6 +369,7 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds each job may take")
     parser.add_argument("--models-file", help="JSON: name -> definition, for models the zoo lacks (usercode.py)")
     parser.add_argument("--go", help="folder where the host puts a file named after each job it lets start")
+    parser.add_argument("--budget", type=int, help="seconds the whole probe may take (it ends itself then)")
     args = parser.parse_args(argv)
     if args.models_file:
         usercode.register(args.models_file, zoo.MODELS, catalog.MODELS)
@@ -370,6 +379,9 @@ def main(argv=None):
         return _refuse(*unknown)
     out = _claim_stdout()
     _guard()
+    if args.budget:
+        signal.signal(signal.SIGALRM, _out_of_time)
+        signal.alarm(args.budget)
 
     def emit(event):
         os.write(out, (json.dumps(event, sort_keys=True) + "\n").encode("utf-8"))

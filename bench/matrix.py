@@ -308,12 +308,16 @@ def _not_for_this_model(
 ) -> list[results.Key]:
     """Record the jobs that cannot take their model (too big to hold for a counter that needs its
     weights, or for the probe's memory) as not run, with the reason; the keys left to run."""
-    left = []
+    left, told = [], set()
     for key in keys:
         model = options.models.get(key.model)
         reason = model.why_not(key.kind, key.job) if model else ""
         definition = model.definition if model else zoo.MODELS[key.model]
-        reason = reason or bigmodels.too_big(definition, options.limits.memory)
+        too_big = bigmodels.too_big(definition, options.limits.memory)
+        if too_big and not reason and key.model not in told:
+            say(f"{key.model}: not run: {too_big}", key.cell)  # once per model: every job has the same reason
+            told.add(key.model)
+        reason = reason or too_big
         if reason:
             _write_all(options.results, [key], "not-run", reason, "", host, summary, progress)
         else:

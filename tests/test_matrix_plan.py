@@ -140,7 +140,6 @@ def test_a_counters_own_probe_module_keys_that_counter_alone(tmp_path: Path, mon
 
 
 def test_a_users_code_runs_in_a_container_of_its_own() -> None:
-
     chosen = {m.name: m for m in models.select(models.Request(["seed", "mine_code", "seed-conv", "mine"]))}
     keys = [results.Key("torch-latest", name, job) for name in chosen for job in ("thop", "fvcore")]
     groups = matrix.containers(keys, chosen)
@@ -153,7 +152,6 @@ def test_a_users_code_runs_in_a_container_of_its_own() -> None:
 
 def test_one_container_for_all_would_put_the_code_beside_the_others() -> None:
     """The twin: the grouping the test demands is not what a single container gives."""
-
     chosen = {m.name: m for m in models.select(models.Request(["seed", "mine_code"]))}
     keys = [results.Key("torch-latest", name, "thop") for name in chosen]
     assert matrix.containers(keys, chosen) != [keys]

@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from bench import (
     bases,
+    bigmodels,
     cells,
     charts,
     compare,
@@ -78,20 +79,22 @@ def _memory(text: str) -> str:
     match = _SIZE.fullmatch(text.strip())
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a Docker memory size (digits, then b, k, m or g; e.g. 4g)")
-    size = int(match[1]) * 1024 ** "bkmg".index((match[2] or "b").lower())
-    if size < MIN_MEMORY:
+    if bigmodels.memory_bytes(match[0]) < MIN_MEMORY:
         raise argparse.ArgumentTypeError(f"{text!r} is below the minimum of {MIN_MEMORY // 1024**2}m")
     return match[0].lower()
 
 
 def _seconds(text: str) -> float:
-    """A timeout: a finite number of seconds above 0 (0, nan or inf would never or always stop a probe)."""
+    """A timeout: a finite number of seconds above 0 (0, nan or inf would never or always stop a probe), and
+    at most a day (1e308 would overflow every deadline computed from it)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds above 0")
+    if value > runner.MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {runner.MAX_TIMEOUT_S:g} seconds (a day)")
     return value
 
 
@@ -192,7 +195,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--results", type=Path, default=paths.RESULTS)
     run.add_argument(
-        "--probe-timeout", type=_seconds, default=600.0, help="seconds before a probe is stopped (a number above 0)"
+        "--probe-timeout",
+        type=_seconds,
+        default=600.0,
+        help="seconds before a job is stopped (above 0, at most a day)",
     )
     run.add_argument(
         "--memory", type=_memory, default="8g", help="memory limit of a probe's container (e.g. 4g; at least 64m)"
@@ -260,7 +266,10 @@ def _wheelhouses(given: list[str]) -> tuple[Path, ...]:
 
 def _report(where: Path, used: Convention = convention.PRESETS["default"], if_changed: bool = False) -> None:
     """Rewrite the report (`if_changed`: only when its records or code changed since it was written); each
-    record it had to leave out is one line on stderr, and no failure."""
+    record it had to leave out is one line on stderr, and no failure. A folder it cannot write to is
+    refused before any work."""
+    results.ensure_writable(where)
+    results.ensure_writable(where / report.CHARTS)
     inputs = stamp.digest(where, str(used))
     if if_changed and stamp.current(where) == inputs:
         say(f"report: {where} is up to date (no record and no report code changed since it was written)")
@@ -310,18 +319,18 @@ def _matrix(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         summary = matrix.run(engines, selected, [m.name for m in chosen], options, progress, cancel)
-    except BaseException as error:
+    except BaseException:
         cancel.set()
-        runner.stop_all()
-        progress.stop()
-        if isinstance(error, (KeyboardInterrupt, Stopped, matrix.Cancelled)):
-            _report(args.results)  # what was measured before the stop is in the report too
+        runner.stop_all()  # the records stay; the report is rewritten by the next run or `nox -s report`
         raise
     finally:
         progress.stop()
     say(matrix.describe(summary, time.monotonic() - started))
     _report(args.results, if_changed=True)
     return EXIT_FAILED_CELLS if summary.counts["failed"] or summary.broken else 0
+
+
+LATER = " (the report: by the next run, or nox -s report)"
 
 
 def _verify(args: argparse.Namespace, selected: list, names: list[str], options: matrix.Options) -> int:
@@ -376,8 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     except Stopped as stop:
-        print(f"error: stopped by {stop}; results written so far are kept", file=sys.stderr)
+        print(f"error: stopped by {stop}; results written so far are kept{LATER}", file=sys.stderr)
         return 128 + signal.SIGTERM
     except (KeyboardInterrupt, matrix.Cancelled):
-        print("error: interrupted; results written so far are kept", file=sys.stderr)
+        print(f"error: interrupted; results written so far are kept{LATER}", file=sys.stderr)
         return 130

@@ -22,7 +22,7 @@ import docker
 import docker.errors
 import requests
 
-from bench import bases, bigmodels, context, images, models, paths, results, runner
+from bench import bases, bigmodels, context, images, models, paths, results, runner, seal
 from bench.bases import BaseUnavailable
 from bench.cells import Cell
 from bench.engine import Engine
@@ -93,7 +93,7 @@ def _recorded_host(where: Path, key: results.Key, status: str) -> dict:
     except (OSError, ValueError):
         return {}
     host = entry.get("host") if isinstance(entry, dict) else None
-    return host if isinstance(host, dict) else {}
+    return host if isinstance(host, dict) and not seal.edited(entry) else {}  # an edited one is measured again
 
 
 def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
@@ -257,23 +257,25 @@ def _cell(
     with summary.lock:
         (summary.built if image.built else summary.reused).append(cell.name)
     provenance = host | {"image": image.provenance()}
-    extra = models.payload([chosen[name] for name in sorted({k.model for k in todo}) if name in chosen])
-    for run in runner.run_cell(engine.client, image.tag, cell.name, todo, cell.env, options.limits, extra=extra):
-        if cancel.is_set():
-            raise Cancelled
-        predicted = cell.expected(run.key.job, run.key.model)
-        expected = predicted or cell.may_fail.get(run.key.job, "")
-        surprise = bool(predicted)  # a count where cells.toml predicts a failure
-        _record(
-            options.results,
-            run,
-            provenance | {"inputs_key": wanted_here[run.key]},
-            summary,
-            progress,
-            expected,
-            surprise,
-        )
-        finished.add(run.key)
+    for group in containers(todo, chosen):
+        extra = models.payload([chosen[name] for name in sorted({k.model for k in group}) if name in chosen])
+        for run in runner.run_cell(engine.client, image.tag, cell.name, group, cell.env, options.limits, extra=extra):
+            if cancel.is_set():
+                raise Cancelled
+            predicted = cell.expected(run.key.job, run.key.model)
+            expected = predicted or cell.may_fail.get(run.key.job, "")
+            surprise = bool(predicted)  # a count where cells.toml predicts a failure
+            host = provenance | {"inputs_key": wanted_here[run.key]}
+            _record(options.results, run, host, summary, progress, expected, surprise)
+            finished.add(run.key)
+
+
+def containers(keys: list[results.Key], chosen: dict[str, models.Model]) -> list[list[results.Key]]:
+    """The jobs of one cell, split by the container they run in: a user's code (models/<name>.py) runs in
+    one of its own, never beside another model's jobs, so that what it does can touch no other record."""
+    code = sorted({k.model for k in keys if k.model in chosen and chosen[k.model].definition.get("python")})
+    shared = [k for k in keys if k.model not in code]
+    return [group for group in [shared, *([k for k in keys if k.model == name] for name in code)] if group]
 
 
 def declarations(cell: Cell, mode: str) -> tuple[dict[str, context.Declaration], str]:
@@ -308,11 +310,17 @@ def _not_for_this_model(
     options: Options, keys: list[results.Key], host: dict, summary: Summary, progress: Progress
 ) -> list[results.Key]:
     """Record the jobs that cannot take their model (too big to hold for a counter that needs its
-    weights) as not run, with the reason; the keys left to run."""
-    left = []
+    weights, or for the probe's memory) as not run, with the reason; the keys left to run."""
+    left, told = [], set()
     for key in keys:
         model = options.models.get(key.model)
         reason = model.why_not(key.kind, key.job) if model else ""
+        definition = model.definition if model else zoo.MODELS[key.model]
+        too_big = bigmodels.too_big(definition, options.limits.memory)
+        if too_big and not reason and key.model not in told:
+            say(f"{key.model}: not run: {too_big}", key.cell)  # once per model: every job has the same reason
+            told.add(key.model)
+        reason = reason or too_big
         if reason:
             _write_all(options.results, [key], "not-run", reason, "", host, summary, progress)
         else:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import batching, charts, explain, export, page, peers, published_rows, results, rows, variations
+from bench import batching, charts, explain, export, page, peers, published_rows, results, rows, seal, variations
 from bench.cells import order_key
 from bench.markdown import Markup, code, join, number, table, text
 from bench.probe import variants
@@ -55,7 +55,8 @@ def write(
     the charts of models no longer reported; the records left out, and why. Charts in `cache` are not
     drawn again."""
     loaded = results.load(where)
-    published = publish(loaded.records, convention, loaded.problems, cache)
+    records, edited = seal.split(loaded.records, where)
+    published = publish(records, convention, [*loaded.problems, *edited], cache)
     for name, content in published.files.items():
         results.write_text_atomically(where / name, content)
     drawn = where / CHARTS

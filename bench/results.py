@@ -11,6 +11,7 @@ probe document, arithmetic) and sets aside, with the file and the reason, any it
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
@@ -102,10 +103,12 @@ class Loaded(NamedTuple):
 
 
 def write(results: Path, entry: dict) -> Path:
-    """Store one record atomically; a success clears the failure beside it."""
+    """Store one record atomically, sealed (bench/seal.py); a success clears the failure beside it."""
+    from bench import seal  # seal reads this module's Key
+
     key = Key(entry["cell"], entry["model"], entry["job"], entry["kind"])
     target = key.path(results, entry["status"])
-    write_text_atomically(target, json.dumps(entry, indent=1, sort_keys=True) + "\n")
+    write_text_atomically(target, json.dumps(seal.sealed(entry), indent=1, sort_keys=True) + "\n")
     if entry["status"] == "ok":
         key.path(results, "failed").unlink(missing_ok=True)
     return target
@@ -258,10 +261,15 @@ def project_commit() -> str:
 
 
 def ensure_writable(folder: Path) -> None:
-    """Unwritable unless a file can be made in `folder` (made when missing): found before a run, not after it."""
+    """Unwritable unless files can be made in `folder`, or, where it does not exist yet, in the folder that
+    would hold it: found before a run, not after it. Nothing is left behind (a failed run makes no folder)."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
         raise Unwritable(folder, error.strerror or str(error)) from None

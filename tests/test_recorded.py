@@ -119,12 +119,13 @@ def check_every_record_is_from_a_commit(where: Path) -> int:
 def check_every_record_stands_for_todays_inputs(where: Path) -> int:
     """Each record's inputs key is the one today's declared inputs give (so a fresh clone, on any engine,
     finds it and runs nothing), or it is a not-run record, which keys nothing."""
-    defined, stale, found = cells.load(), [], 0
+    declared_in = {name: matrix.declarations(cell, "auto")[0] for name, cell in cells.load().items()}
+    stale, found = [], 0
     for entry in results.load(where).records:
         if entry["status"] == "not-run":
             continue
         key = results.Key(entry["cell"], entry["model"], entry["job"], entry["kind"])
-        declared, _ = matrix.declarations(defined[key.cell], "auto")
+        declared = declared_in[key.cell]
         definition = entry["probe"]["definition"] if entry["probe"] else None
         wanted = {matrix.inputs_key(d.inputs_hash, key, definition) for d in declared.values()}
         if entry["host"].get("inputs_key") not in wanted:

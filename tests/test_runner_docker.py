@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from bench import bases, cells, engine, images, matrix, paths, results, runner
+from bench import bases, cells, context, engine, images, matrix, paths, results, runner
 from bench.progress import Progress
 from bench.results import Key
 from tests import samples
@@ -112,7 +112,8 @@ def test_a_failed_build_keeps_earlier_results(
 ) -> None:
     requirements = tmp_path / "requirements"
     requirements.mkdir()
-    (requirements / "broken.txt").write_text("thop==99.0\n")
+    lock = _tools_of(paths.REQUIREMENTS / "torch-latest-py311.txt")  # so that the build gets as far as pip
+    (requirements / "broken.txt").write_text(lock + "thop==99.0 \\\n    --hash=sha256:" + "0" * 64 + "\n")
     monkeypatch.setattr(paths, "REQUIREMENTS", requirements)
     local = cells.Base(kind="local", python="3.11", requirements="broken.txt", suite="bookworm")
     cell = cells.Cell(
@@ -125,7 +126,7 @@ def test_a_failed_build_keeps_earlier_results(
     )
     store = tmp_path / "results"
     results.write(store, samples.ok("broken", "seed", "thop", raw=42))
-    options = matrix.Options(results=store, base_mode="local")
+    options = matrix.Options(results=store, base_mode="local", ca_bundle=context.ca_bundle_from_env(None))
 
     summary = matrix.run(engine.engines([]), [cell], ["seed"], options, Progress(live=False), threading.Event())
 
@@ -135,6 +136,17 @@ def test_a_failed_build_keeps_earlier_results(
     assert "thop==99.0" in failure["reason"] or "thop==99.0" in failure["log_tail"]
     assert json.loads((store / "broken" / "seed" / "thop.json").read_text())["probe"]["raw_total"] == 42
     assert not client.images.list(name=f"{images.REPOSITORY}/broken")
+
+
+def _tools_of(lock: Path) -> str:
+    """The entries of pip, setuptools and wheel in a lock, with their hash lines."""
+    kept, keep = [], False
+    for line in lock.read_text().splitlines():
+        if line[:1].isalnum():
+            keep = line.startswith(("pip==", "setuptools==", "wheel=="))
+        if keep:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
 
 
 def test_an_event_for_a_job_that_does_not_exist_fails_that_job_in_one_line(

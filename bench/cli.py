@@ -12,8 +12,10 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -25,12 +27,15 @@ from bench import (
     compare,
     context,
     engine,
+    images,
     matrix,
     models,
     paths,
     report,
     results,
     runner,
+    stamp,
+    verify,
 )
 from bench.progress import Progress, say
 from bench.reference import convention
@@ -128,6 +133,13 @@ def _cpus(text: str) -> float:
     return value
 
 
+def _registry(text: str) -> str:
+    try:
+        return images.check_registry(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _engine(text: str) -> str:
     if not text.startswith(engine.SCHEMES):
         raise argparse.ArgumentTypeError(f"{text!r} is not an engine URL ({', '.join(engine.SCHEMES)}...)")
@@ -209,6 +221,21 @@ def _parser() -> argparse.ArgumentParser:
         " or the local socket)",
     )
     run.add_argument("--shard", type=_shard, help="run the i-th of n stable subsets of the cells (i/n), for CI jobs")
+    run.add_argument(
+        "--registry",
+        type=_registry,
+        metavar="HOST[:PORT][/PREFIX]",
+        help="pull each cell's image from this registry (tagged by its inputs hash) instead of building it, and"
+        " push the images built here",
+    )
+    run.add_argument(
+        "--verify",
+        type=_count,
+        metavar="N",
+        help="re-measure N recorded jobs drawn at random (into a scratch folder: results/ is not touched) and fail"
+        " naming any number that differs",
+    )
+    run.add_argument("--seed", type=int, help="the seed --verify draws with (default: a new one, printed)")
 
     rep = commands.add_parser("report", help="write results/README.md from the JSON under results/")
     rep.add_argument("--results", type=Path, default=paths.RESULTS)
@@ -237,12 +264,18 @@ def _wheelhouses(given: list[str]) -> tuple[Path, ...]:
     return tuple(Path(f) for f in folders if Path(f).is_dir())
 
 
-def _report(where: Path, used: Convention = convention.PRESETS["default"]) -> None:
-    """Rewrite the report; each record it had to leave out is one line on stderr, and no failure. A folder
-    it cannot write to is refused before any work."""
+def _report(where: Path, used: Convention = convention.PRESETS["default"], if_changed: bool = False) -> None:
+    """Rewrite the report (`if_changed`: only when its records or code changed since it was written); each
+    record it had to leave out is one line on stderr, and no failure. A folder it cannot write to is
+    refused before any work."""
     results.ensure_writable(where)
     results.ensure_writable(where / report.CHARTS)
+    inputs = stamp.digest(where, str(used))
+    if if_changed and stamp.current(where) == inputs:
+        say(f"report: {where} is up to date (no record and no report code changed since it was written)")
+        return
     path, problems = report.write(where, used, charts.Cache(paths.CHARTS))
+    stamp.write(where, inputs)
     for problem in problems:
         print(f"warning: left out {where / problem.path}: {problem.reason}", file=sys.stderr)
     plural = "s" * (len(problems) != 1)
@@ -267,8 +300,16 @@ def _matrix(args: argparse.Namespace) -> int:
         workers=args.jobs,
         force=args.force,
         models={model.name: model for model in chosen},
+        registry=args.registry,
     )
+    if args.verify:
+        return _verify(args, selected, [m.name for m in chosen], options)
     results.ensure_writable(args.results)
+    if results.project_commit().endswith(results.DIRTY):
+        say(
+            "warning: the checkout differs from its commit outside results/: what is measured now is recorded as"
+            f" from a dirty tree ({results.DIRTY}) and marked so in the report; commit first to publish it"
+        )
     engines = engine.engines(args.engine)
     for each in engines:
         removed = runner.remove_leftovers(each.client)
@@ -285,11 +326,33 @@ def _matrix(args: argparse.Namespace) -> int:
     finally:
         progress.stop()
     say(matrix.describe(summary, time.monotonic() - started))
-    _report(args.results)
+    _report(args.results, if_changed=True)
     return EXIT_FAILED_CELLS if summary.counts["failed"] or summary.broken else 0
 
 
 LATER = " (the report: by the next run, or nox -s report)"
+
+
+def _verify(args: argparse.Namespace, selected: list, names: list[str], options: matrix.Options) -> int:
+    """Re-measure a seeded random draw of recorded jobs in a scratch folder; 1 when any number differs."""
+    seed = args.seed if args.seed is not None else verify.new_seed()
+    drawn = verify.draw(options.results, matrix.plan(selected, names, options.models), args.verify, seed)
+    say(f"verify: re-measuring {len(drawn)} recorded job(s) drawn with --seed {seed}")
+    if not drawn:
+        raise ValueError("verify: no recorded measurement among the chosen cells and models to draw from")
+    engines = engine.engines(args.engine)
+    with tempfile.TemporaryDirectory(prefix="flops-matrix-verify-") as scratch:
+        again = replace(options, results=Path(scratch), force=True, only=frozenset(drawn))
+        progress, cancel = Progress(), threading.Event()
+        try:
+            matrix.run(engines, selected, names, again, progress, cancel)
+        finally:
+            progress.stop()
+        differences = verify.differences(options.results, Path(scratch), drawn)
+    for line in differences:
+        print(f"verify: {line}", file=sys.stderr)
+    say(f"verify: {len(drawn) - len(differences)} of {len(drawn)} give the recorded numbers (--seed {seed})")
+    return EXIT_FAILED_CELLS if differences else 0
 
 
 class Stopped(Exception):

@@ -16,7 +16,7 @@ from bench import paths
 from bench.bases import ResolvedBase
 from bench.cells import Cell
 from bench.context import BuildContext, Declaration
-from bench.errors import first_line
+from bench.errors import first_line, plain
 from bench.progress import Heartbeat, say
 
 REPOSITORY = "flops-matrix"
@@ -25,7 +25,6 @@ LABEL_INPUTS = "org.flops-matrix.inputs-hash"
 LABEL_BUILD = "org.flops-matrix.build"  # JSON: the base it was built on, the wheel-folder files it took
 TAIL_LINES = 30
 _REGISTRY = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._-]+)*$")
-_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class BuildFailed(RuntimeError):
@@ -63,9 +62,10 @@ def tag_for(declaration: Declaration) -> str:
 
 def check_registry(registry: str) -> str:
     """HOST[:PORT][/PREFIX], lower case, without a scheme: what image references accept."""
-    if not _REGISTRY.match(registry):
+    name = registry.rstrip("/")
+    if not _REGISTRY.match(name):
         raise ValueError(f"--registry {registry!r}: expected HOST[:PORT][/PREFIX], e.g. localhost:5000/flops-matrix")
-    return registry.rstrip("/")
+    return name
 
 
 def remote_for(registry: str, declaration: Declaration) -> tuple[str, str]:
@@ -177,11 +177,6 @@ def _build(
     image = client.images.get(tag)
     say(f"built {tag} ({image.attrs.get('Size', 0) / 1e6:,.0f} MB)", cell.name)
     return image
-
-
-def plain(text: str) -> str:
-    """Text without terminal escapes (the colour codes build tools print)."""
-    return _ESCAPES.sub("", text)
 
 
 def _remove_superseded(client: docker.DockerClient, cell: Cell, current: str) -> None:

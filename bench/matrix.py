@@ -42,6 +42,7 @@ class Options:
     workers: int = 1  # cells at a time on each engine
     force: bool = False  # re-measure jobs whose results are recorded
     registry: str | None = None  # HOST[:PORT][/PREFIX]: pull images built elsewhere, push those built here
+    only: frozenset[results.Key] | None = None  # run these of the planned jobs alone (None: all)
     models: dict[str, models.Model] = field(default_factory=dict)  # by name, where not the zoo's as it is
 
 
@@ -137,6 +138,8 @@ def run(
     """Every cell once, on whichever engine's worker is free first."""
     summary = Summary()
     keys = plan(cells, models, options.models)
+    if options.only is not None:
+        keys = {cell: [k for k in planned if k in options.only] for cell, planned in keys.items()}
     pending = sorted(cells, key=lambda cell: -_expected_seconds(options.results, keys[cell.name]))
     take = threading.Lock()
 

@@ -306,7 +306,7 @@ def _skipped(unsupported: list[str]) -> str:
     """A long list shrinks to its size and first entry; the record keeps them all."""
     if len(unsupported) <= 2:
         return "; ".join(unsupported) or "-"
-    return f"{len(unsupported)} ops, e.g. {unsupported[0]}"
+    return f"{len(unsupported)} ops, e.g. {min(unsupported)}"
 
 
 def _versions(ok: list[dict]) -> str:

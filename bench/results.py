@@ -26,6 +26,7 @@ from typing import NamedTuple, cast
 import jsonschema
 
 from bench import paths
+from bench.errors import plain
 from bench.probe import catalog
 
 SCHEMA = "flops-matrix/result/2"
@@ -64,8 +65,8 @@ def record(
         "model": key.model,
         "job": key.job,
         "kind": key.kind,
-        "reason": reason,
-        "log_tail": log_tail,
+        "reason": plain(reason),
+        "log_tail": plain(log_tail),
         "probe": probe,
         "host": host or {},
     }
@@ -245,6 +246,9 @@ def host_provenance(engine_version: str) -> dict[str, str]:
     }
 
 
+DIRTY = "+dirty"  # the end of project_commit when tracked files outside results/ differ from HEAD
+
+
 def project_commit() -> str:
     """HEAD, marked dirty when tracked files outside results/ differ from it."""
 
@@ -253,7 +257,7 @@ def project_commit() -> str:
 
     head = git("rev-parse", "HEAD") or "unknown (not a git checkout)"
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
-    return f"{head}+dirty" if dirty else head
+    return f"{head}{DIRTY}" if dirty else head
 
 
 def ensure_writable(folder: Path) -> None:

@@ -28,6 +28,11 @@ def base_image(client: docker.DockerClient) -> str:
     return resolved.reference
 
 
+def ours(client: docker.DockerClient) -> list:
+    """This process's probe containers (the engine may be shared with other runs)."""
+    return client.containers.list(all=True, filters={"label": f"{runner.LABEL_OWNER}={runner.owner()}"})
+
+
 def runs(
     client: docker.DockerClient, image: str, script: str, keys: list[Key] = KEYS[:1], timeout: float = 60
 ) -> list[runner.ProbeRun]:
@@ -87,7 +92,7 @@ def test_the_probe_is_locked_down(client: docker.DockerClient, base_image: str) 
 
 def test_no_container_is_left_behind(client: docker.DockerClient, base_image: str) -> None:
     runs(client, base_image, "true")
-    assert client.containers.list(all=True, filters={"label": runner.LABEL}) == []
+    assert ours(client) == []
 
 
 def test_a_killed_runs_containers_are_removed_and_a_live_ones_kept(
@@ -157,7 +162,7 @@ def test_an_event_for_a_job_that_does_not_exist_fails_that_job_in_one_line(
     found = runs(client, base_image, script, keys=KEYS[:2])
     assert found[0].failure == "probe sent an event that does not fit: job 7 is not one of the 2 jobs asked"
     assert found[1].key == KEYS[1] and time.monotonic() - started < 30  # the container was not waited out
-    assert client.containers.list(all=True, filters={"label": runner.LABEL}) == []
+    assert ours(client) == []
 
 
 GO = """

@@ -1,5 +1,5 @@
-"""Sessions: `nox -s matrix`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`. The work
-lives in bench/."""
+"""Sessions: `nox -s matrix`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`, `nox -s lookup`.
+The work lives in bench/."""
 
 import hashlib
 from pathlib import Path
@@ -56,3 +56,10 @@ def perf(session: nox.Session) -> None:
     """The speed benchmark (bench/perf.py): figures to .matrix/perf.json."""
     _install(session, "bench/requirements.txt")
     session.run("python", "-m", "bench.perf", *session.posargs)
+
+
+@nox.session
+def lookup(session: nox.Session) -> None:
+    """One model's numbers from its records, as a table: `-- MODEL [COUNTER]` (e.g. `-- seed thop`)."""
+    _install(session, "bench/requirements.txt")
+    session.run("python", "-m", "bench.lookup", *session.posargs)

@@ -246,7 +246,7 @@ def by_model(rows: list[Row]) -> dict[str, list[Row]]:
 
 def draw(rows: list[Row], cache: Cache | None = None) -> dict[str, str]:
     """Every chart of the report: file name -> SVG text."""
-    wanted: dict[str, alt.TopLevelMixin] = {MATRIX: matrix(rows)} if rows else {}
+    wanted: dict[str, alt.TopLevelMixin] = {}
     for model, group in by_model(rows).items():
         made = [("totals", totals)]
         if any(r.layers for r in group):

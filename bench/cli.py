@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from bench import bases, cells, charts, compare, context, engine, matrix, models, paths, report, results, runner
+from bench.memo import Memo
 from bench.progress import Progress, say
 from bench.reference import convention
 from bench.reference.convention import Convention
@@ -220,7 +221,7 @@ def _wheelhouses(given: list[str]) -> tuple[Path, ...]:
 
 def _report(where: Path, used: Convention = convention.PRESETS["default"]) -> None:
     """Rewrite the report; each record it had to leave out is one line on stderr, and no failure."""
-    path, problems = report.write(where, used, charts.Cache(paths.CHARTS))
+    path, problems = report.write(where, used, charts.Cache(paths.CHARTS), Memo(paths.ROOT / ".matrix"))
     for problem in problems:
         print(f"warning: left out {where / problem.path}: {problem.reason}", file=sys.stderr)
     plural = "s" * (len(problems) != 1)

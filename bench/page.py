@@ -104,10 +104,13 @@ def details(rows: list[Row], failures: list[Failure], problems: list[Problem], c
     return _document("FLOPs Matrix results: how they were made", body)
 
 
-def model_page(model: str, rows: list[Row], svgs: dict[str, str], failures: list[Failure]) -> str:
-    """site/models/<model>.html: every counter at every version, the reference, the causes, the charts."""
+def model_page(model: str, rows: list[Row], svgs: dict[str, str], failures: list[Failure], published: str = "-") -> str:
+    """site/models/<model>.html: every counter at every version, the reference, the causes, the charts; and
+    what is published for the model (`published_rows.column`)."""
     body = ['<p><a href="../index.html">All models</a> · <a href="../details.html">how the numbers were made</a></p>']
     body.append(_model(model, rows, svgs) if rows else f"<h1>{_e(model)}</h1>\n<p>No reconciled measurement.</p>")
+    if published != "-":
+        body.append(f'<p>Published for this model (<a href="../index.html#published">all</a>): {_e(published)}.</p>')
     if rows:
         body.append(_totals(rows))
     if failures:

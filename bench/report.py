@@ -158,7 +158,11 @@ def publish(
     for model, name in names.items():
         files[f"{MODELS}/{name}.md"] = _model_page(parts, model)
         files[f"{SITE}/{MODELS}/{name}.html"] = page.model_page(
-            model, [r for r in parts.measured if r.model == model], svgs, _failures_of(parts.failures, model)
+            model,
+            [r for r in parts.measured if r.model == model],
+            svgs,
+            _failures_of(parts.failures, model),
+            published_rows.column(parts.published, model),
         )
     files |= {f"{CHARTS}/{name}": svg for name, svg in sorted(svgs.items())}
     return Published(files, parts.problems)
@@ -235,10 +239,15 @@ def _model_page(parts: _Parts, model: str) -> str:
         f"[All models](../README.md) · [the same page with its charts in HTML]({html_page}) ·"
         f" [how the numbers were made](../{DETAILS})\n",
     ]
+    figures = published_rows.column(parts.published, model)
+    if figures != "-":
+        out.append(
+            f"Published for this model ([all published counts](../README.md#published-counts)): {text(figures)}.\n"
+        )
     if plain:
-        out += [explain.model_answer(plain).removeprefix("- ") + "\n", explain.QUESTION + "\n"]
         heading, rest = explain.section(model, plain).split("\n", 1)
-        out += [_pictures(model, measured) + rest]
+        out += [explain.model_answer(plain).removeprefix("- ") + "\n", explain.QUESTION + "\n"]
+        out += [heading + "\n", _pictures(model, measured) + rest]
     ok = parts.ok(model)
     compared = peers.section(ok)
     if compared:

@@ -1,6 +1,6 @@
 """The report's charts: Vega-Lite specifications (altair) drawn to static SVG by vl-convert.
 
-Static SVG renders on a code-hosting page and inside report.html without a script or a network;
+Static SVG renders on a code-hosting page and inside the site's pages without a script or a network;
 the same specification always gives the same bytes. Names go into the charts as data, never into
 the specification's fields, so a model called `a.b[0]` or `<script>` is just a label (Vega escapes
 it when it writes the SVG).
@@ -37,7 +37,6 @@ def file_name(model: str, kind: str) -> str:
     return f"{slug}-{digest}-{kind}.svg"
 
 
-MATRIX = "matrix.svg"
 KINDS = ("totals", "layers", "waterfall")
 
 
@@ -88,34 +87,6 @@ class Cache:
         for old in self.folder.glob("*.svg"):
             if old.name not in self.used:
                 old.unlink(missing_ok=True)
-
-
-def matrix(rows: list[Row]) -> alt.Chart:
-    """Models x columns, each square coloured by how far the total is from the reference."""
-    heading = columns(rows)
-    order = list(dict.fromkeys(heading.values()))
-    values = [
-        {
-            "model": r.model,
-            "column": heading[(r.cell, r.counter)],
-            "deviation": None if r.share is None else round(100 * (r.share - 1), 1),
-            "label": "-" if r.share is None else f"{100 * r.share:.1f}%",
-        }
-        for r in rows
-    ]
-    base = alt.Chart(alt.Data(values=values)).encode(
-        x=alt.X("column:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40, orient="top")),
-        y=alt.Y("model:N", title=None, sort="ascending"),
-    )
-    color = alt.Color(
-        "deviation:Q",
-        title="% off the reference",
-        scale=alt.Scale(scheme="redblue", domainMid=0, domain=[-100, 100], clamp=True),
-    )
-    squares = base.mark_rect(stroke="white").encode(color=color)
-    labels = base.mark_text(fontSize=10).encode(text="label:N")
-    size = max(len(order), 1) * 64
-    return alt.layer(squares, labels).properties(width=size, height=alt.Step(28)).configure(**_CONFIG)
 
 
 def totals(rows: list[Row]) -> alt.LayerChart:
@@ -246,7 +217,7 @@ def by_model(rows: list[Row]) -> dict[str, list[Row]]:
 
 def draw(rows: list[Row], cache: Cache | None = None) -> dict[str, str]:
     """Every chart of the report: file name -> SVG text."""
-    wanted: dict[str, alt.TopLevelMixin] = {}
+    wanted: dict[str, alt.TopLevelMixin] = {}  # per model; the summary is a table on the front page
     for model, group in by_model(rows).items():
         made = [("totals", totals)]
         if any(r.layers for r in group):

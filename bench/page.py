@@ -1,4 +1,5 @@
-"""results/report.html: the whole report on one page that needs nothing else to be read.
+"""results/site/: the report as plain HTML pages that need nothing else to be read: the index (the
+front page), one page per model with its charts inline, and the details.
 
 No script, no stylesheet or font from elsewhere: the charts are inline SVG (bench/charts.py), the
 rest is HTML with its style inline. Every string a record holds goes through `_e` (html.escape),

@@ -1,6 +1,7 @@
 """What `nox -s report` publishes, made from the JSON records under results/ (and the model
-definitions and formulas that the reconciliation prices them against): README.md (here),
-report.html (bench/page.py), flops.csv and flops.json (bench/export.py) and the charts under
+definitions and formulas that the reconciliation prices them against): the front page README.md
+(its answers from bench/front.py), one page per model under models/, details.md (all here), the same
+as a site under site/ (bench/page.py), flops.csv and flops.json (bench/export.py) and the charts under
 charts/ (bench/charts.py), all drawn from the same rows (bench/rows.py).
 
 A record that cannot be read, trusted or reconciled is left out of every table and listed, with

@@ -1,4 +1,4 @@
-"""What `nox -s report` publishes besides the README: flops.csv/json, report.html, the charts, the
+"""What `nox -s report` publishes besides the README: flops.csv/json, the site, the charts, the
 comparison. Each property is also shown to fail on something made wrong."""
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ KINDS = ("totals", "layers", "waterfall")
 
 
 _ID = re.compile(r'\bid="([^"]+)"')
+_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # a chart changes when this module does
 
 
 def svg(spec: dict, name: str) -> str:
@@ -66,8 +67,10 @@ class Cache:
         self.folder = folder
         self.used: set[str] = set()
 
-    def key(self, spec: dict, name: str) -> str:
-        said = json.dumps([spec, name, alt.__version__, vl_convert.__version__], sort_keys=True)
+    def key(self, rows: list[Row], name: str) -> str:
+        """What determines a chart: its rows, its file name, this module's code and the two libraries' versions
+        (so a hit skips building the specification too)."""
+        said = json.dumps([repr(rows), name, _CODE, alt.__version__, vl_convert.__version__])
         return hashlib.sha256(said.encode()).hexdigest() + ".svg"
 
     def get(self, key: str) -> str | None:
@@ -217,23 +220,27 @@ def by_model(rows: list[Row]) -> dict[str, list[Row]]:
 
 def draw(rows: list[Row], cache: Cache | None = None) -> dict[str, str]:
     """Every chart of the report: file name -> SVG text."""
-    wanted: dict[str, alt.TopLevelMixin] = {}  # per model; the summary is a table on the front page
+    drawn: dict[str, str | None] = {}
+    specs: dict[str, dict] = {}
+    keys: dict[str, str] = {}
     for model, group in by_model(rows).items():
         made = [("totals", totals)]
         if any(r.layers for r in group):
             made += [("layers", per_layer), ("waterfall", waterfall)]
-        wanted |= {file_name(model, kind): chart(group) for kind, chart in made}
-    specs = {name: chart.to_dict(validate=False) for name, chart in wanted.items()}
-    drawn: dict[str, str | None] = {name: None for name in specs}
-    if cache is not None:
-        drawn = {name: cache.get(cache.key(spec, name)) for name, spec in specs.items()}
-    missing = [name for name, svg_text in drawn.items() if svg_text is None]
+        for kind, chart in made:
+            name = file_name(model, kind)
+            if cache is not None:
+                keys[name] = cache.key(group, name)
+                drawn[name] = cache.get(keys[name])
+            if drawn.get(name) is None:
+                specs[name] = chart(group).to_dict(validate=False)
+    missing = list(specs)
     # vl-convert draws outside the GIL: a few at a time, each named by its own file (same bytes, any order)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for name, made in zip(missing, pool.map(svg, [specs[n] for n in missing], missing), strict=True):
-            drawn[name] = made
+        for name, made_svg in zip(missing, pool.map(svg, [specs[n] for n in missing], missing), strict=True):
+            drawn[name] = made_svg
             if cache is not None:
-                cache.put(cache.key(specs[name], name), made)
+                cache.put(keys[name], made_svg)
     if cache is not None:
         cache.prune()
-    return {name: svg_text or "" for name, svg_text in drawn.items()}
+    return {name: svg_text or "" for name, svg_text in sorted(drawn.items())}

@@ -182,6 +182,9 @@ def latest(rows: list[Row]) -> dict[str, list[Row]]:
 
 def _span(rows: list[Row]) -> str:
     shares = [r.share for r in rows if r.share is not None]
+    if not shares and any(r.reference == 0 for r in rows):  # nothing to compute (a lookup): the FLOPs counted
+        low, high = number(min(r.flops for r in rows)), number(max(r.flops for r in rows))
+        return f"reference 0; {low}" if low == high else f"reference 0; {low}-{high}"
     if not shares:
         return NO_REFERENCE if rows else "-"
     low, high = f"{100 * min(shares):.1f}", f"{100 * max(shares):.1f}"

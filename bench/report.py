@@ -47,6 +47,7 @@ MODELS = "models"
 SITE = "site"
 DETAILS = "details.md"
 FOLDERS = (CHARTS, MODELS, SITE, f"{SITE}/{MODELS}")  # what they hold is the report's alone: stale files go
+RETIRED = ("report.html",)  # what earlier versions wrote and this one does not: removed on the next write
 OUTPUTS = ("README.md", DETAILS, "flops.csv", "flops.json", f"{SITE}/index.html", f"{SITE}/details.html")
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@=+-]{0,79}")
 
@@ -88,6 +89,8 @@ def write(
         except (OSError, UnicodeDecodeError):
             pass
         results.write_text_atomically(target, content)
+    for name in RETIRED:
+        (where / name).unlink(missing_ok=True)
     for folder in FOLDERS:
         for old in sorted((where / folder).glob("*.*")):
             if old.is_file() and f"{folder}/{old.name}" not in published.files:

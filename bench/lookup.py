@@ -1,6 +1,7 @@
 """`nox -s lookup -- MODEL [COUNTER]`: one model's numbers in the terminal, from its records alone.
 
-Reads only results/*/MODEL/*.json (no report is written, no engine contacted): every counter at every
+Reads only results/*/MODEL/*.json (no report is written, no engine contacted; a record the last report
+found valid, by its bytes, is not validated again): every counter at every
 version, its number, its distance from the analytic reference and the causes, as one table, and the
 jobs that gave no number. Bad input is one line and exit 2.
 """
@@ -14,10 +15,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import paths, results, rows
+from bench import explain, paths, results, rows
 from bench.markdown import number, signed
+from bench.memo import Memo
 from bench.probe import variants
-from bench.report import rows_of
+from bench.reference.convention import PRESETS
 from bench.rows import Row
 
 EXIT_USAGE = 2
@@ -33,6 +35,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def known_models(where: Path) -> list[str]:
     return sorted({p.parent.name for p in where.glob("*/*/*.json")})
+
+
+def rows_of(entries: list[dict]) -> list[Row]:
+    """Each measurement's row under the default convention; one the reconciliation cannot read is shown
+    unreconciled (the report names it as a problem). Imports no chart library: this has to be quick."""
+    found = []
+    for entry in entries:
+        try:
+            reconciled = explain.reconciliations([entry], PRESETS["default"])[0]
+        except Exception:  # the report lists it, with the reason
+            reconciled = []
+        found.append(rows.build(entry, reconciled[0] if reconciled else None, PRESETS["default"]))
+    return found
 
 
 def _distance(r: Row) -> str:
@@ -83,7 +98,9 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         near = ", ".join(models[:30]) or "none: run nox -s matrix"
         print(f"error: no records of model {args.model!r} under {args.results} (models: {near})", file=sys.stderr)
         return EXIT_USAGE
-    loaded = results.load(args.results, model=args.model)
+    memo = Memo(paths.ROOT / ".matrix")  # the verdicts of the last report: a record seen valid is not checked again
+    loaded = results.load(args.results, memo, model=args.model)
+    memo.save(prune=False)
     for problem in loaded.problems:
         print(f"warning: left out {args.results / problem.path}: {problem.reason}", file=sys.stderr)
     chosen = [

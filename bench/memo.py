@@ -4,7 +4,8 @@ and each measurement's reconciliation and row.
 
 Everything is keyed by the sha256 of a record file's bytes, the convention, and a fingerprint of the
 host code and schemas that judge and reconcile it: the same key always gave the same result, so a hit
-is that result. The memo lives under .matrix/ (never in results/); one that cannot be read is
+is that result. The memo lives under .matrix/ (never in results/), in two files so that a reader that
+needs only the verdicts (nox -s lookup) does not load the reconciliations; one that cannot be read is
 started afresh, one that cannot be written only costs time next run.
 """
 
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from bench import paths
 
-FILE = "report-memo.pickle"
+VALID = "report-valid.txt"  # the fingerprint, then one digest of a valid record file per line
+RECONCILED = "report-memo.pickle"
 
 
 @cache
@@ -30,19 +32,42 @@ def fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _write(path: Path, data: bytes) -> None:
+    """Atomically (a reader never sees half a memo); a failure only costs time next run."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except OSError:
+        pass
+
+
 class Memo:
     def __init__(self, folder: Path) -> None:
-        self.path = folder / FILE
+        self.folder = folder
         self.valid: set[str] = set()
-        self.reconciled: dict[str, object] = {}
+        self._reconciled: dict[str, object] | None = None  # read on first use
         self.used: set[str] = set()
-        self.changed = False
+        self.changed = {VALID: False, RECONCILED: False}
         try:
-            saved = pickle.loads(self.path.read_bytes())
-            if saved["fingerprint"] == fingerprint():
-                self.valid, self.reconciled = set(saved["valid"]), dict(saved["reconciled"])
-        except Exception:  # missing, truncated, of another version: start afresh
+            lines = (folder / VALID).read_text().split()
+            if lines and lines[0] == fingerprint():
+                self.valid = set(lines[1:])
+        except (OSError, UnicodeDecodeError):
             pass
+
+    @property
+    def reconciled(self) -> dict[str, object]:
+        if self._reconciled is None:
+            self._reconciled = {}
+            try:
+                saved = pickle.loads((self.folder / RECONCILED).read_bytes())
+                if saved["fingerprint"] == fingerprint():
+                    self._reconciled = dict(saved["reconciled"])
+            except Exception:  # missing, truncated, of another version: start afresh
+                pass
+        return self._reconciled
 
     def is_valid(self, digest: str) -> bool:
         self.used.add(digest)
@@ -51,7 +76,7 @@ class Memo:
     def add_valid(self, digest: str) -> None:
         self.used.add(digest)
         self.valid.add(digest)
-        self.changed = True
+        self.changed[VALID] = True
 
     def get(self, key: str) -> object | None:
         self.used.add(key)
@@ -60,24 +85,19 @@ class Memo:
     def put(self, key: str, value: object) -> None:
         self.used.add(key)
         self.reconciled[key] = value
-        self.changed = True
+        self.changed[RECONCILED] = True
 
-    def save(self) -> None:
-        """Keep what this report used, drop the rest."""
-        if not self.changed and self.used >= self.valid | set(self.reconciled):
+    def save(self, prune: bool = True) -> None:
+        """Keep what was added; with `prune` (a whole report), drop what this one did not use."""
+        valid = self.valid & self.used if prune else self.valid
+        if self.changed[VALID] or valid != self.valid:
+            _write(self.folder / VALID, "\n".join([fingerprint(), *sorted(valid)]).encode() + b"\n")
+        if self._reconciled is None:
             return
-        kept = {
-            "fingerprint": fingerprint(),
-            "valid": sorted(self.valid & self.used),
-            "reconciled": {k: v for k, v in self.reconciled.items() if k in self.used},
-        }
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            partial.write_bytes(pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(partial, self.path)  # a reader never sees half a memo
-        except OSError:
-            pass
+        reconciled = {k: v for k, v in self._reconciled.items() if k in self.used or not prune}
+        if self.changed[RECONCILED] or len(reconciled) != len(self._reconciled):
+            kept = {"fingerprint": fingerprint(), "reconciled": reconciled}
+            _write(self.folder / RECONCILED, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def key(*parts: str) -> str:

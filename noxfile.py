@@ -1,4 +1,5 @@
-"""Sessions: `nox -s matrix`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`, `nox -s lookup`.
+"""Sessions: `nox -s matrix`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`, `nox -s lock`,
+`nox -s lookup`.
 The work lives in bench/."""
 
 import hashlib
@@ -49,6 +50,15 @@ def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Resolve docker/requirements/*.in into hash locks (uv) and pin each local base's Debian packages
+    (`-- --upgrade`: the newest the pins and the archive allow; then compare with `nox -s report -- --compare`)."""
+    _install(session, "bench/requirements.txt")
+    session.install("uv==0.13.9")
+    session.run("python", "-m", "bench.lock", *session.posargs)
 
 
 @nox.session

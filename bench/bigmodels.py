@@ -1,4 +1,6 @@
-"""Models too big to hold: LLaMA-7B- and 70B-shaped decoders, counted without their weights.
+"""Models too big to hold: LLaMA-7B- and 70B-shaped decoders, counted without their weights; and any
+definition whose parameters and activations alone outgrow a probe's memory (`too_big`), found before a
+container starts.
 
 Their definitions are the zoo's llama kind at the published sizes; they travel to the probe like a
 user's (bench/models.payload) and run only when named (`--models llama-7b`). Only the counters in
@@ -7,6 +9,9 @@ weights' size as the reason, and no container is started for it.
 """
 
 from __future__ import annotations
+
+import math
+import re
 
 from bench.probe import catalog, zoo
 from bench.reference.formulas import analyse
@@ -45,4 +50,30 @@ def why_not(definition: dict, kind: str, job: str) -> str:
     return (
         f"{counts} needs the model built with real weights: {params:,} float32 parameters are {size:,.1f} GiB;"
         f" counted on shapes alone only by {', '.join(sorted(catalog.ABSTRACT))}"
+    )
+
+
+def memory_bytes(text: str) -> int:
+    """A Docker memory size (`8g`, `512m`, `70000000`) in bytes."""
+    match = re.fullmatch(r"(\d+)([bkmg]?)", text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a Docker memory size")
+    return int(match[1]) * 1024 ** "bkmg".index(match[2] or "b")
+
+
+def too_big(definition: dict, memory: str) -> str:
+    """Why a definition cannot be built within `memory` ("" when it may be): its float32 parameters and
+    every layer's output, a floor under what any build needs. Code (models/<name>.py) and models counted
+    on shapes alone are not judged here."""
+    if is_abstract(definition) or not definition.get("layers"):
+        return ""
+    costs = analyse(definition)
+    params = sum(cost.params for cost in costs)
+    activations = sum(math.prod(cost.out_shape) for cost in costs)
+    need = (params + activations) * BYTES_PER_PARAMETER
+    if need <= memory_bytes(memory):
+        return ""
+    return (
+        f"too big to hold: {params:,} parameters and {activations:,} activation values are"
+        f" {need / 1024**3:,.1f} GiB as float32, more than the probe's memory ({memory}, --memory)"
     )

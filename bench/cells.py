@@ -91,6 +91,16 @@ CELL_KEYS = {
     "variants": "names",
 }
 BASE_KEYS = {key: "text" for key in ("python", "requirements", "image", "suite", "unavailable")}
+# values that become paths, image names or command arguments: one name each, nothing that climbs out
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+FORMS = {
+    "name": (re.compile(r"[a-z0-9][a-z0-9._-]*"), "lower-case letters, digits, '.', '_' and '-'"),
+    "dockerfile": (FILE_NAME, "a file name in docker/: letters, digits, '.', '_' and '-'"),
+    "requirements": (FILE_NAME, "a file name in docker/requirements/: letters, digits, '.', '_' and '-'"),
+    "python": (re.compile(r"[0-9]+\.[0-9]+"), "a Python version such as 3.11"),
+    "suite": (re.compile(r"[a-z]+"), "a Debian suite such as bookworm"),
+    "image": (re.compile(r"[a-z0-9][a-z0-9._/:@-]*"), "an image reference such as python:3.11-slim"),
+}
 _SHAPES = {
     "text": ("a string", lambda v: isinstance(v, str)),
     "names": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)),
@@ -120,8 +130,17 @@ def _check_keys(where: str, raw: dict, keys: dict[str, str]) -> None:
             raise CellError(f"{where}: key {key!r} must be {words}, not {type(value).__name__} {str(value)[:60]!r}")
 
 
+def _check_forms(where: str, raw: dict) -> None:
+    """Each value that becomes a path, an image or an argument is one plain name (`../../x` is not)."""
+    for key, value in raw.items():
+        form, words = FORMS.get(key, (None, ""))
+        if form is not None and not form.fullmatch(value):
+            raise CellError(f"{where}: key {key!r} must be {words}, not {value[:60]!r}")
+
+
 def _base(cell: str, kind: str, raw: dict) -> Base:
     _check_keys(f"cell {cell}: {kind} base", raw, BASE_KEYS)
+    _check_forms(f"cell {cell}: {kind} base", {k: v for k, v in raw.items() if k != "unavailable"})
     if raw.get("unavailable"):
         return Base(kind=kind, unavailable=raw["unavailable"])
     where = "image" if kind == "registry" else "suite"
@@ -140,6 +159,9 @@ def _cell(raw: dict, number: int) -> Cell:
     missing = [key for key in ("name", "framework", "summary") if key not in raw]
     if missing:
         raise CellError(f"cell {name}: missing key {', '.join(map(repr, missing))}")
+    _check_forms(f"cell {name!r}", {k: raw[k] for k in ("name", "dockerfile") if k in raw})
+    if not (paths.DOCKER / raw.get("dockerfile", "Dockerfile")).is_file():
+        raise CellError(f"cell {name}: docker/{raw.get('dockerfile', 'Dockerfile')} is missing")
     unknown = [c for c in raw.get("counters", []) if c not in catalog.COUNTERS]
     if unknown:
         raise CellError(f"cell {name}: unknown counters {unknown} (the probe knows {sorted(catalog.COUNTERS)})")

@@ -12,12 +12,31 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from bench import bases, cells, charts, compare, context, engine, matrix, models, paths, report, results, runner
+from bench import (
+    bases,
+    bigmodels,
+    cells,
+    charts,
+    compare,
+    context,
+    engine,
+    images,
+    matrix,
+    models,
+    paths,
+    report,
+    results,
+    runner,
+    stamp,
+    verify,
+)
 from bench.memo import Memo
 from bench.progress import Progress, say
 from bench.reference import convention
@@ -61,20 +80,22 @@ def _memory(text: str) -> str:
     match = _SIZE.fullmatch(text.strip())
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a Docker memory size (digits, then b, k, m or g; e.g. 4g)")
-    size = int(match[1]) * 1024 ** "bkmg".index((match[2] or "b").lower())
-    if size < MIN_MEMORY:
+    if bigmodels.memory_bytes(match[0]) < MIN_MEMORY:
         raise argparse.ArgumentTypeError(f"{text!r} is below the minimum of {MIN_MEMORY // 1024**2}m")
     return match[0].lower()
 
 
 def _seconds(text: str) -> float:
-    """A timeout: a finite number of seconds above 0 (0, nan or inf would never or always stop a probe)."""
+    """A timeout: a finite number of seconds above 0 (0, nan or inf would never or always stop a probe), and
+    at most a day (1e308 would overflow every deadline computed from it)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds above 0")
+    if value > runner.MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {runner.MAX_TIMEOUT_S:g} seconds (a day)")
     return value
 
 
@@ -111,6 +132,13 @@ def _cpus(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of CPUs above 0 (e.g. 1.5)")
     return value
+
+
+def _registry(text: str) -> str:
+    try:
+        return images.check_registry(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _engine(text: str) -> str:
@@ -168,7 +196,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--results", type=Path, default=paths.RESULTS)
     run.add_argument(
-        "--probe-timeout", type=_seconds, default=600.0, help="seconds before a probe is stopped (a number above 0)"
+        "--probe-timeout",
+        type=_seconds,
+        default=600.0,
+        help="seconds before a job is stopped (above 0, at most a day)",
     )
     run.add_argument(
         "--memory", type=_memory, default="8g", help="memory limit of a probe's container (e.g. 4g; at least 64m)"
@@ -191,6 +222,21 @@ def _parser() -> argparse.ArgumentParser:
         " or the local socket)",
     )
     run.add_argument("--shard", type=_shard, help="run the i-th of n stable subsets of the cells (i/n), for CI jobs")
+    run.add_argument(
+        "--registry",
+        type=_registry,
+        metavar="HOST[:PORT][/PREFIX]",
+        help="pull each cell's image from this registry (tagged by its inputs hash) instead of building it, and"
+        " push the images built here",
+    )
+    run.add_argument(
+        "--verify",
+        type=_count,
+        metavar="N",
+        help="re-measure N recorded jobs drawn at random (into a scratch folder: results/ is not touched) and fail"
+        " naming any number that differs",
+    )
+    run.add_argument("--seed", type=int, help="the seed --verify draws with (default: a new one, printed)")
 
     rep = commands.add_parser("report", help="write results/README.md from the JSON under results/")
     rep.add_argument("--results", type=Path, default=paths.RESULTS)
@@ -219,9 +265,18 @@ def _wheelhouses(given: list[str]) -> tuple[Path, ...]:
     return tuple(Path(f) for f in folders if Path(f).is_dir())
 
 
-def _report(where: Path, used: Convention = convention.PRESETS["default"]) -> None:
-    """Rewrite the report; each record it had to leave out is one line on stderr, and no failure."""
+def _report(where: Path, used: Convention = convention.PRESETS["default"], if_changed: bool = False) -> None:
+    """Rewrite the report (`if_changed`: only when its records or code changed since it was written); each
+    record it had to leave out is one line on stderr, and no failure. A folder it cannot write to is
+    refused before any work."""
+    results.ensure_writable(where)
+    results.ensure_writable(where / report.CHARTS)
+    inputs = stamp.digest(where, str(used))
+    if if_changed and stamp.current(where) == inputs:
+        say(f"report: {where} is up to date (no record and no report code changed since it was written)")
+        return
     path, problems = report.write(where, used, charts.Cache(paths.CHARTS), Memo(paths.ROOT / ".matrix"))
+    stamp.write(where, inputs)
     for problem in problems:
         print(f"warning: left out {where / problem.path}: {problem.reason}", file=sys.stderr)
     plural = "s" * (len(problems) != 1)
@@ -246,8 +301,16 @@ def _matrix(args: argparse.Namespace) -> int:
         workers=args.jobs,
         force=args.force,
         models={model.name: model for model in chosen},
+        registry=args.registry,
     )
+    if args.verify:
+        return _verify(args, selected, [m.name for m in chosen], options)
     results.ensure_writable(args.results)
+    if results.project_commit().endswith(results.DIRTY):
+        say(
+            "warning: the checkout differs from its commit outside results/: what is measured now is recorded as"
+            f" from a dirty tree ({results.DIRTY}) and marked so in the report; commit first to publish it"
+        )
     engines = engine.engines(args.engine)
     for each in engines:
         removed = runner.remove_leftovers(each.client)
@@ -257,18 +320,40 @@ def _matrix(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         summary = matrix.run(engines, selected, [m.name for m in chosen], options, progress, cancel)
-    except BaseException as error:
+    except BaseException:
         cancel.set()
-        runner.stop_all()
-        progress.stop()
-        if isinstance(error, (KeyboardInterrupt, Stopped, matrix.Cancelled)):
-            _report(args.results)  # what was measured before the stop is in the report too
+        runner.stop_all()  # the records stay; the report is rewritten by the next run or `nox -s report`
         raise
     finally:
         progress.stop()
     say(matrix.describe(summary, time.monotonic() - started))
-    _report(args.results)
+    _report(args.results, if_changed=True)
     return EXIT_FAILED_CELLS if summary.counts["failed"] or summary.broken else 0
+
+
+LATER = " (the report: by the next run, or nox -s report)"
+
+
+def _verify(args: argparse.Namespace, selected: list, names: list[str], options: matrix.Options) -> int:
+    """Re-measure a seeded random draw of recorded jobs in a scratch folder; 1 when any number differs."""
+    seed = args.seed if args.seed is not None else verify.new_seed()
+    drawn = verify.draw(options.results, matrix.plan(selected, names, options.models), args.verify, seed)
+    say(f"verify: re-measuring {len(drawn)} recorded job(s) drawn with --seed {seed}")
+    if not drawn:
+        raise ValueError("verify: no recorded measurement among the chosen cells and models to draw from")
+    engines = engine.engines(args.engine)
+    with tempfile.TemporaryDirectory(prefix="flops-matrix-verify-") as scratch:
+        again = replace(options, results=Path(scratch), force=True, only=frozenset(drawn))
+        progress, cancel = Progress(), threading.Event()
+        try:
+            matrix.run(engines, selected, names, again, progress, cancel)
+        finally:
+            progress.stop()
+        differences = verify.differences(options.results, Path(scratch), drawn)
+    for line in differences:
+        print(f"verify: {line}", file=sys.stderr)
+    say(f"verify: {len(drawn) - len(differences)} of {len(drawn)} give the recorded numbers (--seed {seed})")
+    return EXIT_FAILED_CELLS if differences else 0
 
 
 class Stopped(Exception):
@@ -301,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     except Stopped as stop:
-        print(f"error: stopped by {stop}; results written so far are kept", file=sys.stderr)
+        print(f"error: stopped by {stop}; results written so far are kept{LATER}", file=sys.stderr)
         return 128 + signal.SIGTERM
     except (KeyboardInterrupt, matrix.Cancelled):
-        print("error: interrupted; results written so far are kept", file=sys.stderr)
+        print(f"error: interrupted; results written so far are kept{LATER}", file=sys.stderr)
         return 130

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def plain(text: str) -> str:
+    """Text without terminal escapes (the colour codes build tools and frameworks print)."""
+    return _ESCAPES.sub("", text)
+
 
 def first_line(error: Exception | str) -> str:
     """The first line of an error, trimmed to its cause, short enough for a one-line message."""

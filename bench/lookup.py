@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import explain, paths, results, rows
+from bench import explain, paths, results, rows, seal
 from bench.markdown import number, signed
 from bench.memo import Memo
 from bench.probe import variants
@@ -101,15 +101,14 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
     memo = Memo(paths.ROOT / ".matrix")  # the verdicts of the last report: a record seen valid is not checked again
     loaded = results.load(args.results, memo, model=args.model)
     memo.save(prune=False)
-    for problem in loaded.problems:
+    records, edited = seal.split(loaded.records, args.results)  # as the report: an edited record is left out
+    for problem in [*loaded.problems, *edited]:
         print(f"warning: left out {args.results / problem.path}: {problem.reason}", file=sys.stderr)
     chosen = [
-        e
-        for e in loaded.records
-        if args.counter in (None, e["job"], variants.split(e["job"])[0]) and e["kind"] == "count"
+        e for e in records if args.counter in (None, e["job"], variants.split(e["job"])[0]) and e["kind"] == "count"
     ]
     if not chosen:
-        jobs = sorted({e["job"] for e in loaded.records if e["kind"] == "count"})
+        jobs = sorted({e["job"] for e in records if e["kind"] == "count"})
         print(
             f"error: model {args.model!r} has no records of counter {args.counter!r} (counters: {', '.join(jobs)})",
             file=sys.stderr,

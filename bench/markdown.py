@@ -2,7 +2,7 @@
 
 Every string a record holds (a model, cell, counter or layer name, a reason, a node name) is
 untrusted: it goes through `text` or `code` before it reaches the page, so a `|`, a newline,
-`<script>` or a backtick can neither break a table row nor inject markup. What the report builds
+`<script>`, a backtick or a `[link](...)` can neither break a table row nor inject markup. What the report builds
 itself from escaped parts is `Markup` and is left as it is.
 """
 
@@ -23,7 +23,8 @@ def text(value: object) -> Markup:
     if isinstance(value, Markup):
         return value
     flat = _NEWLINES.sub(" ", str(value))
-    return Markup(html.escape(flat.replace("\\", "\\\\").replace("`", "\\`"), quote=False))
+    escaped = flat.replace("\\", "\\\\").replace("`", "\\`").replace("[", "\\[").replace("]", "\\]")
+    return Markup(html.escape(escaped, quote=False))
 
 
 def code(value: object) -> Markup:

@@ -22,7 +22,7 @@ import docker
 import docker.errors
 import requests
 
-from bench import bigmodels, context, images, models, paths, results, runner
+from bench import bases, bigmodels, context, images, models, paths, results, runner, seal
 from bench.bases import BaseUnavailable
 from bench.cells import Cell
 from bench.engine import Engine
@@ -41,6 +41,8 @@ class Options:
     limits: runner.Limits = runner.Limits()
     workers: int = 1  # cells at a time on each engine
     force: bool = False  # re-measure jobs whose results are recorded
+    registry: str | None = None  # HOST[:PORT][/PREFIX]: pull images built elsewhere, push those built here
+    only: frozenset[results.Key] | None = None  # run these of the planned jobs alone (None: all)
     models: dict[str, models.Model] = field(default_factory=dict)  # by name, where not the zoo's as it is
 
 
@@ -91,7 +93,7 @@ def _recorded_host(where: Path, key: results.Key, status: str) -> dict:
     except (OSError, ValueError):
         return {}
     host = entry.get("host") if isinstance(entry, dict) else None
-    return host if isinstance(host, dict) else {}
+    return host if isinstance(host, dict) and not seal.edited(entry) else {}  # an edited one is measured again
 
 
 def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
@@ -136,6 +138,8 @@ def run(
     """Every cell once, on whichever engine's worker is free first."""
     summary = Summary()
     keys = plan(cells, models, options.models)
+    if options.only is not None:
+        keys = {cell: [k for k in planned if k in options.only] for cell, planned in keys.items()}
     pending = sorted(cells, key=lambda cell: -_expected_seconds(options.results, keys[cell.name]))
     take = threading.Lock()
 
@@ -218,17 +222,19 @@ def _cell(
     keys = _not_for_this_model(options, keys, host, summary, progress)
     if not keys:
         return
-    try:
-        with _locked(f"base-{engine.url}"):
-            base = engine.bases(options.base_mode, options.mirror).resolve(cell)
-    except BaseUnavailable as why:
-        say(f"not run: {why}", cell.name)
-        _write_all(options.results, keys, "not-run", str(why), "", host, summary, progress)
+    declared, unavailable = declarations(cell, options.base_mode)
+    if not declared:
+        say(f"not run: {unavailable}", cell.name)
+        _write_all(options.results, keys, "not-run", unavailable, "", host, summary, progress)
         return
-    build_context = context.assemble(cell, base, options.ca_bundle, list(options.wheelhouses), engine.arch)
     chosen = options.models
-    wanted = {key: inputs_key(build_context.inputs_hash, key, _definition(chosen, key.model)) for key in keys}
-    todo = [k for k in keys if options.force or not _recorded(options.results, k, wanted[k], cell)]
+    wanted = {
+        kind: {key: inputs_key(d.inputs_hash, key, _definition(chosen, key.model)) for key in keys}
+        for kind, d in declared.items()
+    }
+    todo = [
+        k for k in keys if options.force or not any(_recorded(options.results, k, w[k], cell) for w in wanted.values())
+    ]
     if len(todo) < len(keys):
         with summary.lock:
             summary.cached += len(keys) - len(todo)
@@ -238,36 +244,83 @@ def _cell(
         return
     try:
         with _locked(f"image-{engine.url}-{cell.name}"):
-            image = images.ensure(engine.client, cell, base, build_context)
+            image = _image(engine, cell, declared, options)
+    except BaseUnavailable as why:
+        say(f"not run: {why}", cell.name)
+        _write_all(options.results, todo, "not-run", str(why), "", host, summary, progress)
+        return
     except images.BuildFailed as failure:
         progress.fail(cell.name, str(failure))
         _write_all(options.results, todo, "failed", str(failure), failure.log_tail, host, summary, progress)
         return
+    wanted_here = wanted[image.declaration.base.kind]
     with summary.lock:
         (summary.built if image.built else summary.reused).append(cell.name)
     provenance = host | {"image": image.provenance()}
-    extra = models.payload([chosen[name] for name in sorted({k.model for k in todo}) if name in chosen])
-    for run in runner.run_cell(engine.client, image.tag, cell.name, todo, cell.env, options.limits, extra=extra):
-        if cancel.is_set():
-            raise Cancelled
-        predicted = cell.expected(run.key.job, run.key.model)
-        expected = predicted or cell.may_fail.get(run.key.job, "")
-        surprise = bool(predicted)  # a count where cells.toml predicts a failure
-        _record(
-            options.results, run, provenance | {"inputs_key": wanted[run.key]}, summary, progress, expected, surprise
-        )
-        finished.add(run.key)
+    for group in containers(todo, chosen):
+        extra = models.payload([chosen[name] for name in sorted({k.model for k in group}) if name in chosen])
+        for run in runner.run_cell(engine.client, image.tag, cell.name, group, cell.env, options.limits, extra=extra):
+            if cancel.is_set():
+                raise Cancelled
+            predicted = cell.expected(run.key.job, run.key.model)
+            expected = predicted or cell.may_fail.get(run.key.job, "")
+            surprise = bool(predicted)  # a count where cells.toml predicts a failure
+            host = provenance | {"inputs_key": wanted_here[run.key]}
+            _record(options.results, run, host, summary, progress, expected, surprise)
+            finished.add(run.key)
+
+
+def containers(keys: list[results.Key], chosen: dict[str, models.Model]) -> list[list[results.Key]]:
+    """The jobs of one cell, split by the container they run in: a user's code (models/<name>.py) runs in
+    one of its own, never beside another model's jobs, so that what it does can touch no other record."""
+    code = sorted({k.model for k in keys if k.model in chosen and chosen[k.model].definition.get("python")})
+    shared = [k for k in keys if k.model not in code]
+    return [group for group in [shared, *([k for k in keys if k.model == name] for name in code)] if group]
+
+
+def declarations(cell: Cell, mode: str) -> tuple[dict[str, context.Declaration], str]:
+    """The cell's declared image on each base the mode allows (kind -> declaration, in the order they are
+    tried), and why none is, when none is: computed from the repository alone, no engine asked."""
+    declared, reasons = {}, []
+    for kind in bases.kinds(mode):
+        try:
+            declared[kind] = context.declare(cell, bases.declare(cell, kind))
+        except (BaseUnavailable, context.ContextError) as why:
+            reasons.append(f"{kind} base: {why}")
+    return declared, "; ".join(reasons)
+
+
+def _image(engine: Engine, cell: Cell, declared: dict[str, context.Declaration], options: Options) -> images.CellImage:
+    """An image made for any allowed base (the engine's, else the registry's), else one built here on
+    the first base the engine can have."""
+    for declaration in declared.values():
+        found = images.find(engine.client, declaration, options.registry)
+        if found is not None:
+            return found
+    with _locked(f"base-{engine.url}"):
+        base = engine.bases(options.base_mode, options.mirror).resolve(cell)
+    try:
+        built = context.assemble(declared[base.kind], options.ca_bundle, list(options.wheelhouses), engine.arch)
+    except context.ContextError as error:
+        raise images.BuildFailed(f"build not started: {error}", "") from None
+    return images.build(engine.client, cell, base, built, options.registry)
 
 
 def _not_for_this_model(
     options: Options, keys: list[results.Key], host: dict, summary: Summary, progress: Progress
 ) -> list[results.Key]:
     """Record the jobs that cannot take their model (too big to hold for a counter that needs its
-    weights) as not run, with the reason; the keys left to run."""
-    left = []
+    weights, or for the probe's memory) as not run, with the reason; the keys left to run."""
+    left, told = [], set()
     for key in keys:
         model = options.models.get(key.model)
         reason = model.why_not(key.kind, key.job) if model else ""
+        definition = model.definition if model else zoo.MODELS[key.model]
+        too_big = bigmodels.too_big(definition, options.limits.memory)
+        if too_big and not reason and key.model not in told:
+            say(f"{key.model}: not run: {too_big}", key.cell)  # once per model: every job has the same reason
+            told.add(key.model)
+        reason = reason or too_big
         if reason:
             _write_all(options.results, [key], "not-run", reason, "", host, summary, progress)
         else:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from bench import batching, charts, explain, export, front, page, peers, published_rows, results, rows, variations
+from bench import batching, charts, explain, export, front, page, peers, published_rows, results, rows, seal, variations
 from bench import memo as bench_memo
 from bench.cells import order_key
 from bench.markdown import Markup, code, join, number, table, text
@@ -74,11 +74,22 @@ def write(
     memo: Memo | None = None,
 ) -> tuple[Path, list[Problem]]:
     """Rewrite every output atomically, file by file (results.Unwritable when one cannot be), and remove
-    the pages and charts of models no longer reported; the records left out, and why. Charts in `cache`
-    are not drawn again, records `memo` has seen are neither validated nor reconciled again, and a file
-    whose text is already on disk is left untouched."""
+    the pages and charts of models no longer reported; the records left out (unreadable, invalid, edited after
+    measurement), and why. Charts in `cache` are not drawn again, records `memo` has seen are neither checked
+    nor reconciled again, and a file whose text is already on disk is left untouched."""
     loaded = results.load(where, memo)
-    published = publish(loaded.records, convention, loaded.problems, cache, memo and (memo, loaded.digests))
+    records, digests, edited = [], [], []
+    for entry, digest in zip(loaded.records, loaded.digests, strict=True):
+        if memo is None or not memo.is_valid(f"sealed:{digest}"):
+            kept, found = seal.split([entry], where)
+            edited += found
+            if not kept:
+                continue
+            if memo is not None:
+                memo.add_valid(f"sealed:{digest}")
+        records.append(entry)
+        digests.append(digest)
+    published = publish(records, convention, [*loaded.problems, *edited], cache, memo and (memo, digests))
     if memo is not None:
         memo.save()
     for name, content in published.files.items():
@@ -423,7 +434,7 @@ def _skipped(unsupported: list[str]) -> str:
     """A long list shrinks to its size and first entry; the record keeps them all."""
     if len(unsupported) <= 2:
         return "; ".join(unsupported) or "-"
-    return f"{len(unsupported)} ops, e.g. {unsupported[0]}"
+    return f"{len(unsupported)} ops, e.g. {min(unsupported)}"
 
 
 def _versions(ok: list[dict]) -> str:

@@ -11,6 +11,7 @@ probe document, arithmetic) and sets aside, with the file and the reason, any it
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import json
@@ -27,6 +28,7 @@ from typing import NamedTuple, cast
 import jsonschema
 
 from bench import paths
+from bench.errors import plain
 from bench.memo import Memo
 from bench.probe import catalog
 
@@ -66,8 +68,8 @@ def record(
         "model": key.model,
         "job": key.job,
         "kind": key.kind,
-        "reason": reason,
-        "log_tail": log_tail,
+        "reason": plain(reason),
+        "log_tail": plain(log_tail),
         "probe": probe,
         "host": host or {},
     }
@@ -105,10 +107,12 @@ class Loaded(NamedTuple):
 
 
 def write(results: Path, entry: dict) -> Path:
-    """Store one record atomically; a success clears the failure beside it."""
+    """Store one record atomically, sealed (bench/seal.py); a success clears the failure beside it."""
+    from bench import seal  # seal reads this module's Key
+
     key = Key(entry["cell"], entry["model"], entry["job"], entry["kind"])
     target = key.path(results, entry["status"])
-    write_text_atomically(target, json.dumps(entry, indent=1, sort_keys=True) + "\n")
+    write_text_atomically(target, json.dumps(seal.sealed(entry), indent=1, sort_keys=True) + "\n")
     if entry["status"] == "ok":
         key.path(results, "failed").unlink(missing_ok=True)
     return target
@@ -258,6 +262,9 @@ def host_provenance(engine_version: str) -> dict[str, str]:
     }
 
 
+DIRTY = "+dirty"  # the end of project_commit when tracked files outside results/ differ from HEAD
+
+
 def project_commit() -> str:
     """HEAD, marked dirty when tracked files outside results/ differ from it."""
 
@@ -266,14 +273,19 @@ def project_commit() -> str:
 
     head = git("rev-parse", "HEAD") or "unknown (not a git checkout)"
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
-    return f"{head}+dirty" if dirty else head
+    return f"{head}{DIRTY}" if dirty else head
 
 
 def ensure_writable(folder: Path) -> None:
-    """Unwritable unless a file can be made in `folder` (made when missing): found before a run, not after it."""
+    """Unwritable unless files can be made in `folder`, or, where it does not exist yet, in the folder that
+    would hold it: found before a run, not after it. Nothing is left behind (a failed run makes no folder)."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
         raise Unwritable(folder, error.strerror or str(error)) from None

@@ -2,7 +2,7 @@
 
 The container is locked down: no network, a non-root user, a read-only root filesystem with a
 tmpfs for scratch and HOME, no capabilities, no-new-privileges, memory, CPU and pids limits, and a
-time limit inside the container too (coreutils `timeout`), so a probe outlives no orchestrator.
+time limit inside the container too (the probe's own --budget), so a probe outlives no orchestrator.
 The probe streams one event per line (start, done, failed). A job that crashes or hangs fails
 alone: the probe forks each job, and if the container itself dies, the jobs left get a new one.
 """
@@ -40,6 +40,9 @@ LABEL_OWNER = "org.flops-matrix.owner"  # host:pid of the orchestrator that star
 USER = "65534:65534"  # nobody
 USER_FILES = "user"  # under /probe: the user's model files and definitions (bench/models.py payload)
 GRACE_S = 30.0  # at most, beyond the probe's own limits, before the orchestrator stops waiting
+GO = "go"  # under /probe: a file per job the host lets start (probe.py --go), so no probe outlives its host
+STOP_S = 8.0  # at most, waiting for the engine to remove a container when the run is stopped
+MAX_TIMEOUT_S = 86400.0  # a job's timeout at most: a day (the container's budget and the deadlines stay finite)
 
 _live: set[docker.models.containers.Container] = set()  # this run's probe containers, for stop_all
 _live_lock = threading.Lock()
@@ -104,14 +107,16 @@ def probe_hash(job: str = "") -> str:
 
 
 def probe_command(cell: str, keys: list[Key], limits: Limits, extra: bool = False) -> list[str]:
-    """The probe for these jobs, under a container-wide time limit that coreutils enforces; `extra`:
-    with the definitions the zoo lacks (USER_FILES)."""
+    """The probe for these jobs, under a container-wide time limit it keeps itself (--budget: as the
+    container's first process, so that no process a job can reach holds the event pipe); `extra`: with
+    the definitions the zoo lacks (USER_FILES)."""
     jobs = json.dumps([[key.model, key.kind, key.job] for key in keys])
     budget = int(limits.timeout_s * len(keys) + _grace(limits) + 60)  # + importing the frameworks
     probe = [PYTHON, "/probe/probe.py", "--cell", cell, "--timeout", f"{limits.timeout_s:g}", "--jobs", jobs]
+    probe += ["--go", f"/probe/{GO}", "--budget", str(budget)]
     if extra:
         probe += ["--models-file", f"/probe/{USER_FILES}/models.json"]
-    return ["timeout", "-s", "KILL", str(budget), *probe]
+    return probe
 
 
 def _grace(limits: Limits) -> float:
@@ -168,15 +173,24 @@ def remove(container: docker.models.containers.Container) -> None:
 
 
 def stop_all() -> None:
-    """Remove every probe container this run started (on Ctrl-C or SIGTERM); never raises."""
+    """Remove every probe container this run started (on Ctrl-C or SIGTERM), in parallel and within STOP_S
+    seconds of waiting; never raises."""
     with _live_lock:
         containers = list(_live)
         _live.clear()
-    for container in containers:
+
+    def gone(container: docker.models.containers.Container) -> None:
         try:
             container.remove(force=True, v=True)
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             pass
+
+    threads = [threading.Thread(target=gone, args=(c,), daemon=True) for c in containers]  # all at once
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + STOP_S
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def run_cell(
@@ -218,6 +232,7 @@ def _one_container(
     lines: queue.Queue[bytes | None] = queue.Queue()
     reported = 0
     try:
+        _go(container, 0)
         container.start()
         threading.Thread(target=_read_lines, args=(container, lines), daemon=True).start()
         current, began, garbage = -1, time.monotonic(), b""
@@ -237,6 +252,11 @@ def _one_container(
             if event is None:
                 garbage += line
                 continue
+            misfit = _misfit(event, current, reported, len(keys))
+            if misfit:
+                container.kill()
+                yield ProbeRun(keys[reported], None, f"probe sent an event that does not fit: {misfit}", "", 0.0)
+                return
             if event["event"] == "start":
                 current, began = event["job"], time.monotonic()
                 startup = round(began - opened, 2) if reported == 0 else 0.0
@@ -244,23 +264,33 @@ def _one_container(
                 if started:
                     started(keys[current])
                 continue
-            key = keys[event["job"]]
+            key = keys[reported]
             seconds = round(time.monotonic() - began, 1)
             if event["event"] == "done":
                 try:
-                    document, failure = check(event["document"], key), ""
+                    run = ProbeRun(key, check(event["document"], key), "", "", seconds, startup)
                 except ValueError as error:
-                    document, failure = None, str(error)
-                yield ProbeRun(key, document, failure, "", seconds, startup)
+                    run = ProbeRun(key, None, str(error), "", seconds, startup)
             else:
                 tail = event.get("log_tail", "")[-TAIL_CHARS:]
-                yield ProbeRun(key, None, event["reason"][:400], tail, seconds, startup)
+                run = ProbeRun(key, None, event["reason"][:400], tail, seconds, startup)
             reported += 1
+            if reported < len(keys):
+                _go(container, reported)
+            yield run
             deadline = time.monotonic() + limits.timeout_s + _grace(limits)
         if reported < len(keys):
             yield _container_failure(container, keys[reported], stopped, garbage, limits, began)
     finally:
         remove(container)
+
+
+def _go(container: docker.models.containers.Container, index: int) -> None:
+    """Let job `index` start; a container that cannot take it is past caring (it stops for want of one)."""
+    try:
+        container.put_archive("/probe", archive({f"{GO}/{index}": b""}))
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        pass
 
 
 def _read_lines(container: docker.models.containers.Container, lines: queue.Queue) -> None:
@@ -286,6 +316,25 @@ def _event(line: bytes) -> dict | None:
     except ValueError:
         return None
     return event if isinstance(event, dict) and "job" in event and "event" in event else None
+
+
+def _misfit(event: dict, current: int, reported: int, jobs: int) -> str:
+    """Why an event does not fit the one job the probe may speak for now ("" when it fits): jobs start in
+    order, one at a time, and only the started job may end; each field has its type."""
+    job, kind = event["job"], event["event"]
+    if type(job) is not int or not 0 <= job < jobs:
+        return f"job {json.dumps(job)[:40]} is not one of the {jobs} jobs asked"
+    if kind == "start":
+        return "" if job == reported and current < reported else f"job {job} starts while job {reported} is due"
+    if kind not in ("done", "failed"):
+        return f"event {json.dumps(kind)[:40]} is none of start, done, failed"
+    if job != reported or current != reported:
+        return f"job {job} ends while job {reported} is {'running' if current == reported else 'not started'}"
+    if kind == "done" and not isinstance(event.get("document"), dict):
+        return f"job {job}'s document is not an object"
+    if kind == "failed" and not (isinstance(event.get("reason"), str) and isinstance(event.get("log_tail", ""), str)):
+        return f"job {job}'s reason or log tail is not text"
+    return ""
 
 
 def _container_failure(

@@ -17,13 +17,19 @@ def canonical(name):
 
 
 def pairs(lines):
+    """name -> version of each `name==version` line (a lock's `--hash` continuation lines skipped)."""
     found = {}
     for line in lines:
-        line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            name, version = line.split("==", 1)
-            found[canonical(name.strip())] = version.strip()
+        words = line.split("#", 1)[0].split()
+        if words and "==" in words[0]:
+            name, version = words[0].split(";", 1)[0].split("==", 1)
+            found[canonical(name)] = version
     return found
+
+
+def public(version):
+    """The version without its local label: torch's 2.13.0+cpu is 2.13.0."""
+    return version.split("+")[0]
 
 
 def main(path):
@@ -36,7 +42,7 @@ def main(path):
             continue
         if name not in pinned:
             problems.append("%s==%s is installed but not pinned" % (name, version))
-        elif version.split("+")[0] != pinned[name]:
+        elif public(version) != public(pinned[name]):
             problems.append("%s==%s is installed but %s is pinned" % (name, version, pinned[name]))
     for problem in problems:
         print("check-pins: " + problem, file=sys.stderr)

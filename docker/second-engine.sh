@@ -1,18 +1,21 @@
 #!/bin/sh
 # A second Docker engine beside the first, for running the matrix over two engines on one host:
 # its own data root, exec root, pidfile, socket and bridge. `start` prints its URL; `stop` ends it
-# (its images stay in its data root for the next start). Safe to run again.
+# (its images stay in its data root for the next start); `purge` ends it and deletes its data root,
+# so that the next start is an engine that has never built or pulled anything. Safe to run again.
 #   sh docker/second-engine.sh start   ->  unix:///run/flops-matrix-engine2/docker.sock
-#   sh docker/second-engine.sh stop
+#   sh docker/second-engine.sh stop|purge
+# More than one: FLOPS_ENGINE_NAME, FLOPS_ENGINE_BRIDGE (at most 15 characters) and
+# FLOPS_ENGINE_ADDRESS (a subnet of its own) name another.
 # Never give it --bridge=none: that removes the first engine's docker0.
 set -eu
 
-NAME=flops-matrix-engine2
+NAME=${FLOPS_ENGINE_NAME:-flops-matrix-engine2}
 RUN=/run/$NAME
 SOCKET=$RUN/docker.sock
 DATA=/var/lib/$NAME
-BRIDGE=fm-engine2
-ADDRESS=${FLOPS_ENGINE2_ADDRESS:-10.213.0.1/24}
+BRIDGE=${FLOPS_ENGINE_BRIDGE:-fm-engine2}
+ADDRESS=${FLOPS_ENGINE_ADDRESS:-${FLOPS_ENGINE2_ADDRESS:-10.213.0.1/24}}
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
@@ -43,7 +46,7 @@ start)
     done
     echo "unix://$SOCKET"
     ;;
-stop)
+stop | purge)
     if [ -f "$RUN/docker.pid" ]; then
         pid=$(cat "$RUN/docker.pid")
         $SUDO kill "$pid" 2>/dev/null || true
@@ -53,9 +56,16 @@ stop)
             sleep 1
         done
     fi
+    if [ "$1" = purge ]; then
+        # the engine's own mounts (overlay layers, netns) under its roots go before the folders
+        grep -o " $DATA[^ ]*\| $RUN[^ ]*" /proc/mounts | sort -r | while read -r mount; do
+            $SUDO umount -l "$mount" 2>/dev/null || true
+        done
+        $SUDO rm -rf "$DATA" "$RUN"
+    fi
     ;;
 *)
-    echo "usage: sh docker/second-engine.sh start|stop" >&2
+    echo "usage: sh docker/second-engine.sh start|stop|purge" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Make this Debian host ready for `nox -s matrix`: a Docker engine that answers, mmdebstrap for
-# local base images, Chromium (the test that opens results/report.html as a person would), and nox.
+# local base images, Chromium (the test that opens results/report.html as a person would),
+# docker-registry (the test that moves images through a real registry), and nox.
 # Safe to run again: each step is skipped when already done.
 set -eu
 
@@ -12,6 +13,7 @@ need_pkgs=""
 command -v dockerd >/dev/null 2>&1 || need_pkgs="$need_pkgs docker.io"
 command -v mmdebstrap >/dev/null 2>&1 || need_pkgs="$need_pkgs mmdebstrap"
 command -v chromium >/dev/null 2>&1 || need_pkgs="$need_pkgs chromium"
+command -v docker-registry >/dev/null 2>&1 || need_pkgs="$need_pkgs docker-registry"
 if [ -n "$need_pkgs" ]; then
     echo "setup: installing$need_pkgs" >&2
     $SUDO apt-get update -q

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from bench import bigmodels, matrix, models, results
+from bench import bigmodels, cells, matrix, models, results
 from bench.probe import catalog, zoo
 from bench.progress import Progress
 from bench.reference import closed_form, formulas
@@ -16,6 +17,7 @@ from bench.reference.convention import PRESETS
 from bench.reference.formulas import analyse
 
 SEVEN_B = bigmodels.MODELS["llama-7b"]
+ALL_CELLS = list(cells.load().values())
 
 
 def reference(definition: dict, convention: str = "default") -> float:
@@ -89,3 +91,49 @@ def test_the_jobs_that_need_weights_are_recorded_as_not_run_without_a_container(
     assert left == [keys[1]]
     record = json.loads(keys[0].path(tmp_path, "not-run").read_text())
     assert record["status"] == "not-run" and "needs the model built with real weights" in record["reason"]
+
+
+HUGE = """input = [1, 1000000]
+[[layers]]
+name = "wide"
+kind = "dense"
+units = {units}
+activation = "relu"
+"""
+
+
+class NoContainer:
+    """An engine that fails the test if the run gets as far as a base, an image or a container."""
+
+    url, version, arch, broken = "fake", "0", "amd64", ""
+
+    def __getattr__(self, name: str) -> object:  # its client, its bases: anything beyond the plan
+        raise AssertionError(f"the run went on towards a container (engine.{name})")
+
+
+def measured(tmp_path: Path, units: int) -> tuple[dict, BaseException | None]:
+    (tmp_path / "models").mkdir(exist_ok=True)
+    (tmp_path / "models" / "huge.toml").write_text(HUGE.format(units=units))
+    chosen = models.select(models.Request(["huge"], folder=tmp_path / "models"))
+    cell = next(c for c in ALL_CELLS if c.name == "torch-latest")
+    options = matrix.Options(results=tmp_path / "results", models={m.name: m for m in chosen})
+    try:
+        matrix.run([NoContainer()], [cell], ["huge"], options, Progress(live=False), threading.Event())
+    except AssertionError as error:
+        return {}, error
+    return {p.name: json.loads(p.read_text()) for p in (tmp_path / "results").rglob("*.json")}, None
+
+
+def test_a_layer_too_big_to_hold_is_recorded_as_such_before_any_container(tmp_path: Path) -> None:
+    found, error = measured(tmp_path, 1_000_000)  # 10^12 parameters
+    assert error is None and found
+    assert {e["status"] for e in found.values()} == {"not-run"}
+    reason = next(iter(found.values()))["reason"]
+    assert reason.startswith("too big to hold: 1,000,001,000,000 parameters") and "(8g, --memory)" in reason
+
+
+def test_a_layer_that_fits_goes_on_to_its_container(tmp_path: Path) -> None:
+    """The twin: the same layer, small, is not refused; the run goes on towards a container."""
+    found, error = measured(tmp_path, 10)
+    assert error is not None and found == {}
+    assert bigmodels.too_big(zoo.MODELS["vgg16"], "8g") == "" and bigmodels.too_big(zoo.MODELS["vgg16"], "256m")

@@ -106,6 +106,22 @@ GOOD = '[[cell]]\nname = "x"\nframework = "torch"\ncounters = ["thop"]\nsummary 
         ('cell = "x"\n', "expected only \\[\\[cell\\]\\] tables"),
         ("[[cells]]\n", "expected only \\[\\[cell\\]\\] tables, found 'cells'"),
         ("", "defines no \\[\\[cell\\]\\]"),
+        (GOOD.replace('"x"', '"../../fm-evil"'), "cell '../../fm-evil': key 'name' must be lower-case letters"),
+        (GOOD.replace('"x"', '"X"'), "cell 'X': key 'name' must be lower-case letters"),
+        (GOOD + 'dockerfile = "../../../../etc/shadow"\n', "cell 'x': key 'dockerfile' must be a file name in docker/"),
+        (GOOD + 'dockerfile = "Dockerfile.nope"\n', "cell x: docker/Dockerfile.nope is missing"),
+        (
+            GOOD + 'local = { suite = "bookworm", python = "3.11", requirements = "../../../etc/passwd" }\n',
+            "cell x: local base: key 'requirements' must be a file name in docker/requirements/",
+        ),
+        (
+            GOOD + 'local = { suite = "bookworm; rm -rf /", python = "3.11", requirements = "r" }\n',
+            "cell x: local base: key 'suite' must be a Debian suite",
+        ),
+        (
+            GOOD + 'registry = { image = "python:3.11-slim", python = "3.11 --x", requirements = "r" }\n',
+            "cell x: registry base: key 'python' must be a Python version",
+        ),
     ],
 )
 def test_a_malformed_cells_file_is_named_with_the_line_or_the_cell_and_key(
@@ -157,3 +173,11 @@ def test_an_expected_failure_can_name_the_models_it_holds_for(tmp_path: Path) ->
     bad.write_text(text + entry + 'expected_failures = { "fvcore" = { avgpol = "why" } }\n' + unavailable)
     with pytest.raises(cells.CellError, match="expected_failures names models \\['avgpol'\\]"):
         cells.load(bad)
+
+
+def test_names_that_stay_inside_docker_load(tmp_path: Path) -> None:
+    """The twin of the path checks: plain names, and the Dockerfile that is there, are taken."""
+    path = tmp_path / "cells.toml"
+    path.write_text(GOOD.replace('"x"', '"tf-1.12.0_b"') + 'dockerfile = "Dockerfile"\nlocal = { unavailable = "u" }\n')
+    (cell,) = cells.load(path).values()
+    assert (cell.name, cell.dockerfile) == ("tf-1.12.0_b", "Dockerfile")

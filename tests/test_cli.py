@@ -73,6 +73,8 @@ NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
         (["--probe-timeout", "nan"], "error: argument --probe-timeout: 'nan' must be a finite number"),
         (["--probe-timeout", "inf"], "error: argument --probe-timeout: 'inf' must be a finite number"),
         (["--probe-timeout", "soon"], "error: argument --probe-timeout: 'soon' is not a number of seconds"),
+        (["--probe-timeout", "1e308"], "error: argument --probe-timeout: '1e308' is more than 86400 seconds (a day)"),
+        (["--probe-timeout", "1e10"], "error: argument --probe-timeout: '1e10' is more than 86400 seconds (a day)"),
         (["--cells", ""], "error: argument --cells: the list '' is empty"),
         (["--cells", " , "], "error: argument --cells: the list ' , ' is empty"),
         (["--models", ""], "error: argument --models: the list '' is empty"),
@@ -101,6 +103,7 @@ def test_bad_values_are_refused_before_any_engine_is_asked(tmp_path: Path, args:
         ["--memory", "70000000"],
         ["--probe-timeout", "0.5"],
         ["--probe-timeout", "1e3"],
+        ["--probe-timeout", "86400"],
         ["--cells", "tf-1.12.0,", "--models", "seed"],
         ["--jobs", "3", "--cpus", "1.5", "--shard", "2/2", "--force"],
         ["--engine", "unix:///nonexistent/other.sock"],
@@ -189,3 +192,50 @@ def test_a_full_disk_keeps_the_earlier_report(
     assert cli.main(["report", "--results", str(tmp_path)]) == cli.EXIT_UNWRITABLE
     assert capsys.readouterr().err == f"error: cannot write {tmp_path / 'README.md'}: No space left on device\n"
     assert (tmp_path / "README.md").read_text() == earlier
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('name = "../../fm-evil"\n', "cell '../../fm-evil': key 'name' must be lower-case letters"),
+        ('name = "x"\ndockerfile = "../../../../etc/shadow"\n', "cell 'x': key 'dockerfile' must be a file name"),
+        ('name = "x"\ndockerfile = "Dockerfile.missing"\n', "cell x: docker/Dockerfile.missing is missing"),
+    ],
+)
+def test_a_cell_that_names_a_path_is_refused_before_any_engine_is_asked(
+    tmp_path: Path, entry: str, message: str
+) -> None:
+    cells_file = tmp_path / "cells.toml"
+    body = 'framework = "torch"\ncounters = ["thop"]\nsummary = "s"\nlocal = { unavailable = "u" }\n'
+    cells_file.write_text("[[cell]]\n" + entry + body)
+    where = tmp_path / "results"
+    run = bench("matrix", "--results", str(where), env={**NO_ENGINE, CELLS: str(cells_file)})
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == f"error: {cells_file}: {message}" + run.stderr.split(message, 1)[1]
+    assert len(run.stderr.strip().splitlines()) == 1 and "etc/shadow" not in run.stderr.split("not", 1)[0]
+    assert not where.exists() and not (tmp_path.parent / "fm-evil").exists()
+    cells_file.write_text('[[cell]]\nname = "x"\n' + body)  # the twin: a plain cell gets past, to the engine
+    assert bench("matrix", "--results", str(where), env={**NO_ENGINE, CELLS: str(cells_file)}).returncode == 3
+
+
+def test_a_failed_run_creates_no_results_folder(tmp_path: Path) -> None:
+    where = tmp_path / "new" / "results"
+    run = bench("matrix", "--results", str(where), env=NO_ENGINE)
+    assert run.returncode == 3 and not (tmp_path / "new").exists()
+    results.write(where, samples.ok())  # the twin: the folder appears with the first thing written
+    assert where.is_dir()
+
+
+def test_the_report_checks_it_can_write_before_it_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results.write(tmp_path, samples.ok())
+    loads: list[Path] = []
+    monkeypatch.setattr(results, "load", lambda where: loads.append(where) or results.Loaded([], [], []))
+    assert cli.main(["report", "--results", str(tmp_path)]) == 0 and loads == [tmp_path]  # the twin: writable
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(results.tempfile, "TemporaryFile", read_only)
+    loads.clear()
+    assert cli.main(["report", "--results", str(tmp_path)]) == cli.EXIT_UNWRITABLE
+    assert loads == []  # refused before reading a record

@@ -16,7 +16,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from bench import cells, matrix, paths, runner
+from bench import cells, matrix, paths, results, runner
+from tests import samples
 
 pytestmark = pytest.mark.docker
 
@@ -98,10 +99,12 @@ def test_a_dying_engine_ends_in_one_line_naming_the_cell(second_engine: str, tmp
     assert "stopped answering" in failed["reason"]
 
 
-def test_sigterm_stops_the_run_removes_its_containers_and_writes_the_report(
-    client: docker.DockerClient, tmp_path: Path
+@pytest.mark.parametrize(("number", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_run_within_10_s_removes_its_containers_and_keeps_the_records(
+    client: docker.DockerClient, tmp_path: Path, number: int, code: int
 ) -> None:
-    (tmp_path / "keep").mkdir()
+    results.write(tmp_path, samples.ok("twins", "seed", "thop", raw=7))
+    earlier = sorted(p.read_bytes() for p in tmp_path.rglob("*.json"))
     run = subprocess.Popen(
         [sys.executable, "-m", "bench", "matrix", "--results", str(tmp_path), "--base", "local"]
         + ["--cells", "twins", "--models", "seed", "--force"],
@@ -111,15 +114,17 @@ def test_sigterm_stops_the_run_removes_its_containers_and_writes_the_report(
     )
     try:
         _wait_for_probe(client)
-        run.send_signal(signal.SIGTERM)
+        run.send_signal(number)
+        sent = time.monotonic()
         _, stderr = run.communicate(timeout=120)
+        took = time.monotonic() - sent
     finally:
         run.kill()
-    assert run.returncode == 143
-    assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM")
-    assert "Traceback" not in stderr
+    assert run.returncode == code and took < 10, (took, stderr[-2000:])
+    assert stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "results written so far are kept" in stderr.strip().splitlines()[-1] and "Traceback" not in stderr
     assert client.containers.list(all=True, filters={"label": runner.LABEL}) == []
-    assert (tmp_path / "README.md").is_file()
+    assert sorted(p.read_bytes() for p in tmp_path.rglob("*.json")) == earlier
 
 
 def _wait_for_probe(client: docker.DockerClient, seconds: float = 600) -> None:

@@ -74,3 +74,26 @@ def test_markup_the_report_built_is_left_as_it_is() -> None:
     cell = markdown.join("<br>", [markdown.text("1 (thop)"), markdown.text("2 (<b>)")])
     row = markdown.table(["x"], [[cell]]).splitlines()[2]
     assert row == "| 1 (thop)<br>2 (&lt;b&gt;) |"
+
+
+LINKS = ["[text](javascript:alert(1))", "[click](https://evil.example/)", "![img](https://evil.example/x.png)"]
+
+
+def rendered(source: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").render(source)
+
+
+@pytest.mark.parametrize("value", LINKS)
+def test_a_link_in_a_record_stays_text(value: str) -> None:
+    page = rendered(markdown.table(["why"], [[value]]) + "\n" + markdown.text(value) + "\n")
+    assert "<a " not in page and "<img " not in page
+    assert page.count(value.replace("&", "&amp;")) == 2  # shown as it was written
+
+
+def test_a_link_escaped_only_as_html_is_seen_to_live() -> None:
+    """The twin: html escaping alone leaves the link live."""
+    import html
+
+    assert "<a href" in rendered(html.escape(LINKS[1], quote=False))

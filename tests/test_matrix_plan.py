@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import cells, matrix, paths, results, runner
+from bench import cells, matrix, models, paths, results, runner
 from bench.probe import zoo
 from bench.progress import Progress
 
@@ -137,3 +137,22 @@ def test_a_counters_own_probe_module_keys_that_counter_alone(tmp_path: Path, mon
         handle.write("# changed\n")
     assert all(after[job] != key for job, key in keys().items())  # a shared file: every job again
     runner.probe_hash.cache_clear()
+
+
+def test_a_users_code_runs_in_a_container_of_its_own() -> None:
+    chosen = {m.name: m for m in models.select(models.Request(["seed", "mine_code", "seed-conv", "mine"]))}
+    keys = [results.Key("torch-latest", name, job) for name in chosen for job in ("thop", "fvcore")]
+    groups = matrix.containers(keys, chosen)
+    assert [sorted({k.model for k in group}) for group in groups] == [["mine", "seed", "seed-conv"], ["mine_code"]]
+    assert sorted(map(str, (k for group in groups for k in group))) == sorted(map(str, keys))  # every job, once
+    assert matrix.containers([k for k in keys if k.model != "mine_code"], chosen) == [
+        [k for k in keys if k.model != "mine_code"]
+    ]
+
+
+def test_one_container_for_all_would_put_the_code_beside_the_others() -> None:
+    """The twin: the grouping the test demands is not what a single container gives."""
+    chosen = {m.name: m for m in models.select(models.Request(["seed", "mine_code"]))}
+    keys = [results.Key("torch-latest", name, "thop") for name in chosen]
+    assert matrix.containers(keys, chosen) != [keys]
+    assert matrix.containers(keys, {}) == [keys]  # without knowing it is code, nothing would split it

@@ -14,12 +14,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import paths, results
+import pytest
+
+from bench import cells, matrix, paths, results
 from bench.counters import adapter_for, tf_profiler
 from bench.probe import variants
 from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS, parse
 from bench.reference.formulas import analyse
+from bench.results import DIRTY
 
 CONVENTIONS = (PRESETS["default"], PRESETS["macs"], parse("mac=1,act:tanh=4"))
 
@@ -105,8 +108,67 @@ def check_a_rule_model_of_another_version_leaves_a_residual(where: Path) -> None
     assert [r.place for r in reconcile(thop, PRESETS["default"]).residuals] == ["conv"]
 
 
+def check_every_record_is_from_a_commit(where: Path) -> int:
+    """No record was measured from code that no commit holds (a dirty tree)."""
+    entries = results.load(where).records
+    dirty = [(e["cell"], e["model"], e["job"]) for e in entries if e["host"].get("project_commit", "").endswith(DIRTY)]
+    assert not dirty, f"measured from a dirty tree: {dirty[:5]}"
+    return len(entries)
+
+
+def check_every_record_stands_for_todays_inputs(where: Path) -> int:
+    """Each record's inputs key is the one today's declared inputs give (so a fresh clone, on any engine,
+    finds it and runs nothing), or it is a not-run record, which keys nothing."""
+    declared_in = {name: matrix.declarations(cell, "auto")[0] for name, cell in cells.load().items()}
+    stale, found = [], 0
+    for entry in results.load(where).records:
+        if entry["status"] == "not-run":
+            continue
+        key = results.Key(entry["cell"], entry["model"], entry["job"], entry["kind"])
+        declared = declared_in[key.cell]
+        definition = entry["probe"]["definition"] if entry["probe"] else None
+        wanted = {matrix.inputs_key(d.inputs_hash, key, definition) for d in declared.values()}
+        if entry["host"].get("inputs_key") not in wanted:
+            stale.append((key.cell, key.model, key.job))
+        found += 1
+    assert not stale, f"{len(stale)} records are not for today's inputs, e.g. {stale[:3]}"
+    return found
+
+
+def test_every_committed_record_was_measured_from_a_commit() -> None:
+    assert check_every_record_is_from_a_commit(paths.RESULTS) >= 1000
+
+
+def test_a_record_from_a_dirty_tree_is_refused(tmp_path: Path) -> None:
+    copied = tmp_path / "tf-1.12.0" / "seed"
+    copied.mkdir(parents=True)
+    record = find(paths.RESULTS, "tf-1.12.0", "seed", "tf-profiler-seed")
+    record["host"]["project_commit"] += DIRTY
+    (copied / "tf-profiler-seed.json").write_text(json.dumps(record))
+    with pytest.raises(AssertionError, match="dirty tree"):
+        check_every_record_is_from_a_commit(tmp_path)
+
+
+def test_every_committed_record_stands_for_todays_inputs() -> None:
+    assert check_every_record_stands_for_todays_inputs(paths.RESULTS) >= 1000
+
+
+def test_a_changed_lock_makes_the_committed_records_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copied = tmp_path / "tf-1.12.0" / "seed"
+    copied.mkdir(parents=True)
+    shutil.copy(paths.RESULTS / "tf-1.12.0" / "seed" / "tf-profiler-seed.json", copied)
+    assert check_every_record_stands_for_todays_inputs(tmp_path) == 1
+    locks = tmp_path / "requirements"
+    shutil.copytree(paths.REQUIREMENTS, locks)
+    lock = locks / "tf-1.12.0-py27.txt"
+    lock.write_text(lock.read_text() + "# one more line\n")
+    monkeypatch.setattr(paths, "REQUIREMENTS", locks)
+    with pytest.raises(AssertionError, match="not for today's inputs"):
+        check_every_record_stands_for_todays_inputs(tmp_path)
+
+
 def test_every_committed_measurement_reconciles_to_zero() -> None:
-    assert check_every_measurement_reconciles_to_zero(paths.RESULTS) >= 14 * len(CONVENTIONS)
+    assert check_every_measurement_reconciles_to_zero(paths.RESULTS) >= 1000 * len(CONVENTIONS)
 
 
 def test_the_tf_rule_model_says_of_every_committed_node_what_tensorflow_said() -> None:

@@ -227,8 +227,8 @@ def test_a_folder_under_a_regular_file_is_unwritable(tmp_path: Path) -> None:
     for attempt in (lambda: results.ensure_writable(where), lambda: results.write(where, samples.ok())):
         with pytest.raises(results.Unwritable, match=f"cannot write {tmp_path / 'file'}.*: Not a directory"):
             attempt()
-    results.ensure_writable(tmp_path / "fine")  # the twin: a folder that can be made is writable
-    assert list((tmp_path / "fine").iterdir()) == []
+    results.ensure_writable(tmp_path / "fine" / "deeper")  # the twin: a folder that can be made is writable
+    assert list(tmp_path.iterdir()) == [tmp_path / "file"]  # and is not made before something is written
 
 
 def test_the_record_schema_lists_the_statuses_and_kinds_the_code_writes() -> None:

@@ -63,17 +63,6 @@ def test_the_jobs_a_dead_container_leaves_get_a_new_one(client: docker.DockerCli
     ]
 
 
-def test_the_container_has_its_own_time_limit(client: docker.DockerClient, base_image: str) -> None:
-    """If the orchestrator dies, coreutils' timeout still ends the probe."""
-    assert runner.probe_command("c", KEYS, runner.Limits(timeout_s=10))[:4] == ["timeout", "-s", "KILL", "100"]
-    container = runner.create(client, base_image, ["timeout", "-s", "KILL", "2", "sleep", "600"], {}, runner.Limits())
-    try:
-        container.start()
-        assert container.wait(timeout=60)["StatusCode"] == 137
-    finally:
-        runner.remove(container)
-
-
 def test_the_probe_is_locked_down(client: docker.DockerClient, base_image: str) -> None:
     script = (
         "id -u; ls /sys/class/net; ls /probe; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status;"
@@ -146,3 +135,34 @@ def test_a_failed_build_keeps_earlier_results(
     assert "thop==99.0" in failure["reason"] or "thop==99.0" in failure["log_tail"]
     assert json.loads((store / "broken" / "seed" / "thop.json").read_text())["probe"]["raw_total"] == 42
     assert not client.images.list(name=f"{images.REPOSITORY}/broken")
+
+
+def test_an_event_for_a_job_that_does_not_exist_fails_that_job_in_one_line(
+    client: docker.DockerClient, base_image: str
+) -> None:
+    script = """echo '{"job": 0, "event": "start"}'; echo '{"job": 7, "event": "done", "document": {}}'; sleep 600"""
+    started = time.monotonic()
+    found = runs(client, base_image, script, keys=KEYS[:2])
+    assert found[0].failure == "probe sent an event that does not fit: job 7 is not one of the 2 jobs asked"
+    assert found[1].key == KEYS[1] and time.monotonic() - started < 30  # the container was not waited out
+    assert client.containers.list(all=True, filters={"label": runner.LABEL}) == []
+
+
+GO = """
+echo '{"job": 0, "event": "start"}'; echo '{"job": 0, "event": "failed", "reason": "r0"}'
+for i in $(seq 100); do [ -e /probe/go/1 ] && break; sleep 0.1; done
+[ -e /probe/go/1 ] || exit 3
+echo '{"job": 1, "event": "start"}'; echo '{"job": 1, "event": "failed", "reason": "r1"}'
+"""
+
+
+def test_the_host_lets_each_job_of_a_running_container_go(client: docker.DockerClient, base_image: str) -> None:
+    """The go-ahead reaches a running container with a read-only root, job by job."""
+    found = runs(client, base_image, GO, keys=KEYS[:2])
+    assert [(r.key, r.failure) for r in found] == [(KEYS[0], "r0"), (KEYS[1], "r1")]
+
+
+def test_without_a_go_ahead_the_job_does_not_run(client: docker.DockerClient, base_image: str) -> None:
+    """The twin: the same probe waiting for a go-ahead the host never sends (job 1 is not asked) stops."""
+    found = runs(client, base_image, GO.replace("go/1", "go/9"), keys=KEYS[:2])
+    assert found[0].failure == "r0" and found[1].failure == "probe exited with code 3"

@@ -357,7 +357,10 @@ def read_with(definition: dict, probe: dict, tool_version: str, own: dict[str, R
 
 def _steps(items: list[Item], nodes: list[dict], step_macs: int, rules: dict[str, Rule]) -> Steps:
     """Steps priced = multiply-accumulates the rule model sees priced in the layer / one step's MACs:
-    each copy of the step the graph holds with known shapes is one step priced."""
+    each copy of the step the graph holds with known shapes is one step priced. The examples it names
+    come in name order: a graph lists its nodes in an order that differs from run to run."""
+    items = sorted(items, key=lambda item: item.name)
+    nodes = sorted(nodes, key=lambda node: node["name"])
     body = [i for i in items if i.where == "loop body"]
     outside = [i for i in items if i.where == "outside the loop"]
     body_macs, outside_macs = sum(i.macs for i in body), sum(i.macs for i in outside)

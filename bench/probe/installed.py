@@ -17,3 +17,12 @@ def dist_version(name):
 def pip_freeze():
     out = subprocess.check_output([sys.executable, "-m", "pip", "freeze", "--all"])
     return sorted(line for line in out.decode("utf-8").splitlines() if line.strip())
+
+
+def debian_packages():
+    """name=version of each Debian package in the image (dpkg-query), or [] where there is no dpkg."""
+    try:
+        out = subprocess.check_output(["dpkg-query", "-W", "-f", "${Package}=${Version}\\n"])
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return sorted(line for line in out.decode("utf-8").splitlines() if line.strip())

@@ -10,9 +10,15 @@ behind for the next. Each line on stdout is one event:
     {"job": i, "event": "start"}
     {"job": i, "event": "done", "document": {...}}        (schema: catalog.COUNT_SCHEMA / CHECK_SCHEMA)
     {"job": i, "event": "failed", "reason": "...", "log_tail": "..."}
-Exit 0 once every job has its event; exit 2 for a request it does not know. Frameworks print to
+Exit 0 once every job has its event; exit 2 for a request it does not know; exit 3 when the host gives
+no go-ahead for the next job (--go: the host is gone), so that no container outlives one job's budget. Frameworks print to
 stdout too (thop's [INFO] lines, the TF profiler's tables): a job's stdout and stderr go to its
 log, which is copied to stderr when the job ends.
+
+A job speaks only for itself: its child holds no descriptor but its log (the event pipe is closed),
+the probe's own descriptors are out of its reach (not dumpable; it is the container's first process,
+with no `timeout` above it holding the pipe), and whatever it leaves running is killed before the
+next job starts (the probe is their subreaper).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -32,7 +38,9 @@ import variants
 import zoo
 
 TAIL_CHARS = 4000
-_FREEZE = []  # pip freeze, taken once per container
+GO_WAIT_S = 60.0  # for the host's go-ahead before each job
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+_FREEZE = []  # pip freeze and the Debian packages, taken once per container
 
 
 def _claim_stdout():
@@ -43,9 +51,72 @@ def _claim_stdout():
     return ours
 
 
-def _pip_freeze():
+def _guard():
+    """Keep the jobs out of the probe: its /proc/<pid>/fd unreadable to them (not dumpable, which a fork
+    keeps), and every process a job leaves behind reparented to the probe, which kills it (subreaper).
+    Best effort: where prctl cannot be had, the descriptors are still closed in each job."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (ImportError, OSError, AttributeError):
+        pass
+
+
+def _children():
+    """The pids whose parent is the probe (jobs' leftovers, reparented to it as their subreaper)."""
+    me, found = str(os.getpid()), []
+    for name in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % name) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (IOError, OSError, IndexError):
+            continue
+        if fields[1] == me:
+            found.append(int(name))
+    return found
+
+
+def _kill_strays():
+    """Kill what the last job left running (a daemon that could write for the next job), and reap it."""
+    for _ in range(100):
+        strays = _children()
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in strays:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
+def _out_of_time(_signum, _frame):
+    """The whole probe's budget is spent: end it (as the container's first process, its end is the
+    container's, and the kernel kills what is left)."""
+    sys.stderr.write("probe: out of time (--budget): stopping\n")
+    os._exit(137)
+
+
+def _await_go(folder, index):
+    """Whether the host said job `index` may start (a file it puts into the container) within GO_WAIT_S."""
+    deadline = time.time() + GO_WAIT_S
+    while not os.path.exists(os.path.join(folder, str(index))):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _installed():
     if not _FREEZE:
-        _FREEZE.append(installed.pip_freeze())
+        _FREEZE.append((installed.pip_freeze(), installed.debian_packages()))
     return _FREEZE[0]
 
 
@@ -56,7 +127,8 @@ def _provenance(answer):
         "platform": platform.platform(),
         "framework": answer["framework"],
         "counter_tool": answer["tool"],
-        "pip_freeze": _pip_freeze(),
+        "pip_freeze": _installed()[0],
+        "debian_packages": _installed()[1],
     }
 
 
@@ -197,7 +269,7 @@ def _preload(jobs):
             __import__(module)
         except ImportError:
             pass  # the job that needs it fails with the import error, alone
-    _pip_freeze()
+    _installed()
 
 
 def _child(cell, job, out_path, log_path):
@@ -205,6 +277,7 @@ def _child(cell, job, out_path, log_path):
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    os.closerange(3, _max_fd())  # the event pipe among them: a job's code must not reach it
     code = 0
     try:
         model, kind, name = job
@@ -221,6 +294,15 @@ def _child(cell, job, out_path, log_path):
     os._exit(code)
 
 
+def _max_fd():
+    try:
+        import resource
+
+        return min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 1 << 16)
+    except (ImportError, ValueError):
+        return 1 << 16
+
+
 def _tail(path):
     try:
         with open(path, "rb") as handle:
@@ -234,8 +316,10 @@ def _last_line(text):
     return lines[-1][:300] if lines else ""
 
 
-def _run_job(cell, job, timeout_s, scratch, index):
-    """Fork, wait with a deadline, and return the job's event."""
+def _run_job(cell, job, timeout_s, index):
+    """Fork, wait with a deadline, and return the job's event (in a folder of its own, made after the last
+    job's leftovers were killed, so that none of them can have written there)."""
+    scratch = tempfile.mkdtemp(prefix="probe-%d-" % index)
     out_path = os.path.join(scratch, "%d.json" % index)
     log_path = os.path.join(scratch, "%d.log" % index)
     pid = os.fork()
@@ -253,6 +337,7 @@ def _run_job(cell, job, timeout_s, scratch, index):
             reason = "timed out after %g s" % timeout_s
             break
         time.sleep(0.02)
+    _kill_strays()
     tail = _tail(log_path)
     sys.stderr.write(tail)
     sys.stderr.flush()
@@ -265,8 +350,11 @@ def _run_job(cell, job, timeout_s, scratch, index):
         elif os.WEXITSTATUS(status) != 0:
             reason = "exited with code %d" % os.WEXITSTATUS(status)
         else:
-            with open(out_path) as handle:
-                return {"job": index, "event": "done", "document": json.loads(handle.read())}
+            try:
+                with open(out_path) as handle:
+                    return {"job": index, "event": "done", "document": json.loads(handle.read())}
+            except (IOError, OSError, ValueError) as error:
+                reason = "wrote no readable document (%s)" % error
         last = _last_line(tail)
         reason = "probe " + reason + (": " + last if last and "signal" not in reason else "")
     else:
@@ -280,6 +368,8 @@ def main(argv=None):
     parser.add_argument("--jobs", required=True, help="JSON list of [model, 'count' or 'check', name]")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds each job may take")
     parser.add_argument("--models-file", help="JSON: name -> definition, for models the zoo lacks (usercode.py)")
+    parser.add_argument("--go", help="folder where the host puts a file named after each job it lets start")
+    parser.add_argument("--budget", type=int, help="seconds the whole probe may take (it ends itself then)")
     args = parser.parse_args(argv)
     if args.models_file:
         usercode.register(args.models_file, zoo.MODELS, catalog.MODELS)
@@ -288,15 +378,21 @@ def main(argv=None):
     if unknown:
         return _refuse(*unknown)
     out = _claim_stdout()
+    _guard()
+    if args.budget:
+        signal.signal(signal.SIGALRM, _out_of_time)
+        signal.alarm(args.budget)
 
     def emit(event):
         os.write(out, (json.dumps(event, sort_keys=True) + "\n").encode("utf-8"))
 
     _preload(jobs)
-    scratch = tempfile.mkdtemp(prefix="probe-")
     for index, job in enumerate(jobs):
+        if args.go and not _await_go(args.go, index):
+            sys.stderr.write("probe: no go-ahead for job %d from the host within %g s: stopping\n" % (index, GO_WAIT_S))
+            return 3
         emit({"job": index, "event": "start"})
-        emit(_run_job(args.cell, job, args.timeout, scratch, index))
+        emit(_run_job(args.cell, job, args.timeout, index))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Sessions: `nox -s matrix`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`, `nox -s lock`.
+"""Sessions: `nox -s matrix`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`, `nox -s lock`,
+`nox -s lookup`.
 The work lives in bench/."""
 
 import hashlib
@@ -65,3 +66,10 @@ def perf(session: nox.Session) -> None:
     """The speed benchmark (bench/perf.py): figures to .matrix/perf.json."""
     _install(session, "bench/requirements.txt")
     session.run("python", "-m", "bench.perf", *session.posargs)
+
+
+@nox.session
+def lookup(session: nox.Session) -> None:
+    """One model's numbers from its records, as a table: `-- MODEL [COUNTER]` (e.g. `-- seed thop`)."""
+    _install(session, "bench/requirements.txt")
+    session.run("python", "-m", "bench.lookup", *session.posargs)

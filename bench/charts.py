@@ -1,6 +1,6 @@
 """The report's charts: Vega-Lite specifications (altair) drawn to static SVG by vl-convert.
 
-Static SVG renders on a code-hosting page and inside report.html without a script or a network;
+Static SVG renders on a code-hosting page and inside the site's pages without a script or a network;
 the same specification always gives the same bytes. Names go into the charts as data, never into
 the specification's fields, so a model called `a.b[0]` or `<script>` is just a label (Vega escapes
 it when it writes the SVG).
@@ -37,11 +37,11 @@ def file_name(model: str, kind: str) -> str:
     return f"{slug}-{digest}-{kind}.svg"
 
 
-MATRIX = "matrix.svg"
 KINDS = ("totals", "layers", "waterfall")
 
 
 _ID = re.compile(r'\bid="([^"]+)"')
+_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # a chart changes when this module does
 
 
 def svg(spec: dict, name: str) -> str:
@@ -67,8 +67,10 @@ class Cache:
         self.folder = folder
         self.used: set[str] = set()
 
-    def key(self, spec: dict, name: str) -> str:
-        said = json.dumps([spec, name, alt.__version__, vl_convert.__version__], sort_keys=True)
+    def key(self, rows: list[Row], name: str) -> str:
+        """What determines a chart: its rows, its file name, this module's code and the two libraries' versions
+        (so a hit skips building the specification too)."""
+        said = json.dumps([repr(rows), name, _CODE, alt.__version__, vl_convert.__version__])
         return hashlib.sha256(said.encode()).hexdigest() + ".svg"
 
     def get(self, key: str) -> str | None:
@@ -88,34 +90,6 @@ class Cache:
         for old in self.folder.glob("*.svg"):
             if old.name not in self.used:
                 old.unlink(missing_ok=True)
-
-
-def matrix(rows: list[Row]) -> alt.Chart:
-    """Models x columns, each square coloured by how far the total is from the reference."""
-    heading = columns(rows)
-    order = list(dict.fromkeys(heading.values()))
-    values = [
-        {
-            "model": r.model,
-            "column": heading[(r.cell, r.counter)],
-            "deviation": None if r.share is None else round(100 * (r.share - 1), 1),
-            "label": "-" if r.share is None else f"{100 * r.share:.1f}%",
-        }
-        for r in rows
-    ]
-    base = alt.Chart(alt.Data(values=values)).encode(
-        x=alt.X("column:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40, orient="top")),
-        y=alt.Y("model:N", title=None, sort="ascending"),
-    )
-    color = alt.Color(
-        "deviation:Q",
-        title="% off the reference",
-        scale=alt.Scale(scheme="redblue", domainMid=0, domain=[-100, 100], clamp=True),
-    )
-    squares = base.mark_rect(stroke="white").encode(color=color)
-    labels = base.mark_text(fontSize=10).encode(text="label:N")
-    size = max(len(order), 1) * 64
-    return alt.layer(squares, labels).properties(width=size, height=alt.Step(28)).configure(**_CONFIG)
 
 
 def totals(rows: list[Row]) -> alt.LayerChart:
@@ -246,23 +220,27 @@ def by_model(rows: list[Row]) -> dict[str, list[Row]]:
 
 def draw(rows: list[Row], cache: Cache | None = None) -> dict[str, str]:
     """Every chart of the report: file name -> SVG text."""
-    wanted: dict[str, alt.TopLevelMixin] = {MATRIX: matrix(rows)} if rows else {}
+    drawn: dict[str, str | None] = {}
+    specs: dict[str, dict] = {}
+    keys: dict[str, str] = {}
     for model, group in by_model(rows).items():
         made = [("totals", totals)]
         if any(r.layers for r in group):
             made += [("layers", per_layer), ("waterfall", waterfall)]
-        wanted |= {file_name(model, kind): chart(group) for kind, chart in made}
-    specs = {name: chart.to_dict(validate=False) for name, chart in wanted.items()}
-    drawn: dict[str, str | None] = {name: None for name in specs}
-    if cache is not None:
-        drawn = {name: cache.get(cache.key(spec, name)) for name, spec in specs.items()}
-    missing = [name for name, svg_text in drawn.items() if svg_text is None]
+        for kind, chart in made:
+            name = file_name(model, kind)
+            if cache is not None:
+                keys[name] = cache.key(group, name)
+                drawn[name] = cache.get(keys[name])
+            if drawn.get(name) is None:
+                specs[name] = chart(group).to_dict(validate=False)
+    missing = list(specs)
     # vl-convert draws outside the GIL: a few at a time, each named by its own file (same bytes, any order)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for name, made in zip(missing, pool.map(svg, [specs[n] for n in missing], missing), strict=True):
-            drawn[name] = made
+        for name, made_svg in zip(missing, pool.map(svg, [specs[n] for n in missing], missing), strict=True):
+            drawn[name] = made_svg
             if cache is not None:
-                cache.put(cache.key(specs[name], name), made)
+                cache.put(keys[name], made_svg)
     if cache is not None:
         cache.prune()
-    return {name: svg_text or "" for name, svg_text in drawn.items()}
+    return {name: svg_text or "" for name, svg_text in sorted(drawn.items())}

@@ -37,6 +37,7 @@ from bench import (
     stamp,
     verify,
 )
+from bench.memo import Memo
 from bench.progress import Progress, say
 from bench.reference import convention
 from bench.reference.convention import Convention
@@ -274,7 +275,7 @@ def _report(where: Path, used: Convention = convention.PRESETS["default"], if_ch
     if if_changed and stamp.current(where) == inputs:
         say(f"report: {where} is up to date (no record and no report code changed since it was written)")
         return
-    path, problems = report.write(where, used, charts.Cache(paths.CHARTS))
+    path, problems = report.write(where, used, charts.Cache(paths.CHARTS), Memo(paths.ROOT / ".matrix"))
     stamp.write(where, inputs)
     for problem in problems:
         print(f"warning: left out {where / problem.path}: {problem.reason}", file=sys.stderr)

@@ -51,13 +51,13 @@ def answer(rows: list[Reconciliation]) -> str:
     """Per model: how far the counters spread, and the largest causes with their share."""
     lines = ["**The answer**, model by model (largest causes of disagreement first):\n"]
     for model in sorted({r.model for r in rows}):
-        lines.append(_model_answer([r for r in rows if r.model == model]))
+        lines.append(model_answer([r for r in rows if r.model == model]))
     lines.append("\nIn short (each line is one measurement; the sections below give every term):\n")
     lines += [_short(r) for r in _ordered(rows)]
     return "\n".join(lines) + "\n"
 
 
-def _model_answer(rows: list[Reconciliation]) -> str:
+def model_answer(rows: list[Reconciliation]) -> str:
     reference = rows[0].reference
     shares = [100 * r.total / reference for r in rows] if reference else [0.0]
     size: dict[str, float] = {}

@@ -1,4 +1,5 @@
-"""results/report.html: the whole report on one page that needs nothing else to be read.
+"""results/site/: the report as plain HTML pages that need nothing else to be read: the index (the
+front page), one page per model with its charts inline, and the details.
 
 No script, no stylesheet or font from elsewhere: the charts are inline SVG (bench/charts.py), the
 rest is HTML with its style inline. Every string a record holds goes through `_e` (html.escape),
@@ -10,7 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from bench import charts, published_rows
+from bench import charts, front, published_rows
 from bench.cells import order_key
 from bench.markdown import number, signed
 from bench.results import Problem
@@ -21,6 +22,7 @@ body{font:14px/1.45 Helvetica,Arial,sans-serif;margin:24px auto;max-width:1400px
 h1{font-size:24px}h2{font-size:19px;margin-top:36px;border-bottom:1px solid #ddd}h3{font-size:15px}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
 th{background:#f4f4f4;text-align:left}td.n{text-align:right;white-space:nowrap}
+table.summary td,table.blog td,table.totals td{white-space:nowrap}
 .scroll{overflow-x:auto}figure{margin:12px 0;overflow-x:auto}figcaption{font-weight:bold;margin-bottom:4px}
 code{background:#f4f4f4;padding:0 3px}.legend span{display:inline-block;padding:1px 8px;margin-right:4px}
 ul.terms{margin:2px 0 10px;padding-left:20px}
@@ -46,43 +48,75 @@ def anchor(model: str) -> str:
     return "m-" + charts.file_name(model, "x")[:-6]
 
 
-def render(
+def _document(title: str, body: list[str]) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(p for p in body if p)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def index(
     rows: list[Row],
-    svgs: dict[str, str],
     failures: list[Failure],
     problems: list[Problem],
     intro: str,
-    cite: str,
-    published: Sequence[published_rows.PublishedRow] = (),
+    published: Sequence[published_rows.PublishedRow],
+    links: dict[str, str],
 ) -> str:
+    """site/index.html: the blog's question, the summary, one link per model (`links`: model -> page)."""
     body = [f"<h1>FLOPs Matrix results</h1>\n<p>{_e(intro)}</p>"]
-    grouped = charts.by_model(rows)
-    if grouped:
-        links = " · ".join(f'<a href="#{anchor(m)}">{_e(m)}</a>' for m in grouped)
-        body.append(f"<p>Models: {links}</p>")
-        body.append(_matrix(rows, svgs, list(published)))
-        body.append(published_rows.html_section(list(published), rows))
-    else:
+    if problems:
+        body.append(
+            f"<p><b>{len(problems)} unreadable or invalid record(s)</b> are left out: see"
+            ' <a href="details.html#problems">the details</a>.</p>'
+        )
+    if not rows and not links:
         body.append("<p>No measurements yet: run <code>nox -s matrix</code>.</p>")
-    for model, group in grouped.items():
-        body.append(_model(model, group, svgs))
+    body.append(front.blog_html(front.blog(rows, failures)))
+    if rows:
+        body.append(front.summary_html(front.summary(rows), links))
+    items = "".join(f'<li><a href="{_e(link)}">{_e(model)}</a></li>' for model, link in links.items())
+    if items:
+        body.append(f"<h2 id=models>One page per model</h2>\n<ul class=models>{items}</ul>")
+    body.append(published_rows.html_section(list(published), rows))
+    body.append(
+        '<p><a href="details.html">How the numbers were made, what did not run, how to cite a row</a>;'
+        ' every row with its pins: <a href="../flops.csv">flops.csv</a>, <a href="../flops.json">flops.json</a>.</p>'
+    )
+    return _document("FLOPs Matrix results", body)
+
+
+def details(rows: list[Row], failures: list[Failure], problems: list[Problem], cite: str) -> str:
+    """site/details.html: where the numbers come from, what did not run, what was left out, how to cite."""
+    body = ['<h1>FLOPs Matrix results: how they were made</h1>\n<p><a href="index.html">All models</a></p>']
     if rows:
         body.append(_provenance(rows))
     body.append(_failures(failures))
     if problems:
         items = "".join(f"<tr><td><code>{_e(p.path)}</code></td><td>{_e(p.reason)}</td></tr>" for p in problems)
         body.append(
-            "<h2 id=problems>Unreadable or invalid records</h2>\n<p>Left out of everything above.</p>\n"
+            "<h2 id=problems>Unreadable or invalid records</h2>\n<p>Left out of every page.</p>\n"
             f"<table><tr><th>file</th><th>why</th></tr>{items}</table>"
         )
     body.append(f"<h2 id=cite>How to cite a row</h2>\n<p>{_e(cite)}</p>")
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>FLOPs Matrix results</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
-    )
+    return _document("FLOPs Matrix results: how they were made", body)
+
+
+def model_page(model: str, rows: list[Row], svgs: dict[str, str], failures: list[Failure], published: str = "-") -> str:
+    """site/models/<model>.html: every counter at every version, the reference, the causes, the charts; and
+    what is published for the model (`published_rows.column`)."""
+    body = ['<p><a href="../index.html">All models</a> · <a href="../details.html">how the numbers were made</a></p>']
+    body.append(_model(model, rows, svgs) if rows else f"<h1>{_e(model)}</h1>\n<p>No reconciled measurement.</p>")
+    if published != "-":
+        body.append(f'<p>Published for this model (<a href="../index.html#published">all</a>): {_e(published)}.</p>')
+    if rows:
+        body.append(_totals(rows))
+    if failures:
+        body.append(_failures(failures))
+    return _document(f"{model}: FLOPs Matrix results", body)
 
 
 def _figure(kind: str, caption: str, svg: str | None) -> str:
@@ -91,56 +125,13 @@ def _figure(kind: str, caption: str, svg: str | None) -> str:
     return f'<figure class="chart" data-chart="{_e(kind)}">\n<figcaption>{_e(caption)}</figcaption>\n{svg}</figure>'
 
 
-def _matrix(rows: list[Row], svgs: dict[str, str], published: list[published_rows.PublishedRow]) -> str:
-    heading = columns(rows)
-    by_key = {r.key: r for r in rows}
-    extra = ["published (source): verdict"] if published else []
-    head = "".join(f"<th>{_e(h)}</th>" for h in [*heading.values(), *extra])
-    lines = []
-    for model in sorted({r.model for r in rows}):
-        cells = []
-        for cell, counter in heading:
-            r = by_key.get((model, cell, counter))
-            if r is None:
-                cells.append("<td></td>")
-                continue
-            share = "" if r.share is None else f"<br>{100 * r.share:.1f}%"
-            title = _e(f"{r.model} / {r.cell} / {r.counter}")
-            cells.append(
-                f'<td class=n style="background:{colour(r.share)}" title="{title}">{number(r.flops)}{share}</td>'
-            )
-        if published:
-            cells.append(f"<td>{_e(published_rows.column(published, model))}</td>")
-        lines.append(f'<tr><th><a href="#{anchor(model)}">{_e(model)}</a></th>{"".join(cells)}</tr>')
-    legend = "".join(
-        f'<span style="background:{colour(s)}">{label}</span>'
-        for s, label in (
-            (0.0, "0% of it"),
-            (0.5, "50%"),
-            (0.9, "90%"),
-            (1.0, "= reference"),
-            (1.1, "110%"),
-            (2.0, "200%+"),
-        )
-    )
-    return (
-        "<h2 id=summary>Every counter's total, by model</h2>\n"
-        "<p>Each cell: FLOPs under the report's convention and the share of the analytic reference. Columns name the"
-        " counter and its version @ the framework and its version.</p>\n"
-        f"<p class=legend>{legend}</p>\n<div class=scroll><table class=matrix><tr><th>model</th>{head}</tr>\n"
-        + "\n".join(lines)
-        + "</table></div>\n"
-        + _figure("matrix", "Distance from the reference", svgs.get(charts.MATRIX))
-    )
-
-
 def _model(model: str, rows: list[Row], svgs: dict[str, str]) -> str:
     heading = columns(rows)
     reference = next((r.reference for r in rows if r.reference is not None), None)
     said = (
         f"Analytic reference: {number(reference)} FLOPs." if reference is not None else "No reference: not reconciled."
     )
-    parts = [f"<h2 id={anchor(model)}>{_e(model)}</h2>\n<p>{_e(said)}</p>"]
+    parts = [f"<h1 id={anchor(model)}>{_e(model)}</h1>\n<p>{_e(said)}</p>"]
     parts.append(
         _figure(
             "totals", "Every counter's total, with the reference (dashed)", svgs.get(charts.file_name(model, "totals"))
@@ -167,6 +158,25 @@ def _model(model: str, rows: list[Row], svgs: dict[str, str]) -> str:
             + f"</p>\n<ul class=terms>{terms}</ul>"
         )
     return "\n".join(p for p in parts if p)
+
+
+def _totals(rows: list[Row]) -> str:
+    """Every counter at every version: its number as reported, in FLOPs, and its share of the reference."""
+    heading = columns(rows)
+    lines = []
+    for r in sorted(rows, key=lambda r: list(heading).index((r.cell, r.counter))):
+        share = "-" if r.share is None else f"{100 * r.share:.1f}%"
+        lines.append(
+            f"<tr><td>{_e(heading[(r.cell, r.counter)])}</td><td><code>{_e(r.cell)}</code></td>"
+            f"<td><code>{_e(r.counter)}</code></td><td class=n>{r.raw_total:,} {_e(r.unit)}</td>"
+            f'<td class=n>{number(r.flops)}</td><td class=n style="background:{colour(r.share)}">{share}</td></tr>'
+        )
+    return (
+        "<h2 id=totals>Every counter at every version</h2>\n<div class=scroll><table class=totals><tr><th>counter"
+        " @ framework</th><th>cell</th><th>job</th><th>as reported</th><th>FLOPs</th><th>of the reference</th></tr>\n"
+        + "\n".join(lines)
+        + "</table></div>"
+    )
 
 
 def _provenance(rows: list[Row]) -> str:

@@ -1,7 +1,7 @@
 """The published counts as the report shows them: one row per printed figure of a reported model.
 
 Read from the registry (bench/reference/published.py) and judged by bench/reference/reproduce.py;
-this module only lays the verdicts out, in Markdown for README.md and in HTML for report.html. It
+this module only lays the verdicts out, in Markdown for README.md and in HTML for the site. It
 names no model, source or counter: whatever the registry holds for the models the report shows.
 """
 

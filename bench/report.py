@@ -1,6 +1,7 @@
 """What `nox -s report` publishes, made from the JSON records under results/ (and the model
-definitions and formulas that the reconciliation prices them against): README.md (here),
-report.html (bench/page.py), flops.csv and flops.json (bench/export.py) and the charts under
+definitions and formulas that the reconciliation prices them against): the front page README.md
+(its answers from bench/front.py), one page per model under models/, details.md (all here), the same
+as a site under site/ (bench/page.py), flops.csv and flops.json (bench/export.py) and the charts under
 charts/ (bench/charts.py), all drawn from the same rows (bench/rows.py).
 
 A record that cannot be read, trusted or reconciled is left out of every table and listed, with
@@ -10,13 +11,17 @@ a record holds reaches the page through `markdown.text` or `markdown.code`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
-from bench import batching, charts, explain, export, page, peers, published_rows, results, rows, seal, variations
+from bench import batching, charts, explain, export, front, page, peers, published_rows, results, rows, seal, variations
+from bench import memo as bench_memo
 from bench.cells import order_key
 from bench.markdown import Markup, code, join, number, table, text
+from bench.memo import Memo
 from bench.probe import variants
 from bench.reconcile import Reconciliation
 from bench.reference.convention import PRESETS, Convention
@@ -25,10 +30,11 @@ from bench.rows import Failure, Row
 
 TITLE = "# FLOPs Matrix results\n"
 HEADER = """Written by `nox -s report` from the JSON records in this folder (one per cell, model and job;
-`*.failed.json` for attempts that gave no result), with [report.html](report.html) (the same on one
-page, with charts), [flops.csv](flops.csv) and [flops.json](flops.json) (one row per model, cell and
-counter). Do not edit: rerun the matrix. To price the reference another way:
-`nox -s report -- --convention macs` (or `mac=1,act:tanh=4`, ...).
+`*.failed.json` for attempts that gave no result), with one page per model under [models/](models/), the
+same as a small static site under [site/](site/index.html) (plain HTML, charts inline, nothing fetched),
+[details.md](details.md) (how the numbers were made, what did not run), [flops.csv](flops.csv) and
+[flops.json](flops.json) (one row per model, cell and counter). Do not edit: rerun the matrix. To price
+the reference another way: `nox -s report -- --convention macs` (or `mac=1,act:tanh=4`, ...).
 """
 INTRO = (
     "Each counter's total for each model, under the report's convention, beside the analytic reference"
@@ -37,7 +43,13 @@ INTRO = (
 )
 PROBLEMS = "Unreadable or invalid records"
 CHARTS = "charts"
-OUTPUTS = ("README.md", "flops.csv", "flops.json", "report.html")
+MODELS = "models"
+SITE = "site"
+DETAILS = "details.md"
+FOLDERS = (CHARTS, MODELS, SITE, f"{SITE}/{MODELS}")  # what they hold is the report's alone: stale files go
+RETIRED = ("report.html",)  # what earlier versions wrote and this one does not: removed on the next write
+OUTPUTS = ("README.md", DETAILS, "flops.csv", "flops.json", f"{SITE}/index.html", f"{SITE}/details.html")
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@=+-]{0,79}")
 
 
 @dataclass(frozen=True)
@@ -48,23 +60,92 @@ class Published:
     problems: list[Problem]
 
 
+def page_name(model: str) -> str:
+    """A model's page file name without its suffix: the model's own name where that is a plain file name."""
+    if _SAFE.fullmatch(model) and not model.endswith("."):
+        return model
+    return charts.file_name(model, "page").removesuffix("-page.svg")
+
+
 def write(
-    where: Path, convention: Convention = PRESETS["default"], cache: charts.Cache | None = None
+    where: Path,
+    convention: Convention = PRESETS["default"],
+    cache: charts.Cache | None = None,
+    memo: Memo | None = None,
 ) -> tuple[Path, list[Problem]]:
     """Rewrite every output atomically, file by file (results.Unwritable when one cannot be), and remove
-    the charts of models no longer reported; the records left out, and why. Charts in `cache` are not
-    drawn again."""
-    loaded = results.load(where)
-    records, edited = seal.split(loaded.records, where)
-    published = publish(records, convention, [*loaded.problems, *edited], cache)
+    the pages and charts of models no longer reported; the records left out (unreadable, invalid, edited after
+    measurement), and why. Charts in `cache` are not drawn again, records `memo` has seen are neither checked
+    nor reconciled again, and a file whose text is already on disk is left untouched."""
+    loaded = results.load(where, memo)
+    records, digests, edited = [], [], []
+    for entry, digest in zip(loaded.records, loaded.digests, strict=True):
+        if memo is None or not memo.is_valid(f"sealed:{digest}"):
+            kept, found = seal.split([entry], where)
+            edited += found
+            if not kept:
+                continue
+            if memo is not None:
+                memo.add_valid(f"sealed:{digest}")
+        records.append(entry)
+        digests.append(digest)
+    published = publish(records, convention, [*loaded.problems, *edited], cache, memo and (memo, digests))
+    if memo is not None:
+        memo.save()
     for name, content in published.files.items():
-        results.write_text_atomically(where / name, content)
-    drawn = where / CHARTS
-    if drawn.is_dir():
-        for old in sorted(drawn.glob("*.svg")):
-            if f"{CHARTS}/{old.name}" not in published.files:
+        target = where / name
+        try:
+            if target.read_text() == content:
+                continue
+        except (OSError, UnicodeDecodeError):
+            pass
+        results.write_text_atomically(target, content)
+    for name in RETIRED:
+        (where / name).unlink(missing_ok=True)
+    for folder in FOLDERS:
+        for old in sorted((where / folder).glob("*.*")):
+            if old.is_file() and f"{folder}/{old.name}" not in published.files:
                 old.unlink()
     return where / "README.md", published.problems
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What every page is made of: the records sorted out, reconciled and turned into rows."""
+
+    entries: list[dict]  # those kept (a record that could not be reconciled is a problem)
+    problems: list[Problem]
+    skipped: list[str]  # measurements not reconciled, and why
+    everything: list[Reconciliation]  # variants too
+    measured: list[Row]  # plain runs
+    failures: list[Failure]
+    published: list[published_rows.PublishedRow]
+
+    def ok(self, model: str | None = None) -> list[dict]:
+        return [e for e in self.entries if e["status"] == "ok" and e["kind"] == "count" and model in (None, e["model"])]
+
+    def checks(self, model: str | None = None) -> list[dict]:
+        return [e for e in self.entries if e["status"] == "ok" and e["kind"] == "check" and model in (None, e["model"])]
+
+    @property
+    def models(self) -> list[str]:
+        return sorted({e["model"] for e in self.ok()} | {r.model for r in self.measured})
+
+
+def _parts(
+    entries: list[dict],
+    convention: Convention,
+    problems: Sequence[Problem],
+    memo: tuple[Memo, list[str]] | None = None,
+) -> _Parts:
+    found = list(problems)
+    pairs, skipped, kept, built = _reconciled(entries, convention, found, memo)
+    everything = [r for _, r in pairs if r is not None]
+    measured = [row for (e, _), row in zip(pairs, built, strict=True) if variations.is_plain(e["job"])]
+    standing = {_key(e) for e in kept if e["status"] == "ok"}
+    failures = rows.failures([e for e in kept if e["status"] != "ok"], standing)
+    published = published_rows.build_for(kept, measured) if measured else []
+    return _Parts(kept, found, skipped, everything, measured, failures, published)
 
 
 def publish(
@@ -72,151 +153,198 @@ def publish(
     convention: Convention = PRESETS["default"],
     problems: Sequence[Problem] = (),
     cache: charts.Cache | None = None,
+    memo: tuple[Memo, list[str]] | None = None,
 ) -> Published:
-    """Every output, from the records alone: the same records give the same bytes."""
-    readme, found, measured, failures = _compose(entries, convention, problems)
-    svgs = charts.draw(measured, cache)
-    published = published_rows.build_for(entries, measured)
+    """Every output, from the records alone: the same records give the same bytes. `memo`: what an earlier
+    report computed, with the digest of each record's file."""
+    parts = _parts(entries, convention, problems, memo)
+    svgs = charts.draw(parts.measured, cache)
+    names = {m: page_name(m) for m in parts.models}
     files = {
-        "README.md": readme,
-        "flops.csv": export.to_csv(measured),
-        "flops.json": export.to_json(measured, published_rows.records(published, measured)),
-        "report.html": page.render(measured, svgs, failures, found, INTRO, cite(measured), published),
+        "README.md": _front(parts, names),
+        DETAILS: _details_page(parts),
+        "flops.csv": export.to_csv(parts.measured),
+        "flops.json": export.to_json(parts.measured, published_rows.records(parts.published, parts.measured)),
+        f"{SITE}/index.html": page.index(
+            parts.measured, parts.failures, parts.problems, INTRO, parts.published, _links(names, ".html")
+        ),
+        f"{SITE}/details.html": page.details(parts.measured, parts.failures, parts.problems, cite(parts.measured)),
     }
+    for model, name in names.items():
+        files[f"{MODELS}/{name}.md"] = _model_page(parts, model)
+        files[f"{SITE}/{MODELS}/{name}.html"] = page.model_page(
+            model,
+            [r for r in parts.measured if r.model == model],
+            svgs,
+            _failures_of(parts.failures, model),
+            published_rows.column(parts.published, model),
+        )
     files |= {f"{CHARTS}/{name}": svg for name, svg in sorted(svgs.items())}
-    return Published(files, found)
+    return Published(files, parts.problems)
 
 
 def render(entries: list[dict], convention: Convention = PRESETS["default"], problems: Sequence[Problem] = ()) -> str:
+    """Every Markdown page of the report as one text: the front page, each model's page, the details."""
     return compose(entries, convention, problems)[0]
 
 
 def rows_of(entries: list[dict], convention: Convention = PRESETS["default"]) -> list[Row]:
     """The published rows of these records (those it cannot reconcile are left out, as in the report)."""
-    pairs, _, _ = _reconciled(entries, convention, [])
-    return [rows.build(e, r, convention) for e, r in pairs]
+    return _reconciled(entries, convention, [])[3]
 
 
 def compose(
     entries: list[dict], convention: Convention = PRESETS["default"], problems: Sequence[Problem] = ()
 ) -> tuple[str, list[Problem]]:
-    """The README, and every record it lists as unreadable or invalid (those given, and those that
-    could not be reconciled)."""
-    readme, found, _, _ = _compose(entries, convention, problems)
-    return readme, found
+    """The report's Markdown pages as one text (see `render`), and every record it lists as unreadable or
+    invalid (those given, and those that could not be reconciled)."""
+    parts = _parts(entries, convention, problems)
+    names = {m: page_name(m) for m in parts.models}
+    pages = [_front(parts, names)] + [_model_page(parts, m) for m in names] + [_details_page(parts)]
+    return "\n".join(pages), parts.problems
 
 
-def _compose(
-    entries: list[dict], convention: Convention, problems: Sequence[Problem]
-) -> tuple[str, list[Problem], list[Row], list[Failure]]:
-    problems = list(problems)
-    pairs, skipped, entries = _reconciled(entries, convention, problems)
-    everything = [r for _, r in pairs if r is not None]
-    explained = [r for r in everything if variations.is_plain(r.counter)]  # variants: a section of their own
-    measured = [rows.build(e, r, convention) for e, r in pairs if variations.is_plain(e["job"])]
-    ok = [e for e in entries if e["status"] == "ok" and e["kind"] == "count"]
-    checks = [e for e in entries if e["status"] == "ok" and e["kind"] == "check"]
-    missing = [e for e in entries if e["status"] != "ok"]
-    failures = rows.failures(missing, {_key(e) for e in ok + checks})
-    parts = [TITLE]
-    if problems:
-        many = len(problems) != 1
-        parts.append(
-            f"**{len(problems)} record{'s' * many} could not be read or trusted** and {'are' if many else 'is'}"
-            f" left out of every table: see [{PROBLEMS}](#unreadable-or-invalid-records).\n"
+def _links(names: dict[str, str], suffix: str) -> dict[str, str]:
+    return {model: f"{MODELS}/{quote(name)}{suffix}" for model, name in names.items()}
+
+
+def _front(parts: _Parts, names: dict[str, str]) -> str:
+    """README.md: the blog's question answered, the summary, a link to each model's page."""
+    out = [TITLE]
+    if parts.problems:
+        many = len(parts.problems) != 1
+        out.append(
+            f"**{len(parts.problems)} record{'s' * many} could not be read or trusted** and"
+            f" {'are' if many else 'is'} left out of every table: see"
+            f" [{PROBLEMS}]({DETAILS}#unreadable-or-invalid-records).\n"
         )
-    if measured:
-        published = published_rows.build_for(entries, measured)
-        parts += [
-            _overview(measured, published),
-            f"![Each total's distance from the reference]({CHARTS}/{charts.MATRIX})\n",
-            published_rows.markdown(published, measured),
-        ]
-    else:
-        parts.append("No measurements yet: run `nox -s matrix`.\n")
-    parts.append(HEADER)
-    if explained:
-        parts += [explain.QUESTION + "\n", explain.answer(explained)]
-    for model in sorted({r.model for r in explained}):
-        heading, rest = explain.section(model, [r for r in explained if r.model == model]).split("\n", 1)
-        parts += [heading + "\n", _pictures(model, [r for r in measured if r.model == model]) + rest]
+    if not parts.measured and not parts.ok():
+        out += ["No measurements yet: run `nox -s matrix`.\n", HEADER]
+        return "\n".join(out)
+    links = _links(names, ".md")
+    out.append(front.blog_markdown(front.blog(parts.measured, parts.failures)))
+    if parts.measured:
+        out.append(front.summary_markdown(front.summary(parts.measured), links))
+    out.append("## One page per model\n\n" + "\n".join(_model_line(parts, m, links[m]) for m in names) + "\n")
+    if parts.published:
+        out.append(published_rows.markdown(parts.published, parts.measured))
+    out.append("## More\n\n" + HEADER)
+    return "\n".join(p for p in out if p)
+
+
+def _model_line(parts: _Parts, model: str, link: str) -> str:
+    measured = [r for r in parts.measured if r.model == model]
+    shares = [r.share for r in measured if r.share is not None]
+    definition = next((e["probe"].get("definition") or {} for e in parts.ok(model)), {})
+    said = text(definition.get("summary", "")) or "given as code"
+    if shares:
+        low, high = 100 * min(shares), 100 * max(shares)
+        said += f"; reference {number(measured[0].reference or 0)} FLOPs, counters {low:.1f}% to {high:.1f}% of it"
+    return f"- [{code(model)}]({link}): {said}"
+
+
+def _model_page(parts: _Parts, model: str) -> str:
+    """models/<model>.md: every counter at every version, the reference, the causes, the charts."""
+    measured = [r for r in parts.measured if r.model == model]
+    explained = [r for r in parts.everything if r.model == model]
+    plain = [r for r in explained if variations.is_plain(r.counter)]
+    html_page = f"../{SITE}/{MODELS}/{quote(page_name(model))}.html"
+    out = [
+        f"# {code(model)}\n",
+        f"[All models](../README.md) · [the same page with its charts in HTML]({html_page}) ·"
+        f" [how the numbers were made](../{DETAILS})\n",
+    ]
+    figures = published_rows.column(parts.published, model)
+    if figures != "-":
+        out.append(
+            f"Published for this model ([all published counts](../README.md#published-counts)): {text(figures)}.\n"
+        )
+    if plain:
+        heading, rest = explain.section(model, plain).split("\n", 1)
+        out += [explain.model_answer(plain).removeprefix("- ") + "\n", explain.QUESTION + "\n"]
+        out += [heading + "\n", _pictures(model, measured) + rest]
+    ok = parts.ok(model)
     compared = peers.section(ok)
     if compared:
-        parts.append(compared)
-    if skipped:
-        parts.append("Measurements not reconciled:\n\n" + "\n".join(f"- {line}" for line in skipped) + "\n")
-    parts.append(variations.section(entries, everything))  # "" without variants
+        out.append(compared)
+    out.append(variations.section(ok, explained))
+    checks = parts.checks(model)
     if checks:
-        parts.append(_checks(checks))
+        out.append(_checks(checks))
     if ok:
-        parts += [
-            _details(ok),
+        out.append(_details(ok))
+    mine = _failures_of(parts.failures, model)
+    if mine:
+        out.append(_not_measured(mine))
+    return "\n".join(p for p in out if p)
+
+
+def _failures_of(failures: list[Failure], model: str) -> list[Failure]:
+    """The failures that concern one model, with only its jobs."""
+    found = []
+    for f in failures:
+        jobs = tuple(j for j in f.jobs if j[0] == model)
+        if jobs:
+            found.append(Failure(f.cell, f.status, f.reason, jobs, tuple(j for j in f.standing if j[0] == model)))
+    return found
+
+
+def _details_page(parts: _Parts) -> str:
+    """details.md: how the numbers were made, what could not be reconciled or run, how to cite a row."""
+    out = ["# FLOPs Matrix results: how they were made\n", "[All models](README.md)\n", HEADER]
+    if parts.skipped:
+        out.append("## Measurements not reconciled\n\n" + "\n".join(f"- {line}" for line in parts.skipped) + "\n")
+    ok = parts.ok()
+    if ok:
+        out += [
             batching.section(sorted({variants.split(e["job"])[0] for e in ok})),
             _versions(ok),
-            "## How to cite a row\n\n" + text(cite(measured)) + "\n",
+            "## How to cite a row\n\n" + text(cite(parts.measured)) + "\n",
         ]
-    if missing:
-        parts.append(_not_measured(failures))
-    if problems:
-        parts.append(_problems(problems))
-    return "\n".join(parts), problems, measured, failures
+    if parts.failures:
+        out.append(_not_measured(parts.failures))
+    if parts.problems:
+        out.append(_problems(parts.problems))
+    return "\n".join(out)
 
 
 def _reconciled(
-    entries: list[dict], convention: Convention, problems: list[Problem]
-) -> tuple[list[tuple[dict, Reconciliation | None]], list[str], list[dict]]:
+    entries: list[dict], convention: Convention, problems: list[Problem], memo: tuple[Memo, list[str]] | None = None
+) -> tuple[list[tuple[dict, Reconciliation | None]], list[str], list[dict], list[Row]]:
     """Each measurement reconciled on its own, so that one the reconciliation cannot read becomes a
     problem (and leaves every table) instead of stopping the report; each kept measurement with its
-    reconciliation (None where there is none)."""
+    reconciliation (None where there is none), and its row. A record whose digest `memo` holds with this
+    convention is taken from it."""
     explained: list[tuple[dict, Reconciliation | None]] = []
+    built: list[Row] = []
     skipped: list[str] = []
     kept = []
-    for entry in entries:
+    for i, entry in enumerate(entries):
         if entry["status"] == "ok" and entry["kind"] == "count":
-            try:
-                found, why = explain.reconciliations([entry], convention)
-            except Exception as error:  # whatever it is, it is this record's: named, and the report goes on
-                path = results.Key(*_key(entry), entry["kind"]).path(Path(), entry["status"]).as_posix()
-                reason = f"cannot be reconciled: {type(error).__name__}: {error}"
-                problems.append(Problem(path, results.one_line(reason)))
-                continue
-            explained.append((entry, found[0] if found else None))
+            key = memo and bench_memo.key(memo[1][i], repr(convention))
+            done = memo[0].get(key) if memo and key else None
+            if done is None:
+                try:
+                    found, why = explain.reconciliations([entry], convention)
+                except Exception as error:  # whatever it is, it is this record's: named, and the report goes on
+                    path = results.Key(*_key(entry), entry["kind"]).path(Path(), entry["status"]).as_posix()
+                    reason = f"cannot be reconciled: {type(error).__name__}: {error}"
+                    problems.append(Problem(path, results.one_line(reason)))
+                    continue
+                reconciled = found[0] if found else None
+                done = (reconciled, why, rows.build(entry, reconciled, convention))
+                if memo and key:
+                    memo[0].put(key, done)
+            reconciled, why, row = done  # type: ignore[misc]
+            explained.append((entry, reconciled))
+            built.append(row)
             skipped += why
         kept.append(entry)
-    return explained, skipped, kept
+    return explained, skipped, kept, built
 
 
 def _key(entry: dict) -> tuple[str, str, str]:
     return entry["cell"], entry["model"], entry["job"]
-
-
-def _overview(measured: list[Row], published: list[published_rows.PublishedRow]) -> str:
-    """Models x columns (counter and version @ framework and version): the total and its share of the reference;
-    and the figures published for the model, when any are, with the verdict on each."""
-    heading = rows.columns(measured)
-    by_key = {r.key: r for r in measured}
-    body = []
-    for model in sorted({r.model for r in measured}):
-        line: list[str] = [code(model)]
-        for cell, counter in heading:
-            r = by_key.get((model, cell, counter))
-            share = "" if r is None or r.share is None else f" ({100 * r.share:.1f}%)"
-            line.append("-" if r is None else number(r.flops) + share)
-        body.append(line + ([published_rows.column(published, model)] if published else []))
-    extra = ["published (source): verdict"] if published else []
-    return (
-        table(["model", *heading.values(), *extra], body)
-        + "\nEach entry is the counter's total in FLOPs under the report's"
-        " convention and, in brackets, its share of the analytic reference (a count the tool reports in MACs is"
-        " converted by the convention; the tables below give the raw numbers). Each column is one counter in one"
-        " cell: the counter and its version @ the framework and its version."
-        + (
-            " The last column: the counts published for the model, as printed, each in its own convention (see"
-            " [Published counts](#published-counts)).\n"
-            if published
-            else "\n"
-        )
-    )
 
 
 def _pictures(model: str, measured: list[Row]) -> str:
@@ -227,7 +355,7 @@ def _pictures(model: str, measured: list[Row]) -> str:
             ("layers", "Where each total goes, layer by layer"),
             ("waterfall", "From the reference to each total"),
         ]
-    return "\n".join(f"![{alt}]({CHARTS}/{charts.file_name(model, kind)})\n" for kind, alt in shown)
+    return "\n".join(f"![{alt}](../{CHARTS}/{charts.file_name(model, kind)})\n" for kind, alt in shown)
 
 
 def cite(measured: list[Row]) -> str:

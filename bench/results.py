@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
+import hashlib
 import json
 import os
 import platform
@@ -27,6 +29,7 @@ import jsonschema
 
 from bench import paths
 from bench.errors import plain
+from bench.memo import Memo
 from bench.probe import catalog
 
 SCHEMA = "flops-matrix/result/2"
@@ -100,6 +103,7 @@ class Loaded(NamedTuple):
     records: list[dict]  # every readable, valid record, measurements and failures alike
     problems: list[Problem]  # unreadable or invalid files, left out of `records`
     older: list[Problem]  # kept in `records`, but written by an older probe: checked only for what the report reads
+    digests: list[str]  # the sha256 of each of `records`' files, in the same order
 
 
 def write(results: Path, entry: dict) -> Path:
@@ -114,15 +118,21 @@ def write(results: Path, entry: dict) -> Path:
     return target
 
 
-def load(results: Path) -> Loaded:
-    """Every record under results/ that can be read and trusted; each other file, named, with the reason."""
-    loaded = Loaded([], [], [])
-    for path in sorted(results.glob("*/*/*.json")):
+def load(results: Path, memo: Memo | None = None, model: str | None = None) -> Loaded:
+    """Every record under results/ that can be read and trusted (of one model, if given); each other file,
+    named, with the reason. A file whose bytes `memo` saw pass before is not validated again."""
+    loaded = Loaded([], [], [], [])
+    for path in sorted(results.glob(f"*/{glob.escape(model) if model else '*'}/*.json")):
         name = path.relative_to(results).as_posix()
         try:
-            entry = _read(path)
-            validate(entry)
-            _check_place(entry, results, path)
+            raw = _bytes(path)
+            digest = hashlib.sha256(raw).hexdigest()
+            entry = _parse(raw)
+            if memo is None or not memo.is_valid(digest):
+                validate(entry)
+                if memo is not None:
+                    memo.add_valid(digest)
+            _check_place(cast(dict, entry), results, path)
         except InvalidRecord as error:
             loaded.problems.append(Problem(name, one_line(str(error))))
             continue
@@ -130,6 +140,7 @@ def load(results: Path) -> Loaded:
             loaded.problems.append(Problem(name, "nested too deeply to check"))
             continue
         loaded.records.append(entry)
+        loaded.digests.append(digest)
         if not is_current(entry):
             loaded.older.append(Problem(name, f"probe schema {entry['probe']['schema']}, not {catalog.COUNT_SCHEMA}"))
     return loaded
@@ -163,11 +174,16 @@ def is_current(entry: dict) -> bool:
     return entry["probe"]["schema"] == catalog.COUNT_SCHEMA
 
 
-def _read(path: Path) -> object:
+def _bytes(path: Path) -> bytes:
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes()
     except OSError as error:
         raise InvalidRecord(f"cannot read: {error.strerror or error}") from None
+
+
+def _parse(raw: bytes) -> object:
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InvalidRecord(f"not UTF-8 text: byte {error.start} ({error.reason})") from None
     try:

@@ -74,6 +74,8 @@ class Row:
     definition_sha256: str
     pins: tuple[str, ...]  # the image's pip freeze
     display: str = ""  # how the report names the tool (the adapter's name), when there is an adapter
+    family: str = ""  # the front page's summary column (the adapter's), when there is an adapter
+    steps: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)  # (recurrent layer, steps, priced)
     layers: tuple[Layer, ...] = field(default=(), compare=False)
     reasons: tuple[Reason, ...] = field(default=(), compare=False)
 
@@ -139,6 +141,8 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
         definition_sha256=probe.get("definition_sha256", ""),
         pins=tuple(prov.get("pip_freeze") or ()),
         display=adapter.tool if adapter else "",
+        family=adapter.column if adapter else "",
+        steps=tuple((layer, n, r.priced_steps.get(layer, 0)) for layer, n in r.steps.items()) if r else (),
         layers=_layers(r) if r else (),
         reasons=_reasons(r) if r else (),
     )

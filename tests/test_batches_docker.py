@@ -15,6 +15,7 @@ from bench import cells, paths
 from bench.probe import catalog
 from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
+from tests.test_report import pages
 
 pytestmark = pytest.mark.docker
 
@@ -87,5 +88,5 @@ def test_python_code_is_counted_by_every_counter_of_its_frameworks(runs: Path) -
     conv = 32 * 32 * 8 * 3 * 3 * 3  # the conv's multiply-accumulates, which every counter prices
     for record in [*torch.values(), *tensorflow.values()]:
         assert record["probe"]["raw_total"] * record["probe"]["flops_per_unit"] >= 2 * conv
-    page = (runs / "README.md").read_text()
+    page = pages(runs)
     assert "### `mine_code`" in page and "no analytic reference" in page

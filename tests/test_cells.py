@@ -175,18 +175,6 @@ def test_an_expected_failure_can_name_the_models_it_holds_for(tmp_path: Path) ->
         cells.load(bad)
 
 
-def missing_from_readme(text: str) -> set[str]:
-    """The catalog's counters that the README's list of counters does not name."""
-    listed = text.split("**Counters:**", 1)[1].split("**Named variants.**", 1)[0]
-    return set(catalog.COUNTERS) - set(re.findall(r"`([a-z0-9-]+)`", listed))
-
-
-def test_the_readme_lists_every_counter_of_the_catalog() -> None:
-    text = (cells.paths.ROOT / "README.md").read_text()
-    assert missing_from_readme(text) == set()
-    assert missing_from_readme(text.replace("`torchprofile`", "torchprofile")) == {"torchprofile"}  # the twin
-
-
 def test_names_that_stay_inside_docker_load(tmp_path: Path) -> None:
     """The twin of the path checks: plain names, and the Dockerfile that is there, are taken."""
     path = tmp_path / "cells.toml"

@@ -158,8 +158,9 @@ def test_a_bad_record_is_named_on_stderr_and_the_report_still_written(tmp_path: 
     assert warnings == [
         f"warning: left out {tmp_path}/torch-x/toy/tf.json: not valid JSON: Expecting value (line 1, column 12)"
     ]
-    text = (tmp_path / "README.md").read_text()
-    assert "## Unreadable or invalid records" in text and "| `toy` | 20 (" in text
+    assert "**1 record could not be read or trusted**" in (tmp_path / "README.md").read_text()
+    assert "## Unreadable or invalid records" in (tmp_path / "details.md").read_text()
+    assert "| `toy` | torch-x | `thop` | 10 MAC | x2 | 20 |" in (tmp_path / "models" / "toy.md").read_text()
 
 
 def test_a_clean_folder_gives_no_warnings(tmp_path: Path) -> None:

@@ -23,11 +23,9 @@ def measured(model: str, raw: int = 10) -> dict:
     return entry
 
 
-def test_the_readme_shows_the_published_figures_beside_the_counters() -> None:
+def test_the_report_shows_the_published_figures_beside_the_counters() -> None:
     text = report.render([measured("vgg16")])
-    header = next(line for line in text.splitlines() if line.startswith("| model |"))
-    assert header.endswith("| published (source): verdict |")
-    row = next(line for line in text.splitlines() if line.startswith("| `vgg16` |"))
+    row = next(line for line in text.splitlines() if line.startswith("Published for this model"))
     assert "15.3 billion FLOPs (He et al. 2015): explained (convolutions only)" in row
     assert "15.47 GFLOPS (torchvision _ops): reproduced" in row
     assert "15.47 GMACs (timm benchmark (fvcore)): reproduced" in row
@@ -69,7 +67,8 @@ def test_the_page_shows_them_too_with_every_string_escaped(monkeypatch: pytest.M
     page = published_rows.html_section(rows)
     assert "<h2 id=published>" in page and "&lt;b&gt;4.089&lt;/b&gt; GFLOPS" in page and "<b>4.089" not in page
     files = report.publish([measured("resnet50")]).files
-    assert "&lt;b&gt;4.089&lt;/b&gt; GFLOPS (torchvision _ops): reproduced" in files["report.html"]
+    assert "&lt;b&gt;4.089&lt;/b&gt; GFLOPS (torchvision _ops): reproduced" in files["site/models/resnet50.html"]
+    assert "&lt;b&gt;4.089&lt;/b&gt; GFLOPS" in files["site/index.html"] and "<b>4.089" not in files["site/index.html"]
     assert "\\<b\\>" not in files["README.md"] and "&lt;b&gt;4.089&lt;/b&gt;" in files["README.md"]
 
 

@@ -10,7 +10,13 @@ from tests import samples
 from tests.test_markdown import broken_rows, raw_html
 
 
-def test_the_report_tabulates_models_by_counter_in_version_order() -> None:
+def pages(where: Path) -> str:
+    """Every Markdown page `report.write` wrote, in the order `report.render` joins them."""
+    models = sorted((where / report.MODELS).glob("*.md"))
+    return "\n".join(p.read_text() for p in [where / "README.md", *models, where / report.DETAILS])
+
+
+def test_the_report_tabulates_each_model_by_counter_in_version_order() -> None:
     text = report.render(
         [
             samples.ok("torch-latest", raw=5),
@@ -18,10 +24,10 @@ def test_the_report_tabulates_models_by_counter_in_version_order() -> None:
             samples.ok("tf-1.12.0", counter="tf-profiler-seed", raw=3),
         ]
     )
-    header = next(line for line in text.splitlines() if line.startswith("| model |"))
-    pins = "thop 0.0.31 @ torch 1.10.1"
-    assert header == f"| model | {pins} (tf-1.12.0) | {pins} (torch-1.10.1) | {pins} (torch-latest) |"
-    assert "| `toy` | 3 (0.0%) | 2,000,000 (4027.1%) | 10 (0.0%) |" in text
+    cells = [line.split(" | ")[0][2:] for line in text.splitlines() if line.startswith("| t") and "`t" in line]
+    assert cells[:3] == ["tf-1.12.0", "torch-1.10.1", "torch-latest"]
+    assert "| model | tf.profiler (thop 0.0.31) | thop (thop 0.0.31) |" in text  # families, by name
+    assert "| [`toy`](models/toy.md) | 0.0% | 0.0-4027.1% |" in text
     assert "1,000,000 MAC" in text and "| x2 |" in text
     assert "sigmoid (Sigmoid): no thop rule" in text
     assert "Not run" not in text
@@ -49,8 +55,9 @@ def test_write_reads_only_the_json_records(tmp_path: Path) -> None:
     results.write(tmp_path, samples.ok())
     path, problems = report.write(tmp_path)
     assert path == tmp_path / "README.md" and problems == []
-    assert "| `toy` | 20 (" in path.read_text()
-    assert report.PROBLEMS not in path.read_text()
+    assert "[`toy`](models/toy.md)" in path.read_text()
+    assert "| `toy` | torch-x | `thop` | 10 MAC | x2 | 20 |" in pages(tmp_path)
+    assert report.PROBLEMS not in pages(tmp_path)
 
 
 def test_an_empty_folder_says_how_to_fill_it(tmp_path: Path) -> None:
@@ -94,16 +101,13 @@ def test_measurements_of_zoo_models_are_explained_and_the_convention_switches() 
 def test_a_total_edited_alone_is_listed_as_invalid_and_left_out(tmp_path: Path) -> None:
     path = results.write(tmp_path, seed_conv())
     twin, problems = report.write(tmp_path)  # the twin: the record as measured is reported, residual 0
-    assert (
-        problems == []
-        and "+ 0 (residual)" in twin.read_text()
-        and "| `seed-conv` | 12,614,656 (94.1%) |" in twin.read_text()
-    )
+    assert problems == [] and "+ 0 (residual)" in pages(tmp_path)
+    assert "| [`seed-conv`](models/seed-conv.md) | 94.1% |" in twin.read_text()
     record = json.loads(path.read_text())
     record["probe"]["raw_total"] += 1000
     path.write_text(json.dumps(record))
     written, problems = report.write(tmp_path)
-    text = written.read_text()
+    text = pages(tmp_path)
     assert [str(p) for p in problems] == [
         "torch-x/seed-conv/thop.json: probe flops 12,614,656 is not raw_total 6,308,328 x flops_per_unit 2"
     ]
@@ -119,7 +123,9 @@ def test_an_unreadable_record_is_listed_and_the_rest_reported(tmp_path: Path) ->
     written, problems = report.write(tmp_path)
     assert [p.path for p in problems] == ["torch-x/other/thop.json"]
     assert "not valid JSON" in problems[0].reason
-    assert "| `toy` | 20 (" in written.read_text() and report.PROBLEMS in written.read_text()
+    assert (
+        "| `toy` | torch-x | `thop` | 10 MAC | x2 | 20 |" in pages(tmp_path) and report.PROBLEMS in written.read_text()
+    )
 
 
 def test_a_record_the_reconciliation_cannot_read_is_listed_and_the_rest_reported() -> None:

@@ -1,6 +1,7 @@
-"""report.html as a person sees it: opened in headless Chromium (Debian's `chromium`), it logs
-nothing to the console, every chart is drawn, and a screenshot is kept with the test's output.
-With CI=true a missing Chromium fails the test instead of skipping it."""
+"""The report's site (results/site/) as a person sees it: every page opened in headless Chromium
+(Debian's `chromium`) logs nothing to the console, every chart on it is drawn, and a screenshot of the
+index is kept with the test's output. With CI=true a missing Chromium fails the test instead of
+skipping it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import pytest
 from bench import paths, report, results
 
 WINDOW = "1400,2400"
+MAX_PAGE = 1_500_000  # bytes of one page of the site, its charts inline: opens at once
+MAX_FRONT = 500_000  # bytes of results/README.md: code hosts render Markdown up to about this
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +87,7 @@ def undrawn(dom: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """report.html written from the project's own records (copied: results/ is left as it is)."""
+    """The site written from the project's own records (copied: results/ is left as it is); its folder."""
     where = tmp_path_factory.mktemp("results")
     loaded = results.load(paths.RESULTS)
     for record in loaded.records:
@@ -95,20 +98,32 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for record in records():
             results.write(where, record)
     report.write(where)
-    return where / "report.html"
+    return where / report.SITE
 
 
-def test_the_page_renders_every_chart_without_console_errors(chromium: str, published: Path) -> None:
-    dumped = browse(chromium, published, "--dump-dom")
-    assert console(dumped.stderr) == []
-    assert undrawn(dumped.stdout) == []
-    expected = len(list((published.parent / "charts").glob("*.svg")))
-    assert dumped.stdout.count('class="chart"') == expected
+def test_every_page_of_the_site_renders_every_chart_without_console_errors(chromium: str, published: Path) -> None:
+    pages = sorted(published.rglob("*.html"))
+    models = sorted((published / report.MODELS).glob("*.html"))
+    assert published / "index.html" in pages and published / "details.html" in pages and models
+    drawn = 0
+    for page in pages:
+        dumped = browse(chromium, page, "--dump-dom")
+        assert console(dumped.stderr) == [], page.name
+        if page in models:  # each model's page has its charts; the index and the details have none
+            assert undrawn(dumped.stdout) == [], page.name
+            drawn += dumped.stdout.count('class="chart"')
+    assert drawn == len(list((published.parent / "charts").glob("*.svg")))
     shot = published.parent / "report.png"
-    browse(chromium, published, f"--screenshot={shot}")
+    browse(chromium, published / "index.html", f"--screenshot={shot}")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     if os.environ.get("REPORT_SCREENSHOT"):  # e.g. docs/report.png, the README's picture
         shutil.copyfile(shot, os.environ["REPORT_SCREENSHOT"])
+
+
+def test_every_page_of_the_site_is_small(published: Path) -> None:
+    sizes = {page.name: page.stat().st_size for page in published.rglob("*.html")}
+    assert max(sizes.values()) < MAX_PAGE, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    assert (published.parent / "README.md").stat().st_size < MAX_FRONT
 
 
 def test_a_console_error_and_an_empty_chart_are_seen(chromium: str, tmp_path: Path) -> None:

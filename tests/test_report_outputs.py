@@ -1,10 +1,11 @@
-"""What `nox -s report` publishes besides the README: flops.csv/json, report.html, the charts, the
+"""What `nox -s report` publishes besides the README: flops.csv/json, the site, the charts, the
 comparison. Each property is also shown to fail on something made wrong."""
 
 from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from bench import charts, cli, compare, export, page, report, results, rows
+from bench.memo import Memo
 from tests import samples
 from tests.test_report import seed_conv
 
@@ -56,7 +58,7 @@ def test_the_same_records_give_the_same_bytes(tmp_path: Path) -> None:
     written = {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file() and p.suffix != ".json"}
     report.write(tmp_path)
     assert written == {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file() and p.suffix != ".json"}
-    assert set(first) >= {"README.md", "flops.csv", "flops.json", "report.html", "charts/matrix.svg"}
+    assert set(first) >= {*report.OUTPUTS, "models/seed-conv.md", "site/models/seed-conv.html"}
 
 
 def test_a_changed_record_changes_every_output() -> None:
@@ -64,7 +66,7 @@ def test_a_changed_record_changes_every_output() -> None:
     changed = records()
     changed[1] = measured(cell="torch-y", raw=6307328 + 700_000)
     after = report.publish(changed).files
-    for name in ("README.md", "flops.csv", "flops.json", "report.html", "charts/matrix.svg"):
+    for name in ("README.md", "flops.csv", "flops.json", "site/index.html", "models/seed-conv.md"):
         assert before[name] != after[name], name
 
 
@@ -79,6 +81,42 @@ def test_charts_of_models_no_longer_reported_are_removed(tmp_path: Path) -> None
 
 
 # Column headings: the pins, and never the framework twice
+
+
+def outputs(where: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(where).as_posix(): p.read_bytes()
+        for p in sorted(where.rglob("*"))
+        if p.is_file() and p.suffix != ".json"
+    }
+
+
+def test_a_report_from_the_memo_is_the_report_from_the_records(tmp_path: Path) -> None:
+    fresh, remembered, memo = tmp_path / "fresh", tmp_path / "remembered", tmp_path / "memo"
+    write_records(fresh, records())
+    write_records(remembered, records())
+    report.write(remembered, memo=Memo(memo))  # fills the memo
+    changed = measured(cell="torch-y", raw=6307328 + 700_000)  # then a run changes one record
+    write_records(fresh, [changed])
+    write_records(remembered, [changed])
+    kept = Memo(memo)
+    report.write(remembered, memo=kept)
+    report.write(fresh)
+    assert outputs(remembered) == outputs(fresh)
+    assert len(kept.reconciled) == 3 and len(Memo(memo).reconciled) == 2  # the replaced record's is dropped
+
+
+def test_a_memo_hit_is_what_the_report_uses(tmp_path: Path) -> None:
+    """The twin: were the memo keyed by anything but the record's bytes, a stale entry would show."""
+    write_records(tmp_path, [measured()])
+    report.write(tmp_path, memo=Memo(tmp_path / "memo"))
+    memo = Memo(tmp_path / "memo")
+    (key,) = memo.reconciled
+    reconciled, why, row = memo.reconciled[key]  # type: ignore[misc]
+    memo.reconciled[key] = (reconciled, why, dataclasses.replace(row, flops=1.0))
+    report.write(tmp_path, memo=memo)
+    (written,) = csv.DictReader(io.StringIO((tmp_path / "flops.csv").read_text()))
+    assert float(written["flops"]) == 1.0
 
 
 def test_a_column_names_the_counter_and_framework_pins() -> None:
@@ -107,19 +145,35 @@ def test_columns_the_pins_cannot_tell_apart_get_the_cell() -> None:
     assert len(set(heading.values())) == len(heading)
 
 
-def test_the_readme_starts_with_the_models_by_counters_table() -> None:
-    text = report.render(records())
+def test_the_readme_answers_first_then_sums_up_then_links_each_model() -> None:
+    text = report.publish(records()).files["README.md"]
     first_table = next(line for line in text.splitlines() if line.startswith("|"))
-    assert first_table.startswith("| model | thop 0.1.1-2209072238 @ torch 1.10.1 (torch-x) |")
-    assert text.splitlines()[:3] == ["# FLOPs Matrix results", "", first_table]
-    assert text.index(first_table) < text.index("**The answer**")
-    assert "| `seed-conv` | 12,614,656 (94.1%) | 12,614,666 (94.1%) |" in text
-    assert "![Every counter's total, with the reference as a dashed line](charts/seed-conv-" in text
+    assert first_table == "| model | thop (thop 0.1.1-2209072238) |"  # no blog model among these records
+    assert "| [`seed-conv`](models/seed-conv.md) | 94.1% |" in text
+    assert text.index(first_table) < text.index("## One page per model") < text.index("- [`seed-conv`](models/")
+    page = report.publish(records()).files["models/seed-conv.md"]
+    assert "![Every counter's total, with the reference as a dashed line](../charts/seed-conv-" in page
+    assert page.index("**The answer**" if "**The answer**" in page else "each counter's total, explained") > 0
+
+
+def test_the_summary_has_at_most_twelve_columns_and_names_what_it_leaves_out() -> None:
+    many = [measured(cell=f"torch-{i}") for i in range(3)]
+    found = report.front.summary(report.rows_of(many))
+    assert len(found.families) + 1 <= report.front.MAX_COLUMNS and found.left_out == ()
+    widened = [dataclasses.replace(r, family=f"family {i:02}") for i in range(14) for r in report.rows_of(many)]
+    found = report.front.summary(widened)
+    assert len(found.families) + 1 == report.front.MAX_COLUMNS  # the twin: 14 families, 11 shown
+    assert found.left_out == ("family 11", "family 12", "family 13")
+
+
+def test_model_pages_are_named_safely() -> None:
+    assert report.page_name("seed-conv@8x1x100x256") == "seed-conv@8x1x100x256"
+    assert report.page_name("../etc/passwd").startswith("etc-passwd-") and "/" not in report.page_name("a/b")
 
 
 def test_the_readme_says_how_to_cite_a_row() -> None:
     text = report.render(records())
-    cite = text.split("## How to cite a row")[1]
+    cite = text.split("## How to cite a row")[1]  # in details.md
     assert "image inputs x" in cite and "FLOPs Matrix commit 0123456789ab" in cite
     assert "--cells CELL --models MODEL" in cite
     dirty = records()
@@ -200,7 +254,7 @@ def test_a_csv_without_quoting_is_seen_to_break(monkeypatch: pytest.MonkeyPatch)
     assert {len(line) for line in parsed} != {len(export.NAMES)}
 
 
-# report.html
+# The site: results/site/*.html
 
 
 class Elements(HTMLParser):
@@ -215,30 +269,45 @@ class Elements(HTMLParser):
 
 
 def html_damage(text: str) -> list[str]:
-    """Script or event-handler markup a record smuggled in, and references that need a network."""
+    """Script or event-handler markup a record smuggled in, and anything the page would fetch (a link to
+    another page is followed only when clicked)."""
     parser = Elements()
     parser.feed(text)
     found = [tag for tag, _ in parser.tags if tag in ("script", "iframe", "img", "link", "object")]
     for _, attrs in parser.tags:
-        found += [f"{k}={v}" for k, v in attrs.items() if k.startswith("on")]
-        found += [f"{k}={v}" for k, v in attrs.items() if k in ("href", "src") and v and not v.startswith("#")]
+        found += [f"{k}={v}" for k, v in attrs.items() if k.startswith("on") or k == "src"]
+        found += [f"{k}={v}" for k, v in attrs.items() if k == "href" and (v or "").lower().startswith(_SCHEMES)]
     return found
 
 
-def test_the_page_is_self_contained_and_escapes_whatever_a_record_holds() -> None:
-    text = report.publish(hostile_records()).files["report.html"]
-    assert html_damage(text) == []
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;amp" in text
-    assert text.count('<figure class="chart"') == 1 + 3 * 2
+_SCHEMES = ("javascript:", "data:", "vbscript:")
 
 
-def test_the_same_page_without_escaping_is_seen_to_break(monkeypatch: pytest.MonkeyPatch) -> None:
+def site(files: dict[str, str]) -> dict[str, str]:
+    return {name: text for name, text in files.items() if name.startswith(f"{report.SITE}/")}
+
+
+def test_the_pages_are_self_contained_and_escape_whatever_a_record_holds() -> None:
+    pages = site(report.publish(hostile_records()).files)
+    assert len(pages) == 2 + 2  # the index, the details, one page per model
+    assert {name: html_damage(text) for name, text in pages.items()} == dict.fromkeys(pages, [])
+    assert all("&lt;script&gt;alert(1)&lt;/script&gt;&amp;amp" in pages[name] for name in ("site/index.html",))
+    assert sum(text.count('<figure class="chart"') for text in pages.values()) == 3 * 2
+
+
+def test_the_same_pages_without_escaping_are_seen_to_break(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(page, "_e", str)
-    assert html_damage(report.publish(hostile_records()).files["report.html"])
+    monkeypatch.setattr(report.front, "_e", str)
+    assert any(html_damage(text) for text in site(report.publish(hostile_records()).files).values())
 
 
-def test_the_page_lists_provenance_and_the_cells_not_run() -> None:
-    text = report.publish(records()).files["report.html"]
+def test_a_link_that_would_run_or_fetch_something_is_seen() -> None:
+    assert html_damage('<a href="../index.html">x</a><a href="#m">y</a>') == []
+    assert html_damage('<a href="javascript:alert(1)">x</a><img src="https://x/y.png">') != []
+
+
+def test_the_details_page_lists_provenance_and_the_cells_not_run() -> None:
+    text = report.publish(records()).files["site/details.html"]
     provenance = text.split("id=provenance")[1].split("</table>")[0]
     assert "flops-matrix/base:bullseye" in provenance and "0123456789ab" in provenance
     not_run = text.split("id=not-run")[1]

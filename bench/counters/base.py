@@ -90,6 +90,11 @@ class Adapter:
     # for graph counters: what the rule model expects the tool to say of a node (counted, no-rule,
     # shape-unknown), checked against what the tool said
     rule_status: Callable[[dict, dict], str] | None = None
+    family: str = ""  # the front page's summary column, shared by counters of one tool (default: `tool`)
+
+    @property
+    def column(self) -> str:
+        return self.family or self.tool
 
 
 @dataclass(frozen=True)

@@ -320,4 +320,4 @@ def _steps(spec: dict, in_shape: tuple) -> Steps:
 
 
 read = reader("calflops'", "calflops", transposed(False))
-ADAPTER = Adapter("calflops", Unit.FLOP, read)
+ADAPTER = Adapter("calflops", Unit.FLOP, read, family="calflops, DeepSpeed")

@@ -24,4 +24,4 @@ from bench.counters.base import Adapter, Unit
 __all__ = ["ADAPTER", "read"]
 
 read = calflops.reader("DeepSpeed's", "DeepSpeed's flops profiler", calflops.transposed(True))
-ADAPTER = Adapter("DeepSpeed flops profiler", Unit.FLOP, read)
+ADAPTER = Adapter("DeepSpeed flops profiler", Unit.FLOP, read, family="calflops, DeepSpeed")  # calflops derives from it

@@ -232,7 +232,9 @@ def float32_total(nodes: list[dict], reducers: dict[str, int]) -> int:
     return int(total)
 
 
-def _fed_by(node: dict, by_name: dict[str, dict], callers: dict, layers: set[str]) -> str | None:
+def _fed_by(
+    node: dict, by_name: dict[str, dict], callers: dict, layers: set[str], readers: dict[str, list[str]]
+) -> str | None:
     """For an instruction XLA left without metadata (a layout-changed dot, a wrapped reduce-window): the
     layer of the nearest instruction it reads, through a fused computation's parameters to the caller's
     operands (XLA names them param_<operand index>.<n>)."""
@@ -252,16 +254,23 @@ def _fed_by(node: dict, by_name: dict[str, dict], callers: dict, layers: set[str
             queue.extend(caller["inputs"][int(index.group(1)) : int(index.group(1)) + 1])
         else:
             queue.extend(given["inputs"])
-    return _read_by(node, by_name, callers, layers)
+    return _read_by(node, by_name, callers, layers, readers)
 
 
-def _read_by(node: dict, by_name: dict[str, dict], callers: dict, layers: set[str]) -> str | None:
-    """Failing that (it reads the model's input): the layer of the nearest instruction that reads it, or
-    that reads the fusion holding it."""
+def _readers(nodes: list[dict]) -> dict[str, list[str]]:
+    """Instruction name -> the instructions that read it (built once per record: a graph has thousands)."""
     readers: dict[str, list[str]] = {}
-    for other in by_name.values():
+    for other in nodes:
         for given in other["inputs"]:
             readers.setdefault(given, []).append(other["name"])
+    return readers
+
+
+def _read_by(
+    node: dict, by_name: dict[str, dict], callers: dict, layers: set[str], readers: dict[str, list[str]]
+) -> str | None:
+    """Failing that (it reads the model's input): the layer of the nearest instruction that reads it, or
+    that reads the fusion holding it."""
     start = callers.get(node["attrs"]["computation"], (node, ""))[0]
     queue, seen = list(readers.get(start["name"], [])), {start["name"]}
     while queue and len(seen) < 64:
@@ -324,6 +333,7 @@ def read(definition: dict, probe: dict) -> Reading:
     sigmoid = _activation_ops(nodes)
     reducers = _reducers(nodes)
     by_name = {node["name"]: node for node in nodes}
+    readers = _readers(nodes)
     items = []
     loops: dict[str, list[dict]] = {}
     for node in nodes:
@@ -340,7 +350,7 @@ def read(definition: dict, probe: dict) -> Reading:
         control = loop is not None and not dims(node["shape"]) and not node["shape"].startswith("f")
         if not priced.flops:
             continue
-        layer = _layer(op_name, set(specs)) or _fed_by(node, by_name, callers, set(specs))
+        layer = _layer(op_name, set(specs)) or _fed_by(node, by_name, callers, set(specs), readers)
         where = "loop body" if loop is not None else ""
         if layer is None:
             component, cause, place = "outside", "", BUCKET_OUTSIDE

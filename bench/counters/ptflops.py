@@ -558,5 +558,5 @@ def read_aten(definition: dict, probe: dict) -> Reading:
     return reading
 
 
-PYTORCH = Adapter("ptflops (pytorch backend)", Unit.MAC, read_pytorch)
-ATEN = Adapter("ptflops (aten backend)", Unit.MAC, read_aten)
+PYTORCH = Adapter("ptflops (pytorch backend)", Unit.MAC, read_pytorch, family="ptflops")
+ATEN = Adapter("ptflops (aten backend)", Unit.MAC, read_aten, family="ptflops")

@@ -254,6 +254,10 @@ def _model_page(parts: _Parts, model: str) -> str:
         f"[All models](../README.md) · [the same page with its charts in HTML]({html_page}) ·"
         f" [how the numbers were made](../{DETAILS})\n",
     ]
+    dirty = sorted({(r.cell, r.counter) for r in measured if r.project_commit.endswith(results.DIRTY)})
+    if dirty:
+        named = ", ".join(f"{code(cell)} / {code(counter)}" for cell, counter in dirty)
+        out.append(f"**Measured from a dirty tree** (code that no commit holds, `{results.DIRTY}`): {named}.\n")
     figures = published_rows.column(parts.published, model)
     if figures != "-":
         out.append(

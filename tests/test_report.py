@@ -60,6 +60,20 @@ def test_write_reads_only_the_json_records(tmp_path: Path) -> None:
     assert report.PROBLEMS not in pages(tmp_path)
 
 
+def test_a_row_measured_from_a_dirty_tree_is_marked_on_its_model_page(tmp_path: Path) -> None:
+    clean, dirty = samples.ok(), samples.ok("torch-y")
+    dirty["host"]["project_commit"] += results.DIRTY
+    results.write(tmp_path, clean)
+    report.write(tmp_path)
+    assert "Measured from a dirty tree" not in (tmp_path / report.MODELS / "toy.md").read_text()
+    results.write(tmp_path, dirty)
+    report.write(tmp_path)
+    assert (
+        "**Measured from a dirty tree** (code that no commit holds, `+dirty`): `torch-y` / `thop`."
+        in (tmp_path / report.MODELS / "toy.md").read_text()
+    )
+
+
 def test_an_empty_folder_says_how_to_fill_it(tmp_path: Path) -> None:
     assert "run `nox -s matrix`" in report.render([])
 

@@ -143,6 +143,31 @@ def test_a_failed_build_keeps_earlier_results(
     assert not client.images.list(name=f"{images.REPOSITORY}/broken")
 
 
+def test_a_debian_pin_the_archive_no_longer_has_stops_the_build_in_one_line(
+    client: docker.DockerClient, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pins = tmp_path / "debian"
+    pins.mkdir()
+    real = (paths.DEBIAN / "bookworm-python3.11.txt").read_text()
+    wanted = next(line for line in real.splitlines() if line.startswith("python3.11="))
+    (pins / "bookworm-python3.11.txt").write_text(real.replace(wanted, "python3.11=0.0-gone"))
+    monkeypatch.setattr(paths, "DEBIAN", pins)
+    cell = cells.load()["torch-ultralytics-thop"]
+    store = tmp_path / "results"
+    options = matrix.Options(results=store, base_mode="local", ca_bundle=context.ca_bundle_from_env(None))
+
+    summary = matrix.run(engine.engines([]), [cell], ["seed-conv"], options, Progress(live=False), threading.Event())
+
+    assert summary.counts["failed"] >= 1
+    failure = json.loads((store / cell.name / "seed-conv" / "thop.failed.json").read_text())
+    reason = failure["reason"]
+    assert reason.startswith(
+        "build failed: ERROR: Debian pins no longer in the archive: python3.11=0.0-gone (the archive has: "
+    )
+    assert wanted.split("=", 1)[1] in reason.split("the archive has:")[1]  # the versions it does have
+    assert reason.endswith("refresh them with: nox -s lock -- --upgrade")
+
+
 def _tools_of(lock: Path) -> str:
     """The entries of pip, setuptools and wheel in a lock, with their hash lines."""
     kept, keep = [], False

@@ -229,7 +229,7 @@ def test_a_failed_run_creates_no_results_folder(tmp_path: Path) -> None:
 def test_the_report_checks_it_can_write_before_it_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     results.write(tmp_path, samples.ok())
     loads: list[Path] = []
-    monkeypatch.setattr(results, "load", lambda where: loads.append(where) or results.Loaded([], [], []))
+    monkeypatch.setattr(results, "load", lambda where, *_: loads.append(where) or results.Loaded([], [], [], []))
     assert cli.main(["report", "--results", str(tmp_path)]) == 0 and loads == [tmp_path]  # the twin: writable
 
     def read_only(*args: object, **kwargs: object) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench import matrix, report, results, seal
 from tests import samples
 from tests.test_cli import NO_ENGINE, bench
+from tests.test_report import pages
 
 KEY = results.Key("torch-x", "toy", "thop")
 FILE = "torch-x/toy/thop.json"
@@ -43,7 +44,7 @@ def test_a_consistent_hand_edit_is_named_and_left_out(tmp_path: Path) -> None:
     run = bench("report", "--results", str(tmp_path), env=NO_ENGINE)
     assert run.returncode == 0, run.stderr
     assert run.stderr.splitlines()[0] == f"warning: left out {tmp_path}/{FILE}: {seal.EDITED}"
-    readme = (tmp_path / "README.md").read_text()
+    readme = pages(tmp_path)
     assert "edited after measurement" in readme and f"`{FILE}`" in readme
     assert "60,000,000" not in readme and "30,000,000" not in readme
     assert "60000000" not in (tmp_path / "flops.csv").read_text()
@@ -66,4 +67,4 @@ def test_without_its_seal_the_same_edit_passes(tmp_path: Path) -> None:
     edit_consistently(path)
     _, problems = report.write(tmp_path)
     assert problems == [] and matrix.recorded_key(tmp_path, KEY) == "k"
-    assert "60,000,000" in (tmp_path / "README.md").read_text()
+    assert "60,000,000" in pages(tmp_path)

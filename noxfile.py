@@ -32,7 +32,7 @@ def matrix(session: nox.Session) -> None:
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """Rewrite results/ (README.md, report.html, flops.csv/json, charts) from the JSON records alone;
+    """Rewrite results/ (the front page, model pages, site, flops.csv/json, charts) from the JSON records alone;
     `-- --compare OLD_RESULTS_DIR` prints what changed instead."""
     _install(session, "bench/requirements.txt")
     session.run("python", "-m", "bench", "report", *session.posargs)

@@ -95,8 +95,8 @@ def test_a_dying_engine_ends_in_one_line_naming_the_cell(second_engine: str, tmp
     assert run.returncode == 1
     failures = [line for line in stderr.splitlines() if "stopped answering" in line]
     assert failures and "[torch-latest]" in failures[0] and "Traceback" not in stderr
-    failed = json.loads((tmp_path / "torch-latest" / "seed" / "thop.failed.json").read_text())
-    assert "stopped answering" in failed["reason"]
+    reasons = [json.loads(p.read_text())["reason"] for p in (tmp_path / "torch-latest" / "seed").glob("*.failed.json")]
+    assert any("stopped answering" in reason for reason in reasons)  # the jobs it had not finished
 
 
 @pytest.mark.parametrize(("number", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

@@ -56,8 +56,13 @@ def test_every_committed_record_loads_without_a_problem() -> None:
 
 
 def committed_copy(tmp_path: Path) -> Path:
+    """The committed records of the blog's two models, in every cell (what these tests break and read)."""
     copied = tmp_path / "results"
-    shutil.copytree(paths.RESULTS, copied)
+    for model in ("seed", "seed-conv"):
+        for record in paths.RESULTS.glob(f"*/{model}/*.json"):
+            target = copied / record.relative_to(paths.RESULTS)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(record, target)
     return copied
 
 

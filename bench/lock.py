@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,11 +115,13 @@ def lock_python(lock: PythonLock, upgrade: bool, find_links: list[str]) -> None:
         raise LockError(f"{lock.source.name}: uv pip compile failed (exit {run.returncode}): {tail}")
 
 
-def resolve_debian(pins: DebianPins, base_image: str, run_in: object) -> list[str]:
-    """name=version of every package apt installs for the pin list's packages, on the base today.
-    `run_in(image, script)` runs a shell script in a container and returns its output."""
+RunIn = Callable[[str, str], str]  # (Debian suite, shell script) -> what it printed, run in that base
+
+
+def resolve_debian(pins: DebianPins, run_in: RunIn) -> list[str]:
+    """name=version of every package apt installs for the pin list's packages, on the base today."""
     script = "apt-get update -q >/dev/null && apt-get install -s -q --no-install-recommends " + " ".join(pins.packages)
-    out = run_in(base_image, script)  # type: ignore[operator]
+    out = run_in(pins.suite, script)
     return sorted(f"{name}={version}" for name, version in re.findall(r"^Inst (\S+) \((\S+) ", out, re.M))
 
 
@@ -133,7 +136,7 @@ def write_debian(pins: DebianPins, resolved: list[str]) -> None:
     pins.target.write_text(header + "".join(line + "\n" for line in resolved))
 
 
-def _container_runner() -> object:
+def _container_runner() -> RunIn:
     import docker  # the host's engine makes the bases and runs apt in them
 
     from bench.bases import DEFAULT_MIRROR, Bases
@@ -161,13 +164,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lock: {lock.target.relative_to(paths.ROOT)} (Python {lock.python})", file=sys.stderr)
             lock_python(lock, args.upgrade, find_links)
         if not args.python_only:
-            run_in = None
+            run_in: RunIn | None = None
             for pins in debian_pin_lists(defined):
                 if pins.target.is_file() and not args.upgrade:
                     continue
                 run_in = run_in or _container_runner()
                 print(f"lock: {pins.target.relative_to(paths.ROOT)}", file=sys.stderr)
-                write_debian(pins, resolve_debian(pins, pins.suite, run_in))
+                write_debian(pins, resolve_debian(pins, run_in))
     except (LockError, cells.CellError) as error:
         print(f"lock: {error}", file=sys.stderr)
         return 1

@@ -69,8 +69,6 @@ class ResolvedBase:
     kind: str
     reference: str  # what the Dockerfile's FROM names
     image_id: str
-    python: str
-    requirements: str
     recipe: str  # how the image came to be: pulled from where, or bootstrapped how
 
     def provenance(self) -> dict[str, str]:
@@ -121,13 +119,13 @@ class Bases:
         digests = image.attrs.get("RepoDigests") or []
         if digests:
             recipe += f" ({digests[0]})"
-        return ResolvedBase("registry", base.image, image.id, base.python, base.requirements, recipe)
+        return ResolvedBase("registry", base.image, image.id, recipe)
 
     def _local(self, base: Base) -> ResolvedBase:
         reference = self.local_image(base.suite)
         image = self._client.images.get(reference)
         recipe = image.labels.get(RECIPE_LABEL, "local image of unknown origin")
-        return ResolvedBase("local", reference, image.id, base.python, base.requirements, recipe)
+        return ResolvedBase("local", reference, image.id, recipe)
 
     def local_image(self, suite: str) -> str:
         """The local base of this Debian suite, bootstrapped when the engine lacks it."""

@@ -58,7 +58,7 @@ def lock(session: nox.Session) -> None:
     (`-- --upgrade`: the newest the pins and the archive allow; then compare with `nox -s report -- --compare`)."""
     _install(session, "bench/requirements.txt")
     session.install("uv==0.13.9")
-    session.run("python", "-m", "bench.lock", *session.posargs)
+    session.run("python", "-m", "bench.run.lock", *session.posargs)
 
 
 @nox.session
@@ -72,4 +72,4 @@ def perf(session: nox.Session) -> None:
 def lookup(session: nox.Session) -> None:
     """One model's numbers from its records, as a table: `-- MODEL [COUNTER]` (e.g. `-- seed thop`)."""
     _install(session, "bench/requirements.txt")
-    session.run("python", "-m", "bench.lookup", *session.posargs)
+    session.run("python", "-m", "bench.publish.lookup", *session.posargs)

@@ -19,28 +19,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from bench import (
-    bases,
-    bigmodels,
-    cells,
-    charts,
-    compare,
-    context,
-    engine,
-    images,
-    matrix,
-    models,
-    paths,
-    report,
-    results,
-    runner,
-    stamp,
-    verify,
-)
-from bench.memo import Memo
+from bench import paths
+from bench.models import big, selection
 from bench.progress import Progress, say
+from bench.publish import charts, compare, report, stamp
+from bench.publish.memo import Memo
+from bench.records import results
 from bench.reference import convention
 from bench.reference.convention import Convention
+from bench.run import bases, cells, context, engine, images, matrix, runner, verify
 
 EXIT_FAILED_CELLS = 1
 EXIT_USAGE = 2
@@ -80,7 +67,7 @@ def _memory(text: str) -> str:
     match = _SIZE.fullmatch(text.strip())
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a Docker memory size (digits, then b, k, m or g; e.g. 4g)")
-    if bigmodels.memory_bytes(match[0]) < MIN_MEMORY:
+    if big.memory_bytes(match[0]) < MIN_MEMORY:
         raise argparse.ArgumentTypeError(f"{text!r} is below the minimum of {MIN_MEMORY // 1024**2}m")
     return match[0].lower()
 
@@ -111,7 +98,7 @@ def _count(text: str) -> int:
 
 def _shape(text: str) -> tuple[str, tuple[int, ...]]:
     try:
-        return models.parse_shape(text)
+        return selection.parse_shape(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -290,7 +277,7 @@ def _matrix(args: argparse.Namespace) -> int:
     shapes = dict(args.shape)
     if len(shapes) != len(args.shape):
         raise ValueError("--shape names a model twice")
-    chosen = models.select(models.Request(args.models, args.batch, shapes, args.models_dir))
+    chosen = selection.select(selection.Request(args.models, args.batch, shapes, args.models_dir))
     options = matrix.Options(
         results=args.results,
         base_mode=args.base,

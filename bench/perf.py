@@ -10,7 +10,7 @@ measured with `-- --cold`, which first removes every flops-matrix image):
 - the report: written from scratch, rewritten with nothing changed, and rewritten after one model's
   records changed (those validated and reconciled again and its charts drawn again, the rest from the
   memo and the chart cache); `-- --report-only` runs this alone, with no engine.
-- a model too big to hold: the LLaMA-7B count (bench/bigmodels.py) in each cell that counts it without
+- a model too big to hold: the LLaMA-7B count (bench/models/big.py) in each cell that counts it without
   weights, re-measured: the job's wall time and peak memory (the probe's job process), and the run
   end to end (`-- --big-only` runs this alone).
 Targets on a 2-core machine: nothing changed <= 5 s, uncached <= 15 s, one model changed <= 10 s, the
@@ -29,8 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import charts, paths, report, results
-from bench.memo import Memo
+from bench import paths
+from bench.publish import charts, report
+from bench.publish.memo import Memo
+from bench.records import results
 
 REPORT_CHANGED = "report after one model's records changed"
 TARGETS = {

@@ -7,7 +7,7 @@ import os
 import docker
 import pytest
 
-from bench import engine
+from bench.run import engine
 
 
 @pytest.fixture(scope="session")

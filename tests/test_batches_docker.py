@@ -11,10 +11,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from bench import cells, paths
+from bench import paths
+from bench.explain.reconcile import reconcile
 from bench.probe import catalog
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
+from bench.run import cells
 from tests.test_report import pages
 
 pytestmark = pytest.mark.docker

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from bench import bigmodels, cells, matrix, models, results
+from bench.models import big, selection
 from bench.probe import catalog, zoo
 from bench.progress import Progress
+from bench.records import results
 from bench.reference import closed_form, formulas
 from bench.reference.convention import PRESETS
 from bench.reference.formulas import analyse
+from bench.run import cells, matrix
 
-SEVEN_B = bigmodels.MODELS["llama-7b"]
+SEVEN_B = big.MODELS["llama-7b"]
 ALL_CELLS = list(cells.load().values())
 
 
@@ -30,13 +32,13 @@ def test_the_7b_closed_form_by_hand() -> None:
     assert closed.weights == layers * (4 * d * d + 3 * d * ffn) + d * vocab == 6_607_077_376
     assert closed.per_token() == 2 * closed.weights + 4 * layers * context * d == 14_287_896_576
     assert closed.total() == context * closed.per_token()
-    assert bigmodels.parameters(SEVEN_B) == 6_738_415_616  # the paper's "6.7B": with the embedding and norms
+    assert big.parameters(SEVEN_B) == 6_738_415_616  # the paper's "6.7B": with the embedding and norms
 
 
-@pytest.mark.parametrize("name", sorted(bigmodels.MODELS))
+@pytest.mark.parametrize("name", sorted(big.MODELS))
 @pytest.mark.parametrize("convention", ["default", "macs"])
 def test_the_reference_matches_the_closed_form(name: str, convention: str) -> None:
-    definition = bigmodels.MODELS[name]
+    definition = big.MODELS[name]
     closed = closed_form.decoder(definition)
     found = reference(definition, convention)
     assert closed_form.agrees(closed, found, PRESETS[convention])
@@ -70,19 +72,19 @@ def test_only_decoders_have_a_closed_form() -> None:
 
 
 def test_only_counters_that_count_on_shapes_take_a_model_too_big_to_hold(tmp_path: Path) -> None:
-    big = models.find("llama-7b", tmp_path)
-    assert not big.in_zoo and big.why_not("count", "torch-flop-counter") == ""
-    assert big.why_not("count", "keras3-jax-xla") == ""
-    why = big.why_not("count", "thop")
+    giant = selection.find("llama-7b", tmp_path)
+    assert not giant.in_zoo and giant.why_not("count", "torch-flop-counter") == ""
+    assert giant.why_not("count", "keras3-jax-xla") == ""
+    why = giant.why_not("count", "thop")
     assert "6,738,415,616 float32 parameters are 25.1 GiB" in why and "torch-flop-counter" in why
-    assert big.why_not("check", "equivalence")
-    assert models.find("seed-conv", tmp_path).why_not("count", "thop") == ""
+    assert giant.why_not("check", "equivalence")
+    assert selection.find("seed-conv", tmp_path).why_not("count", "thop") == ""
     assert set(catalog.ABSTRACT) <= set(catalog.COUNTERS)
 
 
 def test_the_jobs_that_need_weights_are_recorded_as_not_run_without_a_container(tmp_path: Path) -> None:
-    big = models.find("llama-7b", tmp_path)
-    options = matrix.Options(results=tmp_path, models={big.name: big})
+    giant = selection.find("llama-7b", tmp_path)
+    options = matrix.Options(results=tmp_path, models={giant.name: giant})
     keys = [results.Key("torch-latest", "llama-7b", job) for job in ("thop", "torch-flop-counter")]
     progress = Progress()
     progress.start(len(keys))
@@ -114,7 +116,7 @@ class NoContainer:
 def measured(tmp_path: Path, units: int) -> tuple[dict, BaseException | None]:
     (tmp_path / "models").mkdir(exist_ok=True)
     (tmp_path / "models" / "huge.toml").write_text(HUGE.format(units=units))
-    chosen = models.select(models.Request(["huge"], folder=tmp_path / "models"))
+    chosen = selection.select(selection.Request(["huge"], folder=tmp_path / "models"))
     cell = next(c for c in ALL_CELLS if c.name == "torch-latest")
     options = matrix.Options(results=tmp_path / "results", models={m.name: m for m in chosen})
     try:
@@ -136,4 +138,4 @@ def test_a_layer_that_fits_goes_on_to_its_container(tmp_path: Path) -> None:
     """The twin: the same layer, small, is not refused; the run goes on towards a container."""
     found, error = measured(tmp_path, 10)
     assert error is not None and found == {}
-    assert bigmodels.too_big(zoo.MODELS["vgg16"], "8g") == "" and bigmodels.too_big(zoo.MODELS["vgg16"], "256m")
+    assert big.too_big(zoo.MODELS["vgg16"], "8g") == "" and big.too_big(zoo.MODELS["vgg16"], "256m")

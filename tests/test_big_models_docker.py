@@ -11,9 +11,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from bench import bigmodels, cells, paths
+from bench import paths
+from bench.models import big
 from bench.probe import catalog
 from bench.reference import closed_form
+from bench.run import cells
 
 pytestmark = pytest.mark.docker
 
@@ -41,7 +43,7 @@ def test_the_7b_is_counted_on_shapes_within_the_targets_and_matches_the_closed_f
     record = json.loads((where / cell / "llama-7b" / f"{counter}.json").read_text())
     probe = record["probe"]
     assert probe["provenance"]["peak_rss_kib"] < 4 * 1024**2 and probe["duration_s"] < 60
-    closed = closed_form.decoder(bigmodels.MODELS["llama-7b"])
+    closed = closed_form.decoder(big.MODELS["llama-7b"])
     assert abs(probe["flops"] - closed.total()) / closed.total() < closed_form.TOLERANCE
 
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import cells
 from bench.probe import catalog
+from bench.run import cells
 
 
 def test_every_cell_in_the_file_is_complete() -> None:

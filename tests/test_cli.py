@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli, paths, results
+from bench import cli, paths
 from bench.probe import catalog
+from bench.records import results
 from tests import samples
 from tests.test_results import full_disk
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import bases, cells, context, paths
+from bench import paths
+from bench.run import bases, cells, context
 
 
 def declared(cell: str = "torch-latest", kind: str = "local") -> context.Declaration:

@@ -13,8 +13,8 @@ from types import ModuleType, SimpleNamespace
 import pytest
 
 from bench.counters import ptflops, torchprofile
+from bench.explain.reconcile import reconcile
 from bench.probe import count_ptflops, count_torchinfo, count_torchprofile, zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 from tests import samples
 

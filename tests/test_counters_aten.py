@@ -5,8 +5,8 @@ a layer ran, never by its count. The real records come from the torch-latest cel
 from collections import Counter
 
 from bench.counters import flop_counter, torchprofile
+from bench.explain.reconcile import reconcile
 from bench.probe import count_flop_counter, count_torchprofile, zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 
 SEED, CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]

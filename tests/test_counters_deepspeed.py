@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from bench.counters import ADAPTERS, Adapter, Unit, calflops, deepspeed
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 from tests.test_counters_torchinfo_calflops import by_cause, calflops_seed
 

@@ -4,8 +4,8 @@ must break it. The numbers are the ones the real containers gave for the seed mo
 
 import pytest
 
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 from tests import samples
 

@@ -9,10 +9,11 @@ import sys
 
 import pytest
 
-from bench import paths, results
+from bench import paths
 from bench.counters import keras3
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
+from bench.records import results
 from bench.reference.convention import PRESETS
 
 CONV_OUT = 32 * 97 * 127

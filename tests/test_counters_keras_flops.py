@@ -10,10 +10,11 @@ from collections import Counter
 
 import pytest
 
-from bench import paths, results
+from bench import paths
 from bench.counters import keras_flops, tf_profiler
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
+from bench.records import results
 from bench.reference.convention import PRESETS
 
 SEED, CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]

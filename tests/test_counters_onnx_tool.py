@@ -6,8 +6,8 @@ every count is also worked out by hand below from the layers' sizes, independent
 from collections import Counter, defaultdict
 
 from bench.counters import ADAPTERS, Unit, onnx_tool
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 
 SEED, SEED_CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]

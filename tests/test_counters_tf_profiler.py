@@ -6,8 +6,8 @@ transformer-encoder); the prices are worked out by hand here."""
 from __future__ import annotations
 
 from bench.counters import tf_profiler
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 
 DECONV = zoo.MODELS["conv2d-transpose"]

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from bench import results
 from bench.counters import thop
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
+from bench.records import results
 from bench.reference.convention import PRESETS
 from tests import samples
 from tests.test_counters_torchinfo_calflops import record

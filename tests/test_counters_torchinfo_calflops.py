@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 from types import SimpleNamespace
 
 from bench.counters import ADAPTERS, Adapter, Unit, calflops, torchinfo
+from bench.explain.reconcile import reconcile
 from bench.probe import count_torchinfo, zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 
 SEED, SEED_CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]

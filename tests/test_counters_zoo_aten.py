@@ -3,8 +3,8 @@ separable convolutions, attention, LSTM, bidirectional GRU): hand-made records h
 shapes the torch-latest and torch-1.10.1 containers recorded, each hand count worked out here from the
 tools' source, each beside a record the rules cannot have made (a residual)."""
 
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 from tests.test_counters_aten import node
 

@@ -5,8 +5,8 @@ worked out here from the tools' source, each property beside a tampered twin tha
 import pytest
 
 from bench.counters import calflops, deepspeed
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 
 DEFAULT = PRESETS["default"]

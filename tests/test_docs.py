@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench import cells, paths
+from bench import paths
 from bench.probe import catalog
+from bench.run import cells
 
 DOCS = sorted((paths.ROOT / "docs").glob("*.md"))
 README = paths.ROOT / "README.md"

@@ -16,7 +16,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from bench import cells, matrix, paths, results, runner
+from bench import paths
+from bench.records import results
+from bench.run import cells, matrix, runner
 from tests import samples
 
 pytestmark = pytest.mark.docker

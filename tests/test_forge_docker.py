@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import cells, engine, matrix, models
+from bench.models import selection
 from bench.progress import Progress
+from bench.run import cells, engine, matrix
 
 pytestmark = pytest.mark.docker
 
@@ -77,7 +78,7 @@ def test_a_forging_model_changes_no_record_but_its_own_honest_ones(tmp_path: Pat
     folder = tmp_path / "models"
     folder.mkdir()
     (folder / "forge.py").write_text(FORGE)
-    chosen = models.select(models.Request(["forge", "seed-conv"], folder=folder))
+    chosen = selection.select(selection.Request(["forge", "seed-conv"], folder=folder))
     cell = replace(cells.load()["torch-latest"], counters=("thop", "torchinfo", "fvcore"), variants=())
     store = tmp_path / "results"
     options = matrix.Options(results=store, base_mode="local", force=True, models={m.name: m for m in chosen})

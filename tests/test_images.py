@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import docker.errors
 import pytest
 
-from bench import bases, cells, context, images
+from bench.run import bases, cells, context, images
 
 
 def declared() -> context.Declaration:

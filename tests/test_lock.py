@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import cells, lock, paths
+from bench import paths
+from bench.run import cells, lock
 
 APT_PLAN = """NOTE: This is only a simulation!
 Inst libexpat1 (2.5.0-1+deb12u5 Debian-Security:12/stable-security [amd64])

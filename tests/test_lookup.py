@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench import lookup, results
+from bench.publish import lookup
+from bench.records import results
 from tests import samples
 from tests.test_report import seed_conv
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from bench import markdown
+from bench.publish import markdown
 
 HOSTILE = ["a|b\n<script>alert(1)</script>", "x | y\nz", "`tick` & ``two``", "back\\|slash", "\r\n|", "`"]
 

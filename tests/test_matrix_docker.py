@@ -16,11 +16,12 @@ import docker
 import jsonschema
 import pytest
 
-from bench import cells, matrix, paths, runner
+from bench import paths
 from bench.probe import variants, zoo
+from bench.records.results import Key
 from bench.reference.convention import PRESETS, parse
 from bench.reference.formulas import analyse
-from bench.results import Key
+from bench.run import cells, matrix, runner
 from tests import test_recorded
 from tests.test_report import pages
 

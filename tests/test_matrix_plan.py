@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import cells, matrix, models, paths, results, runner
+from bench import paths
+from bench.models import selection
 from bench.probe import zoo
 from bench.progress import Progress
+from bench.records import results
+from bench.run import cells, matrix, runner
 
 ALL = list(cells.load().values())
 KEY = results.Key("torch-latest", "seed", "thop")
@@ -140,7 +143,7 @@ def test_a_counters_own_probe_module_keys_that_counter_alone(tmp_path: Path, mon
 
 
 def test_a_users_code_runs_in_a_container_of_its_own() -> None:
-    chosen = {m.name: m for m in models.select(models.Request(["seed", "mine_code", "seed-conv", "mine"]))}
+    chosen = {m.name: m for m in selection.select(selection.Request(["seed", "mine_code", "seed-conv", "mine"]))}
     keys = [results.Key("torch-latest", name, job) for name in chosen for job in ("thop", "fvcore")]
     groups = matrix.containers(keys, chosen)
     assert [sorted({k.model for k in group}) for group in groups] == [["mine", "seed", "seed-conv"], ["mine_code"]]
@@ -152,7 +155,7 @@ def test_a_users_code_runs_in_a_container_of_its_own() -> None:
 
 def test_one_container_for_all_would_put_the_code_beside_the_others() -> None:
     """The twin: the grouping the test demands is not what a single container gives."""
-    chosen = {m.name: m for m in models.select(models.Request(["seed", "mine_code"]))}
+    chosen = {m.name: m for m in selection.select(selection.Request(["seed", "mine_code"]))}
     keys = [results.Key("torch-latest", name, "thop") for name in chosen]
     assert matrix.containers(keys, chosen) != [keys]
     assert matrix.containers(keys, {}) == [keys]  # without knowing it is code, nothing would split it

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bench import batching, cells, matrix, models, paths, peers, results, runner, userdefs
+from bench import paths
+from bench.explain import batching, peers
+from bench.explain.reconcile import reconcile
+from bench.models import selection, userdefs
 from bench.probe import catalog, zoo
-from bench.reconcile import reconcile
+from bench.records import results
 from bench.reference.convention import PRESETS
+from bench.run import cells, matrix, runner
 from tests import test_counters_fvcore_ptflops as ptflops_tests
 
 EXAMPLE = (paths.MODELS / "mine.toml").read_text()
@@ -43,15 +47,15 @@ def write(folder: Path, name: str, text: str) -> Path:
 @pytest.mark.parametrize("text", ["seed-conv", "seed-conv=", "=1x2", "seed-conv=1x0x2", "seed-conv=1,2", "m=1xx2"])
 def test_a_shape_that_is_not_model_equals_dims_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="is not model=DIMS"):
-        models.parse_shape(text)
+        selection.parse_shape(text)
 
 
 def test_a_shape_names_a_model_and_its_whole_input() -> None:
-    assert models.parse_shape("seed-conv=2x1x64x128") == ("seed-conv", (2, 1, 64, 128))
+    assert selection.parse_shape("seed-conv=2x1x64x128") == ("seed-conv", (2, 1, 64, 128))
 
 
 def test_another_batch_is_a_variant_with_its_own_name_and_input() -> None:
-    (variant,) = models.select(models.Request(["seed-conv"], batch=8))
+    (variant,) = selection.select(selection.Request(["seed-conv"], batch=8))
     assert variant.name == "seed-conv@8x1x100x256"
     assert variant.definition["input"] == [8, 1, 100, 256]
     assert variant.definition["layers"] == zoo.MODELS["seed-conv"]["layers"]
@@ -62,43 +66,43 @@ def test_another_batch_is_a_variant_with_its_own_name_and_input() -> None:
 
 
 def test_the_default_input_asked_again_is_the_model_itself() -> None:
-    (same,) = models.select(models.Request(["seed-conv"], batch=1, shapes={"seed-conv": (1, 1, 100, 256)}))
+    (same,) = selection.select(selection.Request(["seed-conv"], batch=1, shapes={"seed-conv": (1, 1, 100, 256)}))
     assert same.name == "seed-conv" and same.in_zoo
 
 
 def test_a_channels_last_model_gets_its_pytorch_input_at_the_new_shape_too() -> None:
     name = next(n for n, d in zoo.MODELS.items() if d.get("torch_input") and len(d["input"]) == 4)
     _, height, width, channels = zoo.MODELS[name]["input"]
-    (variant,) = models.select(models.Request([name], batch=3))
+    (variant,) = selection.select(selection.Request([name], batch=3))
     assert variant.definition["torch_input"] == [3, channels, height, width]
 
 
 def test_a_batch_and_a_shape_combine_batch_first() -> None:
-    (variant,) = models.select(models.Request(["seed-conv"], batch=4, shapes={"seed-conv": (1, 1, 64, 128)}))
+    (variant,) = selection.select(selection.Request(["seed-conv"], batch=4, shapes={"seed-conv": (1, 1, 64, 128)}))
     assert variant.name == "seed-conv@4x1x64x128"
 
 
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
-        (models.Request(["seed-conv"], shapes={"seed-conv": (1, 1, 100)}), "expected 2 spatial dimensions"),
+        (selection.Request(["seed-conv"], shapes={"seed-conv": (1, 1, 100)}), "expected 2 spatial dimensions"),
         (
-            models.Request(["seed-conv"], shapes={"seed-conv": (1, 1, 3, 256)}),
+            selection.Request(["seed-conv"], shapes={"seed-conv": (1, 1, 3, 256)}),
             "kernel [4, 4] does not fit the input (3, 256)",
         ),
-        (models.Request(["seed"], shapes={"seed": (1, 1, 100, 255)}), "cannot reshape"),
-        (models.Request(["seed"], shapes={"seed-conv": (1, 1, 100, 256)}), "which this run does not measure"),
+        (selection.Request(["seed"], shapes={"seed": (1, 1, 100, 255)}), "cannot reshape"),
+        (selection.Request(["seed"], shapes={"seed-conv": (1, 1, 100, 256)}), "which this run does not measure"),
     ],
 )
-def test_shapes_that_do_not_fit_are_refused_before_anything_runs(request_: models.Request, message: str) -> None:
-    with pytest.raises(models.ModelError, match=re.escape(message)):
-        models.select(request_)
+def test_shapes_that_do_not_fit_are_refused_before_anything_runs(request_: selection.Request, message: str) -> None:
+    with pytest.raises(selection.ModelError, match=re.escape(message)):
+        selection.select(request_)
 
 
 def test_the_inputs_key_follows_a_variants_definition() -> None:
     key = results.Key("torch-latest", "seed-conv@2x1x100x256", "thop")
-    (variant,) = models.select(models.Request(["seed-conv"], batch=2))
-    (other,) = models.select(models.Request(["seed-conv"], batch=3))
+    (variant,) = selection.select(selection.Request(["seed-conv"], batch=2))
+    (other,) = selection.select(selection.Request(["seed-conv"], batch=3))
     assert matrix.inputs_key("i", key, variant.definition) != matrix.inputs_key("i", key, other.definition)
 
 
@@ -129,7 +133,7 @@ def test_the_report_says_per_counter_whether_it_counts_a_batch_or_a_sample() -> 
 
 
 def test_the_readme_example_loads_and_completes_into_the_zoos_format() -> None:
-    model = models.find("mine", paths.MODELS)
+    model = selection.find("mine", paths.MODELS)
     assert model.source == "models/mine.toml" or model.source.endswith("models/mine.toml")
     modules = [layer["torch"] for layer in model.definition["layers"]]
     assert modules == [["conv", "conv_relu"], [], ["gru"], ["tags", "tags_sigmoid"]]
@@ -167,7 +171,7 @@ def test_a_wrong_definition_gets_one_line_naming_the_file_and_field(
     assert old in EXAMPLE
     write(tmp_path, "bad.toml", EXAMPLE.replace(old, new, 1))
     with pytest.raises(ValueError) as raised:
-        models.select(models.Request(["bad"], folder=tmp_path))
+        selection.select(selection.Request(["bad"], folder=tmp_path))
     said = str(raised.value)
     assert "bad.toml" in said and message in said and "\n" not in said
 
@@ -201,11 +205,11 @@ def test_bad_run_parameters_get_one_line_and_exit_2(tmp_path: Path, args: list[s
 
 def test_a_user_model_may_not_take_a_zoo_models_name(tmp_path: Path) -> None:
     write(tmp_path, "seed.toml", EXAMPLE)
-    with pytest.raises(models.ModelError, match="unknown model nope"):
-        models.find("nope", tmp_path)
-    assert models.find("seed", tmp_path).source == "zoo"  # the zoo's comes first; the file is refused alone:
-    with pytest.raises(models.ModelError, match="is a zoo model already"):
-        models._definition(tmp_path / "seed.toml")
+    with pytest.raises(selection.ModelError, match="unknown model nope"):
+        selection.find("nope", tmp_path)
+    assert selection.find("seed", tmp_path).source == "zoo"  # the zoo's comes first; the file is refused alone:
+    with pytest.raises(selection.ModelError, match="is a zoo model already"):
+        selection._definition(tmp_path / "seed.toml")
 
 
 def test_every_kind_a_definition_may_use_is_one_the_probe_builds_and_the_reference_prices() -> None:
@@ -221,7 +225,7 @@ def test_every_kind_a_definition_may_use_is_one_the_probe_builds_and_the_referen
 
 def test_a_python_model_is_found_without_importing_it(tmp_path: Path) -> None:
     write(tmp_path, "only_torch.py", "import not_installed_here\n\ndef torch_model():\n    return None, None\n")
-    model = models.find("only_torch", tmp_path)
+    model = selection.find("only_torch", tmp_path)
     assert model.frameworks == ("torch",) and model.definition["python"] == "only_torch.py"
     assert model.runs("count", "thop") and not model.runs("count", "keras-flops")
     assert not model.runs("check", "equivalence")
@@ -239,22 +243,22 @@ def test_a_python_model_is_found_without_importing_it(tmp_path: Path) -> None:
 )
 def test_a_python_file_that_builds_nothing_is_refused(tmp_path: Path, source: str, message: str) -> None:
     write(tmp_path, "code.py", source)
-    with pytest.raises(models.ModelError, match=re.escape(message)):
-        models.find("code", tmp_path)
+    with pytest.raises(selection.ModelError, match=re.escape(message)):
+        selection.find("code", tmp_path)
 
 
 def test_the_users_files_travel_beside_the_probe_and_key_its_results(tmp_path: Path) -> None:
     write(tmp_path, "code.py", "def torch_model():\n    return 1, 2\n")
-    code = models.find("code", tmp_path)
-    zoo_model = models.find("seed-conv", tmp_path)
-    assert models.payload([zoo_model]) == {}
-    files = models.payload([zoo_model, code])
+    code = selection.find("code", tmp_path)
+    zoo_model = selection.find("seed-conv", tmp_path)
+    assert selection.payload([zoo_model]) == {}
+    files = selection.payload([zoo_model, code])
     assert json.loads(files["models.json"]) == {"code": code.definition}
     assert files["code.py"] == (tmp_path / "code.py").read_bytes()
     with tarfile.open(fileobj=io.BytesIO(runner.archive({f"user/{k}": v for k, v in files.items()}))) as tar:
         assert sorted(tar.getnames()) == ["user", "user/code.py", "user/models.json"]
     write(tmp_path, "code.py", "def torch_model():\n    return 1, 3\n")
-    assert models.find("code", tmp_path).fingerprint() != code.fingerprint()  # a changed file is measured again
+    assert selection.find("code", tmp_path).fingerprint() != code.fingerprint()  # a changed file is measured again
 
 
 def test_code_models_are_compared_counter_to_counter() -> None:
@@ -271,5 +275,5 @@ def test_code_models_are_compared_counter_to_counter() -> None:
 
 
 def test_a_recorded_variant_is_matched_with_todays_definition() -> None:
-    assert models.today("seed-conv@2x1x100x256")["input"] == [2, 1, 100, 256]
-    assert models.today("nothing@2x1") is None and models.today("seed-conv@2x1") is None
+    assert selection.today("seed-conv@2x1x100x256")["input"] == [2, 1, 100, 256]
+    assert selection.today("nothing@2x1") is None and selection.today("seed-conv@2x1") is None

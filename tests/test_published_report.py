@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from bench import published_rows, report
 from bench.probe import zoo
+from bench.publish import published_rows, report
 from bench.reference import reproduce
 from bench.reference.published import PUBLISHED, Figure, Rounding
 from tests import samples

@@ -21,7 +21,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from bench import bases, paths, results, verify
+from bench import paths
+from bench.records import results
+from bench.run import bases, verify
 
 pytestmark = pytest.mark.docker
 

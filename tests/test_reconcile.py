@@ -4,8 +4,8 @@ test_recorded.py and, on fresh runs, in test_matrix_docker.py)."""
 from collections import Counter
 
 from bench.counters import tf_profiler
+from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.reconcile import reconcile
 from bench.reference.convention import PRESETS
 
 DENSE = {

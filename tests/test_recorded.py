@@ -16,13 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from bench import cells, matrix, models, paths, results, seal
+from bench import paths
 from bench.counters import adapter_for, tf_profiler
+from bench.explain.reconcile import reconcile
+from bench.models import selection
 from bench.probe import variants
-from bench.reconcile import reconcile
+from bench.records import results, seal
+from bench.records.results import DIRTY
 from bench.reference.convention import PRESETS, parse
 from bench.reference.formulas import analyse
-from bench.results import DIRTY
+from bench.run import cells, matrix
 
 CONVENTIONS = (PRESETS["default"], PRESETS["macs"], parse("mac=1,act:tanh=4"))
 
@@ -127,7 +130,7 @@ def check_every_record_stands_for_todays_inputs(where: Path) -> int:
             continue
         key = results.Key(entry["cell"], entry["model"], entry["job"], entry["kind"])
         declared = declared_in[key.cell]
-        definition = models.find(key.model, paths.MODELS).definition  # today's, as a run would take it
+        definition = selection.find(key.model, paths.MODELS).definition  # today's, as a run would take it
         wanted = {matrix.inputs_key(d.inputs_hash, key, definition) for d in declared.values()}
         if entry["host"].get("inputs_key") not in wanted:
             stale.append((key.cell, key.model, key.job))

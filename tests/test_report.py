@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import explain, markdown, report, results
+from bench.explain import answer
 from bench.probe import zoo
+from bench.publish import markdown, report
+from bench.records import results
 from bench.reference import convention
 from tests import samples
 from tests.test_markdown import broken_rows, raw_html
@@ -192,7 +194,7 @@ def test_hostile_names_and_reasons_neither_break_tables_nor_inject_markup() -> N
 
 def test_the_same_report_without_escaping_is_seen_to_break(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(markdown, "_cell", str)
-    for module in (report, explain):
+    for module in (report, answer):
         monkeypatch.setattr(module, "text", str)
         monkeypatch.setattr(module, "code", lambda value: f"`{value}`")
     assert damage(hostile_report())

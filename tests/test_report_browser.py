@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import paths, report, results
+from bench import paths
+from bench.publish import report
+from bench.records import results
 
 WINDOW = "1400,2400"
 MAX_PAGE = 1_500_000  # bytes of one page of the site, its charts inline: opens at once

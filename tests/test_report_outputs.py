@@ -15,8 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import charts, cli, compare, export, page, report, results, rows
-from bench.memo import Memo
+from bench import cli
+from bench.explain import rows
+from bench.publish import charts, compare, export, page, report
+from bench.publish.memo import Memo
+from bench.records import results
 from tests import samples
 from tests.test_report import seed_conv
 
@@ -184,7 +187,7 @@ def test_the_readme_says_how_to_cite_a_row() -> None:
 # flops.csv and flops.json
 
 
-NUMERIC = ["raw_total", "flops_per_unit", "flops", "reference", *(f"adjustment_{c}" for c in report.explain.CAUSES)]
+NUMERIC = ["raw_total", "flops_per_unit", "flops", "reference", *(f"adjustment_{c}" for c in report.answer.CAUSES)]
 NUMERIC += ["residual", "share_of_reference"]
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import paths, results
+from bench import paths
+from bench.records import results
 from tests import samples
 from tests.test_recorded import tamper
 

@@ -11,9 +11,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from bench import bases, cells, context, engine, images, matrix, paths, results, runner
+from bench import paths
 from bench.progress import Progress
-from bench.results import Key
+from bench.records import results
+from bench.records.results import Key
+from bench.run import bases, cells, context, engine, images, matrix, runner
 from tests import samples
 
 pytestmark = pytest.mark.docker

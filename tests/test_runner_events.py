@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench import runner
-from bench.results import Key
+from bench.records.results import Key
+from bench.run import runner
 from tests import fakes, samples
 from tests.fakes import line
 

@@ -5,8 +5,8 @@ import tarfile
 
 import pytest
 
-from bench import runner
-from bench.results import Key
+from bench.records.results import Key
+from bench.run import runner
 from tests import samples
 
 KEY = Key("torch-x", "toy", "thop")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import matrix, report, results, seal
+from bench.publish import report
+from bench.records import results, seal
+from bench.run import matrix
 from tests import samples
 from tests.test_cli import NO_ENGINE, bench
 from tests.test_report import pages

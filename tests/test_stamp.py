@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import paths, results, stamp
+from bench import paths
+from bench.publish import stamp
+from bench.records import results
 from tests import samples
 
 

@@ -17,7 +17,11 @@ from bench import paths
 
 SCRIPT = """
 import sys, time
-from bench import cli, engine, matrix, report, runner
+from bench import cli
+from bench.run import engine
+from bench.run import matrix
+from bench.publish import report
+from bench.run import runner
 engine.engines = lambda urls: []
 def run(*args):
     print("running", file=sys.stderr, flush=True)

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bench import cells, paths, report, variations
+from bench import paths
 from bench.counters import adapter_for, flop_counter, tf_profiler
+from bench.explain import variations
+from bench.explain.reconcile import reconcile
 from bench.probe import catalog, variants
-from bench.reconcile import reconcile
+from bench.publish import report
 from bench.reference.convention import PRESETS
+from bench.run import cells
 from tests.test_cli import CELLS, NO_ENGINE, bench
 from tests.test_counters_fvcore_ptflops import record as module_record
 from tests.test_report import seed_conv

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import results, verify
+from bench.records import results
+from bench.run import verify
 from tests import samples
 
 PLANNED = {"torch-x": [results.Key("torch-x", f"m{n}", "thop") for n in range(6)]}

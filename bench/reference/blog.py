@@ -1,7 +1,7 @@
 """The question the project started from, as data: the blog post that compared three systems on one
 model (the copy read is ../shared/seed/flops-tf1-tf2-pytorch-blog.txt).
 
-The front page answers it first (bench/front.py). This registry says which measurement stands for each
+The front page answers it first (bench/publish/front.py). This registry says which measurement stands for each
 system the blog ran, and what the blog said of its figures; the numbers, the reference and the steps
 each system prices come from the records alone. A system whose own cell has no measurement is shown
 with the cell that stands in for it, and the reason its own cell did not run is read from its record.

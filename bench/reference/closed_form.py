@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from bench.markdown import number, text
+from bench.publish.markdown import number, text
 from bench.reference.convention import PRESETS, Convention
 
 TOLERANCE = 0.01  # the element-wise work is well under 1% of a LLaMA-7B-sized decoder's

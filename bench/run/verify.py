@@ -10,7 +10,7 @@ import json
 import random
 from pathlib import Path
 
-from bench import results
+from bench.records import results
 
 MEASURED = ("raw_total", "flops")  # what must come out the same; the rest is provenance
 

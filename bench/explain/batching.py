@@ -8,8 +8,8 @@ per-sample reference rather than leaving the batch as a residual.
 
 from __future__ import annotations
 
-from bench.markdown import code, table, text
 from bench.probe import catalog
+from bench.publish.markdown import code, table, text
 
 PER_BATCH = "the whole batch it is given"
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bench.cells import order_key
 from bench.counters import ADAPTERS
-from bench.reconcile import CAUSES, Reconciliation, pinned
+from bench.explain.reconcile import CAUSES, Reconciliation, pinned
 from bench.reference.convention import Convention
 from bench.reference.formulas import analyse
+from bench.run.cells import order_key
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from bench.markdown import Markup, code, number, table, text
+from bench.explain.rows import Failure, Row
+from bench.publish.markdown import Markup, code, number, table, text
 from bench.reference.blog import BLOG, System
-from bench.rows import Failure, Row
 
 MAX_COLUMNS = 12  # the summary's, the model's included: wider tables stop being read
 NO_REFERENCE = "no reference"

@@ -6,15 +6,15 @@ reconciliations there are.
 
 from __future__ import annotations
 
-from bench import batching, peers
-from bench.cells import order_key
 from bench.counters import ADAPTERS
-from bench.markdown import code, number, signed, table, text
+from bench.explain import batching, peers
+from bench.explain.reconcile import CAUSES, Reconciliation, reconcile
 from bench.probe import catalog, variants
-from bench.reconcile import CAUSES, Reconciliation, reconcile
+from bench.publish.markdown import code, number, signed, table, text
 from bench.reference import closed_form
 from bench.reference.convention import Convention
 from bench.reference.formulas import analyse
+from bench.run.cells import order_key
 
 QUESTION = (
     "Each counter's total below is split into the analytic reference (what the model computes,"

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import cells, paths
+from bench import paths
+from bench.run import cells
 
 PLATFORM = "x86_64-manylinux_2_28"  # the images' machine; a lock holds every file's hash, any platform
 OLDEST_RESOLVED = (3, 6)  # uv resolves for this Python and newer
@@ -139,7 +140,7 @@ def write_debian(pins: DebianPins, resolved: list[str]) -> None:
 def _container_runner() -> RunIn:
     import docker  # the host's engine makes the bases and runs apt in them
 
-    from bench.bases import DEFAULT_MIRROR, Bases
+    from bench.run.bases import DEFAULT_MIRROR, Bases
 
     client = docker.from_env(timeout=600)
     bases = Bases(client, "local", DEFAULT_MIRROR)

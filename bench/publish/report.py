@@ -1,8 +1,8 @@
 """What `nox -s report` publishes, made from the JSON records under results/ (and the model
 definitions and formulas that the reconciliation prices them against): the front page README.md
-(its answers from bench/front.py), one page per model under models/, details.md (all here), the same
-as a site under site/ (bench/page.py), flops.csv and flops.json (bench/export.py) and the charts under
-charts/ (bench/charts.py), all drawn from the same rows (bench/rows.py).
+(its answers from bench/publish/front.py), one page per model under models/, details.md (all here), the same
+as a site under site/ (bench/publish/page.py), flops.csv and flops.json (bench/publish/export.py) and the charts under
+charts/ (bench/publish/charts.py), all drawn from the same rows (bench/explain/rows.py).
 
 A record that cannot be read, trusted or reconciled is left out of every table and listed, with
 its file and the reason, in a section of its own: one bad file never stops the report. Every string
@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from bench import batching, charts, explain, export, front, page, peers, published_rows, results, rows, seal, variations
-from bench import memo as bench_memo
-from bench.cells import order_key
-from bench.markdown import Markup, code, join, number, table, text
-from bench.memo import Memo
+from bench.explain import answer, batching, peers, rows, variations
+from bench.explain.reconcile import Reconciliation
+from bench.explain.rows import Failure, Row
 from bench.probe import variants
-from bench.reconcile import Reconciliation
+from bench.publish import charts, export, front, page, published_rows
+from bench.publish import memo as bench_memo
+from bench.publish.markdown import Markup, code, join, number, table, text
+from bench.publish.memo import Memo
+from bench.records import results, seal
+from bench.records.results import Problem
 from bench.reference.convention import PRESETS, Convention
-from bench.results import Problem
-from bench.rows import Failure, Row
+from bench.run.cells import order_key
 
 TITLE = "# FLOPs Matrix results\n"
 HEADER = """Written by `nox -s report` from the JSON records in this folder (one per cell, model and job;
@@ -264,8 +266,8 @@ def _model_page(parts: _Parts, model: str) -> str:
             f"Published for this model ([all published counts](../README.md#published-counts)): {text(figures)}.\n"
         )
     if plain:
-        heading, rest = explain.section(model, plain).split("\n", 1)
-        out += [explain.model_answer(plain).removeprefix("- ") + "\n", explain.QUESTION + "\n"]
+        heading, rest = answer.section(model, plain).split("\n", 1)
+        out += [answer.model_answer(plain).removeprefix("- ") + "\n", answer.QUESTION + "\n"]
         out += [heading + "\n", _pictures(model, measured) + rest]
     ok = parts.ok(model)
     compared = peers.section(ok)
@@ -329,7 +331,7 @@ def _reconciled(
             done = memo[0].get(key) if memo and key else None
             if done is None:
                 try:
-                    found, why = explain.reconciliations([entry], convention)
+                    found, why = answer.reconciliations([entry], convention)
                 except Exception as error:  # whatever it is, it is this record's: named, and the report goes on
                     path = results.Key(*_key(entry), entry["kind"]).path(Path(), entry["status"]).as_posix()
                     reason = f"cannot be reconciled: {type(error).__name__}: {error}"

@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from bench.results import Key, Problem
+from bench.records.results import Key, Problem
 
 FIELD = "seal"  # in the record's host provenance
 EDITED = "edited after measurement: its content no longer matches the seal the host wrote"

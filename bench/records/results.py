@@ -29,8 +29,8 @@ import jsonschema
 
 from bench import paths
 from bench.errors import plain
-from bench.memo import Memo
 from bench.probe import catalog
+from bench.publish.memo import Memo
 
 SCHEMA = "flops-matrix/result/2"
 STATUSES = ("ok", "failed", "not-run")
@@ -107,8 +107,8 @@ class Loaded(NamedTuple):
 
 
 def write(results: Path, entry: dict) -> Path:
-    """Store one record atomically, sealed (bench/seal.py); a success clears the failure beside it."""
-    from bench import seal  # seal reads this module's Key
+    """Store one record atomically, sealed (bench/records/seal.py); a success clears the failure beside it."""
+    from bench.records import seal  # seal reads this module's Key
 
     key = Key(entry["cell"], entry["model"], entry["job"], entry["kind"])
     target = key.path(results, entry["status"])

@@ -18,9 +18,9 @@ from pathlib import Path
 import altair as alt
 import vl_convert
 
-from bench import results
-from bench.reconcile import CAUSES
-from bench.rows import Row, columns
+from bench.explain.reconcile import CAUSES
+from bench.explain.rows import Row, columns
+from bench.records import results
 
 WIDTH = 520
 BAR = 18  # pixels per bar

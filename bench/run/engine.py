@@ -15,8 +15,8 @@ import docker
 import docker.errors
 import docker.tls
 
-from bench.bases import Bases
 from bench.errors import first_line
+from bench.run.bases import Bases
 
 SETUP_HINT = "run docker/setup-host.sh (Debian: installs docker.io, starts dockerd) or point DOCKER_HOST at an engine"
 SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import statistics
 
-from bench.cells import order_key
-from bench.markdown import code, number, table, text
+from bench.publish.markdown import code, number, table, text
+from bench.run.cells import order_key
 
 TITLE = "Models without a definition: the counters compared with each other"
 

@@ -1,7 +1,7 @@
 """results/site/: the report as plain HTML pages that need nothing else to be read: the index (the
 front page), one page per model with its charts inline, and the details.
 
-No script, no stylesheet or font from elsewhere: the charts are inline SVG (bench/charts.py), the
+No script, no stylesheet or font from elsewhere: the charts are inline SVG (bench/publish/charts.py), the
 rest is HTML with its style inline. Every string a record holds goes through `_e` (html.escape),
 so a name with `<`, `&` or quotes stays text; the SVGs were escaped by Vega when it wrote them.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from bench import charts, front, published_rows
-from bench.cells import order_key
-from bench.markdown import number, signed
-from bench.results import Problem
-from bench.rows import Failure, Row, columns
+from bench.explain.rows import Failure, Row, columns
+from bench.publish import charts, front, published_rows
+from bench.publish.markdown import number, signed
+from bench.records.results import Problem
+from bench.run.cells import order_key
 
 STYLE = """
 body{font:14px/1.45 Helvetica,Arial,sans-serif;margin:24px auto;max-width:1400px;padding:0 16px;color:#222}

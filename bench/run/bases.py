@@ -18,9 +18,9 @@ import docker
 import docker.errors
 
 from bench import paths
-from bench.cells import Base, Cell
 from bench.errors import first_line
 from bench.progress import say
+from bench.run.cells import Base, Cell
 
 MODES = ("auto", "registry", "local")
 DEFAULT_MIRROR: str | None = None  # mmdebstrap's own default

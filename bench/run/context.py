@@ -23,8 +23,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from bench import paths
-from bench.bases import DeclaredBase
-from bench.cells import Cell
+from bench.run.bases import DeclaredBase
+from bench.run.cells import Cell
 
 # Bump when the way images are assembled changes in a way the files do not show.
 CONTEXT_VERSION = "2"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import report, results
-from bench.markdown import code, number, signed, table
-from bench.reconcile import CAUSES
+from bench.explain.reconcile import CAUSES
+from bench.explain.rows import Row, ordered
+from bench.publish import report
+from bench.publish.markdown import code, number, signed, table
+from bench.records import results
 from bench.reference.convention import Convention
-from bench.rows import Row, ordered
 
 
 class NotResults(ValueError):

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bench import batching, models
 from bench.counters import Adapter, Item, Steps, Unit, adapter_for
-from bench.markdown import number
+from bench.explain import batching
+from bench.models import selection
 from bench.probe import variants, zoo
+from bench.publish.markdown import number
 from bench.reference.convention import Convention
 from bench.reference.formulas import LayerCost, analyse
 
@@ -164,7 +165,7 @@ def _definition_note(model: str, probe: dict) -> str:
     stored = zoo.fingerprint(probe["definition"])
     if stored != probe.get("definition_sha256"):
         return "the record's definition does not match the hash stored beside it"
-    today = models.today(model)
+    today = selection.today(model)
     if today is None:
         return "no model of this name is defined today; reconciled against the definition the record holds"
     if zoo.fingerprint(today) != stored:

@@ -13,11 +13,11 @@ import docker
 import docker.errors
 
 from bench import paths
-from bench.bases import ResolvedBase
-from bench.cells import Cell
-from bench.context import BuildContext, Declaration
 from bench.errors import first_line, plain
 from bench.progress import Heartbeat, say
+from bench.run.bases import ResolvedBase
+from bench.run.cells import Cell
+from bench.run.context import BuildContext, Declaration
 
 REPOSITORY = "flops-matrix"
 LABEL_CELL = "org.flops-matrix.cell"

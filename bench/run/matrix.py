@@ -22,13 +22,16 @@ import docker
 import docker.errors
 import requests
 
-from bench import bases, bigmodels, context, images, models, paths, results, runner, seal
-from bench.bases import BaseUnavailable
-from bench.cells import Cell
-from bench.engine import Engine
+from bench import paths
 from bench.errors import first_line
+from bench.models import big, selection
 from bench.probe import catalog, variants, zoo
 from bench.progress import Progress, say
+from bench.records import results, seal
+from bench.run import bases, context, images, runner
+from bench.run.bases import BaseUnavailable
+from bench.run.cells import Cell
+from bench.run.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Options:
     force: bool = False  # re-measure jobs whose results are recorded
     registry: str | None = None  # HOST[:PORT][/PREFIX]: pull images built elsewhere, push those built here
     only: frozenset[results.Key] | None = None  # run these of the planned jobs alone (None: all)
-    models: dict[str, models.Model] = field(default_factory=dict)  # by name, where not the zoo's as it is
+    models: dict[str, selection.Model] = field(default_factory=dict)  # by name, where not the zoo's as it is
 
 
 @dataclass
@@ -103,7 +106,7 @@ def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
 
 
 def plan(
-    cells: list[Cell], names: list[str], chosen: dict[str, models.Model] | None = None
+    cells: list[Cell], names: list[str], chosen: dict[str, selection.Model] | None = None
 ) -> dict[str, list[results.Key]]:
     """Every job of every cell for every model, but those a model cannot be asked (a Python model's
     counters of a framework it does not build for, checks of code that has no definition, variants whose
@@ -112,7 +115,7 @@ def plan(
 
     def runs(model: str, kind: str, job: str) -> bool:
         definition = chosen[model].definition if model in chosen else zoo.MODELS[model]
-        if kind == "count" and not variants.runs_on(job, definition, bigmodels.is_abstract(definition)):
+        if kind == "count" and not variants.runs_on(job, definition, big.is_abstract(definition)):
             return False  # a switch that cannot change what this model runs, or no weights to run it on
         return model not in chosen or chosen[model].runs(kind, job)
 
@@ -258,7 +261,7 @@ def _cell(
         (summary.built if image.built else summary.reused).append(cell.name)
     provenance = host | {"image": image.provenance()}
     for group in containers(todo, chosen):
-        extra = models.payload([chosen[name] for name in sorted({k.model for k in group}) if name in chosen])
+        extra = selection.payload([chosen[name] for name in sorted({k.model for k in group}) if name in chosen])
         for run in runner.run_cell(engine.client, image.tag, cell.name, group, cell.env, options.limits, extra=extra):
             if cancel.is_set():
                 raise Cancelled
@@ -270,7 +273,7 @@ def _cell(
             finished.add(run.key)
 
 
-def containers(keys: list[results.Key], chosen: dict[str, models.Model]) -> list[list[results.Key]]:
+def containers(keys: list[results.Key], chosen: dict[str, selection.Model]) -> list[list[results.Key]]:
     """The jobs of one cell, split by the container they run in: a user's code (models/<name>.py) runs in
     one of its own, never beside another model's jobs, so that what it does can touch no other record."""
     code = sorted({k.model for k in keys if k.model in chosen and chosen[k.model].definition.get("python")})
@@ -316,7 +319,7 @@ def _not_for_this_model(
         model = options.models.get(key.model)
         reason = model.why_not(key.kind, key.job) if model else ""
         definition = model.definition if model else zoo.MODELS[key.model]
-        too_big = bigmodels.too_big(definition, options.limits.memory)
+        too_big = big.too_big(definition, options.limits.memory)
         if too_big and not reason and key.model not in told:
             say(f"{key.model}: not run: {too_big}", key.cell)  # once per model: every job has the same reason
             told.add(key.model)
@@ -328,7 +331,7 @@ def _not_for_this_model(
     return left
 
 
-def _definition(chosen: dict[str, models.Model], name: str) -> dict | None:
+def _definition(chosen: dict[str, selection.Model], name: str) -> dict | None:
     return chosen[name].definition if name in chosen else None
 
 

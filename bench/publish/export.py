@@ -13,8 +13,8 @@ import io
 import json
 from collections.abc import Sequence
 
-from bench.reconcile import CAUSES
-from bench.rows import Row, columns, ordered
+from bench.explain.reconcile import CAUSES
+from bench.explain.rows import Row, columns, ordered
 
 SCHEMA = "flops-matrix/table/1"
 NAMES = [
@@ -105,7 +105,7 @@ def to_csv(rows: list[Row]) -> str:
 
 
 def to_json(rows: list[Row], published: Sequence[dict] = ()) -> str:
-    """The rows; and, when given, the figures published for their models (bench/published_rows.py)."""
+    """The rows; and, when given, the figures published for their models (bench/publish/published_rows.py)."""
     document: dict = {"schema": SCHEMA, "columns": NAMES, "rows": flat(rows)}
     if published:
         document["published"] = list(published)

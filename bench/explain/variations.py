@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.markdown import code, number, signed, table, text
+from bench.explain.reconcile import CAUSES, Reconciliation
 from bench.probe import variants
-from bench.reconcile import CAUSES, Reconciliation
+from bench.publish.markdown import code, number, signed, table, text
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,14 @@ from docker.types import Mount
 
 from bench import paths
 from bench.probe import catalog, variants
-from bench.results import PROBE_SCHEMAS, Key, load_schema
+from bench.records.results import PROBE_SCHEMAS, Key, load_schema
 
 PYTHON = "/opt/venv/bin/python"
 TAIL_CHARS = 4000
 LABEL = "org.flops-matrix.probe"
 LABEL_OWNER = "org.flops-matrix.owner"  # host:pid of the orchestrator that started it
 USER = "65534:65534"  # nobody
-USER_FILES = "user"  # under /probe: the user's model files and definitions (bench/models.py payload)
+USER_FILES = "user"  # under /probe: the user's model files and definitions (bench/models/selection.py payload)
 GRACE_S = 30.0  # at most, beyond the probe's own limits, before the orchestrator stops waiting
 GO = "go"  # under /probe: a file per job the host lets start (probe.py --go), so no probe outlives its host
 STOP_S = 8.0  # at most, waiting for the engine to remove a container when the run is stopped

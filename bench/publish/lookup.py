@@ -15,12 +15,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import explain, paths, results, rows, seal
-from bench.markdown import number, signed
-from bench.memo import Memo
+from bench import paths
+from bench.explain import answer, rows
+from bench.explain.rows import Row
 from bench.probe import variants
+from bench.publish.markdown import number, signed
+from bench.publish.memo import Memo
+from bench.records import results, seal
 from bench.reference.convention import PRESETS
-from bench.rows import Row
 
 EXIT_USAGE = 2
 
@@ -43,7 +45,7 @@ def rows_of(entries: list[dict]) -> list[Row]:
     found = []
     for entry in entries:
         try:
-            reconciled = explain.reconciliations([entry], PRESETS["default"])[0]
+            reconciled = answer.reconciliations([entry], PRESETS["default"])[0]
         except Exception:  # the report lists it, with the reason
             reconciled = []
         found.append(rows.build(entry, reconciled[0] if reconciled else None, PRESETS["default"]))

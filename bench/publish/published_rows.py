@@ -11,11 +11,11 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from bench.markdown import Markup, code, table, text
+from bench.explain.rows import Row, columns, ordered
 from bench.probe import zoo
+from bench.publish.markdown import Markup, code, table, text
 from bench.reference.published import Figure, Rounding
 from bench.reference.reproduce import Count, Verdict, verdicts
-from bench.rows import Row, columns, ordered
 
 __all__ = ["PublishedRow", "agreeing", "build", "build_for", "column", "markdown", "html_section", "records", "INTRO"]
 

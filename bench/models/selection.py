@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench import bigmodels, paths, userdefs
+from bench import paths
+from bench.models import big, userdefs
 from bench.probe import catalog, variants, zoo
 from bench.reference.formulas import analyse
 
@@ -48,7 +49,7 @@ class Model:
 
     def why_not(self, kind: str, job: str) -> str:
         """Why this model cannot be given to a job that could run it ("" when it can): too big to hold."""
-        return bigmodels.why_not(self.definition, kind, job) if bigmodels.is_abstract(self.definition) else ""
+        return big.why_not(self.definition, kind, job) if big.is_abstract(self.definition) else ""
 
     def runs(self, kind: str, job: str) -> bool:
         """Whether this model can be asked of a job: a Python model only of counters of its frameworks."""
@@ -92,15 +93,15 @@ def find(name: str, folder: Path) -> Model:
     """A zoo model, or the user's `<folder>/<name>.toml` or `<folder>/<name>.py`."""
     if name in zoo.MODELS:
         return Model(name, zoo.MODELS[name], "zoo")
-    if name in bigmodels.MODELS:
-        return Model(name, bigmodels.MODELS[name], "bench/bigmodels.py")
+    if name in big.MODELS:
+        return Model(name, big.MODELS[name], "bench/models/big.py")
     candidates = [folder / f"{name}.toml", folder / f"{name}.py"]
     found = [path for path in candidates if path.is_file()]
     if not found:
         yours = ", ".join(user_names(folder)) or "none yet"
         raise ModelError(
             f"unknown model {name} (known: {', '.join(sorted(zoo.MODELS))}; too big to hold:"
-            f" {', '.join(bigmodels.MODELS)}; yours in {shown(folder)}/: {yours},"
+            f" {', '.join(big.MODELS)}; yours in {shown(folder)}/: {yours},"
             " as <name>.toml or <name>.py)"
         )
     if len(found) > 1:

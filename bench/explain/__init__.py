@@ -1,0 +1,1 @@
+"""Records -> reconciliation: each counter's total against the analytic reference, as data."""

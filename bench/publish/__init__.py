@@ -1,0 +1,1 @@
+"""Reconciled data -> the published files: markdown, HTML, CSV/JSON and charts."""

@@ -1,0 +1,1 @@
+"""Measure: cells -> bases -> images -> containers (the probe) -> records."""

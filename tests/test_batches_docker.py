@@ -63,8 +63,8 @@ def test_a_batch_of_two_doubles_the_per_batch_counts_and_leaves_the_per_sample_o
     expected = [c for c in cells.load()[cell].counters if not cells.load()[cell].expected(c, "seed-conv")]
     assert sorted(one) == sorted(two) == sorted(expected)
     ratios = {c: in_model(two[c]) / in_model(one[c]) for c in expected}
-    assert ratios == {c: 1.0 if c in catalog.PER_SAMPLE else 2.0 for c in expected}
-    assert {c for c in expected if c in catalog.PER_SAMPLE}  # each cell has a per-sample counter to tell apart
+    assert ratios == {c: 1.0 if catalog.COUNTERS[c].per_sample else 2.0 for c in expected}
+    assert {c for c in expected if catalog.COUNTERS[c].per_sample}  # each cell has a per-sample counter to tell apart
     for record in two.values():
         assert record["probe"]["definition"]["input"] == [2, 1, 100, 256]
         assert reconcile(record, PRESETS["default"]).residual == 0  # the reference scaled with the batch

@@ -24,7 +24,7 @@ def test_every_cell_in_the_file_is_complete() -> None:
     for cell in loaded.values():
         assert cell.jobs() and all(c in catalog.COUNTERS for c in cell.counters)
         assert all(c in catalog.CHECKS for c in cell.checks)
-        assert all(catalog.COUNTERS[c][0] == cell.framework for c in cell.counters)
+        assert all(catalog.COUNTERS[c].framework == cell.framework for c in cell.counters)
         assert not cell.registry.unavailable and cell.registry.image.startswith("python:")
 
 

@@ -203,7 +203,7 @@ def test_ptflops_prices_the_bias_only_of_a_module_built_with_one() -> None:
 
 def test_ptflops_prices_gru_cells_however_batch_first_reads_the_input() -> None:
     gru = {
-        "input": [1, 3, 8],  # ptflops counts one sample (catalog.PER_SAMPLE): a batch of 1 is what it runs
+        "input": [1, 3, 8],  # ptflops counts one sample (its catalog entry's per_sample): a batch of 1 is what it runs
         "layers": [{"name": "gru", "kind": "gru", "units": 4, "reset_after": True, "activation": "tanh",
                     "recurrent_activation": "sigmoid", "torch": ["gru"]}],
     }  # fmt: skip

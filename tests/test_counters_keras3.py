@@ -169,7 +169,7 @@ def record(model: str, nodes: list[dict], total: int) -> dict:
         "raw_total": total,
         "definition": definition,
         "definition_sha256": zoo.fingerprint(definition),
-        "breakdown": {"by": "module", "items": [{"name": "jit(<lambda>)", "raw": total}]},
+        "breakdown": {"by": "program", "items": [{"name": "jit(<lambda>)", "raw": total}]},
         "nodes": nodes,
         "layers": [],
         "unsupported": [],

@@ -117,7 +117,7 @@ def record(definition: dict, nodes: list[dict], counter: str = "onnx-tool-torch"
     probe = {
         "counter": counter,
         "raw_total": sum(n["raw"] for n in nodes) if total < 0 else total,
-        "breakdown": {"by": "module", "items": []},
+        "breakdown": {"by": "scope", "items": []},
         "nodes": nodes,
         "layers": [],
         "unsupported": list(said),

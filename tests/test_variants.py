@@ -28,7 +28,7 @@ TORCH_CELL = 'name = "x"\nframework = "torch"\ncounters = ["thop", "torch-flop-c
 
 
 def test_every_variant_is_complete_and_applies_to_a_framework_with_counters() -> None:
-    frameworks = {entry[0] for entry in catalog.COUNTERS.values()}
+    frameworks = {entry.framework for entry in catalog.COUNTERS.values()}
     for name, spec in variants.VARIANTS.items():
         assert variants.SEPARATOR not in name
         assert set(spec) == {"framework", "kinds", "summary", "switches", "enter", "may_fail", "unmodelled"}, name

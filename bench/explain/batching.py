@@ -1,7 +1,7 @@
 """Per batch or per sample: what a counter's number covers when the model runs on a batch.
 
 Most counters count the batch they are given; a few count one sample whatever the batch
-(catalog.PER_SAMPLE, measured at two batch sizes by tests/test_batches_docker.py). The reference
+(their catalog entries' per_sample, measured at two batch sizes by tests/test_batches_docker.py). The reference
 is computed at the batch the counter counted, so that a per-sample count reconciles with the
 per-sample reference rather than leaving the batch as a residual.
 """
@@ -15,7 +15,13 @@ PER_BATCH = "the whole batch it is given"
 
 
 def per_sample(counter: str) -> bool:
-    return counter in catalog.PER_SAMPLE
+    return bool(_why(counter))
+
+
+def _why(counter: str) -> str:
+    """Why the counter counts one sample ("" for a job or name the catalog does not declare per sample)."""
+    entry = catalog.COUNTERS.get(counter)
+    return entry.per_sample if entry else ""
 
 
 def as_counted(counter: str, definition: dict) -> dict:
@@ -33,7 +39,7 @@ def as_counted(counter: str, definition: dict) -> dict:
 def section(counters: list[str]) -> str:
     """The report's table: per counter, whether its number is per batch or per sample, and why."""
     rows = [
-        [code(c), text("per sample" if per_sample(c) else "per batch"), text(catalog.PER_SAMPLE.get(c, PER_BATCH))]
+        [code(c), text("per sample" if per_sample(c) else "per batch"), text(_why(c) or PER_BATCH)]
         for c in sorted(counters)
     ]
     return (

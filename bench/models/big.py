@@ -4,7 +4,7 @@ container starts.
 
 Their definitions are the zoo's llama kind at the published sizes; they travel to the probe like a
 user's (bench/models.payload) and run only when named (`--models llama-7b`). Only the counters in
-catalog.ABSTRACT count them, on shapes alone; every other job is recorded as not run, with the
+their catalog entries' `abstract` count them, on shapes alone; every other job is recorded as not run, with the
 weights' size as the reason, and no container is started for it.
 """
 
@@ -40,16 +40,21 @@ def parameters(definition: dict) -> int:
     return sum(cost.params for cost in analyse(definition))
 
 
+def abstract_counters() -> list[str]:
+    """The counters that count a model on shapes alone, without its weights (their catalog entries say how)."""
+    return sorted(name for name, entry in catalog.COUNTERS.items() if entry.abstract)
+
+
 def why_not(definition: dict, kind: str, job: str) -> str:
     """Why a job cannot count this model ("" when it can): it needs the model's real weights."""
-    if kind == "count" and job in catalog.ABSTRACT:
+    if kind == "count" and job in abstract_counters():
         return ""
     params = parameters(definition)
     size = params * BYTES_PER_PARAMETER / 1024**3
     counts = f"counter {job}" if kind == "count" else f"check {job}"
     return (
         f"{counts} needs the model built with real weights: {params:,} float32 parameters are {size:,.1f} GiB;"
-        f" counted on shapes alone only by {', '.join(sorted(catalog.ABSTRACT))}"
+        f" counted on shapes alone only by {', '.join(abstract_counters())}"
     )
 
 

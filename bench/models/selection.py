@@ -55,7 +55,7 @@ class Model:
         """Whether this model can be asked of a job: a Python model only of counters of its frameworks."""
         if not self.frameworks:
             return True
-        return kind == "count" and catalog.COUNTERS[variants.split(job)[0]][0] in self.frameworks
+        return kind == "count" and catalog.COUNTERS[variants.split(job)[0]].framework in self.frameworks
 
 
 @dataclass(frozen=True)

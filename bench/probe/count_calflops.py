@@ -10,8 +10,9 @@ from __future__ import absolute_import, division, print_function
 import sys
 
 
-def _record_calls(model, pipeline, calls):
-    """Forward hooks, registered before calflops' own, that list the patched calls each leaf made."""
+def record_calls(model, pipeline, calls):
+    """Forward hooks, registered before calflops' own, that list the patched calls each leaf made (shared with
+    count_deepspeed: calflops keeps DeepSpeed's bookkeeping)."""
     handles = []
     for name, module in model.named_modules():
         if list(module.children()):
@@ -72,6 +73,7 @@ def calflops_count(model_name):
     import torch
     from calflops import calculate_flops
 
+    import answer
     import build_torch
     import installed
 
@@ -89,7 +91,7 @@ def calflops_count(model_name):
         return original_end(self)
 
     calls = {}
-    handles = _record_calls(model, pipeline, calls)
+    handles = record_calls(model, pipeline, calls)
     pipeline.CalFlopsPipline.end_flops_calculate = end_flops_calculate
     try:
         flops, macs, _params = calculate_flops(
@@ -102,15 +104,5 @@ def calflops_count(model_name):
 
     hooks = [f.__name__ for f in pipeline.MODULE_HOOK_MAPPING.values()]
     items, unsupported, notes = breakdown(model, counts, calls, hooks, macs, "calflops", "calflops", "calflops'")
-    return {
-        "raw_total": int(flops),
-        "breakdown": {"by": "module", "items": items},
-        "layers": build_torch.describe(model),
-        "unsupported": unsupported,
-        "notes": notes,
-        "framework": {"name": "torch", "version": torch.__version__},
-        "tool": {"name": "calflops", "version": installed.dist_version("calflops")},
-    }
-
-
-COUNTERS = {"calflops": calflops_count}
+    return answer.make(int(flops), items, build_torch.describe(model), ("torch", torch.__version__),
+                       ("calflops", installed.dist_version("calflops")), unsupported, notes)

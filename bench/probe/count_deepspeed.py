@@ -20,9 +20,10 @@ def deepspeed_count(model_name):
     import torch
     from deepspeed.profiling.flops_profiler import get_model_profile
 
+    import answer
     import build_torch
     import installed
-    from count_calflops import _record_calls, breakdown
+    from count_calflops import breakdown, record_calls
 
     profiler = sys.modules["deepspeed.profiling.flops_profiler.profiler"]
     model = build_torch.builder(model_name)()
@@ -44,7 +45,7 @@ def deepspeed_count(model_name):
     def start_profile(self, *args, **kwargs):
         # after the warm-up run, before the profiler's own hooks: ours then run first, while the
         # module's list of patched calls is still on the profiler's stack
-        handles.extend(_record_calls(self.model, profiler, calls))
+        handles.extend(record_calls(self.model, profiler, calls))
         return original_start(self, *args, **kwargs)
 
     handles = []
@@ -65,15 +66,5 @@ def deepspeed_count(model_name):
         model, counts, calls, hooks, macs, "DeepSpeed", "the flops profiler", "DeepSpeed's"
     )
     notes.append("DS_ACCELERATOR=%s (the image has no GPU)" % os.environ.get("DS_ACCELERATOR"))
-    return {
-        "raw_total": int(flops),
-        "breakdown": {"by": "module", "items": items},
-        "layers": build_torch.describe(model),
-        "unsupported": unsupported,
-        "notes": notes,
-        "framework": {"name": "torch", "version": torch.__version__},
-        "tool": {"name": "deepspeed", "version": installed.dist_version("deepspeed")},
-    }
-
-
-COUNTERS = {"deepspeed": deepspeed_count}
+    return answer.make(int(flops), items, build_torch.describe(model), ("torch", torch.__version__),
+                       ("deepspeed", installed.dist_version("deepspeed")), unsupported, notes)

@@ -1,4 +1,4 @@
-"""torch.utils.flop_counter.FlopCounterMode. Returns the probe's common answer (see probe.py).
+"""torch.utils.flop_counter.FlopCounterMode. Returns the probe's common answer (answer.py).
 
 FlopCounterMode is a TorchDispatchMode: it sees each aten op a forward pass dispatches, prices the
 ops its flop_registry has a formula for (mm, addmm, bmm, convolution, attention...) and gives
@@ -60,6 +60,7 @@ def flop_counter_count(model_name):
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import FlopCounterMode
 
+    import answer
     import build_torch
     import installed
     import zoo
@@ -158,16 +159,5 @@ def flop_counter_count(model_name):
     data = listing(False)
     if data:
         notes.append("ops without a formula that are not pointwise (views, copies, creation): " + "; ".join(data))
-    return {
-        "raw_total": total,
-        "breakdown": {"by": "module", "items": items},
-        "nodes": nodes,
-        "layers": build_torch.describe(model),
-        "unsupported": listing(True),
-        "notes": notes,
-        "framework": {"name": "torch", "version": torch.__version__},
-        "tool": {"name": "torch", "version": installed.dist_version("torch")},
-    }
-
-
-COUNTERS = {"torch-flop-counter": flop_counter_count}
+    return answer.make(total, items, build_torch.describe(model), ("torch", torch.__version__),
+                       ("torch", installed.dist_version("torch")), listing(True), notes, nodes)

@@ -1,4 +1,4 @@
-"""fvcore's FlopCountAnalysis. Returns the probe's common answer (see probe.py).
+"""fvcore's FlopCountAnalysis. Returns the probe's common answer (answer.py).
 
 fvcore traces the model with torch.jit and prices each traced op by the handle its table maps the
 op's kind to; its "flops" are multiply-accumulates. The per-module numbers are fvcore's own
@@ -62,6 +62,7 @@ def fvcore_count(model_name):
     import fvcore.nn
     import torch
 
+    import answer
     import build_torch
     import installed
 
@@ -87,15 +88,5 @@ def fvcore_count(model_name):
     uncalled = sorted(analysis.uncalled_modules())
     if uncalled:
         notes.append("modules fvcore saw no op of: " + ", ".join(uncalled))
-    return {
-        "raw_total": total,
-        "breakdown": {"by": "module", "items": _items(analysis, model)},
-        "layers": build_torch.describe(model),
-        "unsupported": unsupported,
-        "notes": notes,
-        "framework": {"name": "torch", "version": torch.__version__},
-        "tool": {"name": "fvcore", "version": installed.dist_version("fvcore")},
-    }
-
-
-COUNTERS = {"fvcore": fvcore_count}
+    return answer.make(total, _items(analysis, model), build_torch.describe(model), ("torch", torch.__version__),
+                       ("fvcore", installed.dist_version("fvcore")), unsupported, notes)

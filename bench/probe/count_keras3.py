@@ -1,4 +1,4 @@
-"""Keras 3 on JAX: XLA's cost analysis of the jitted model call. Returns the probe's common answer (see probe.py).
+"""Keras 3 on JAX: XLA's cost analysis of the jitted model call. Returns the probe's common answer (answer.py).
 
 The model is built from the zoo definition with keras.layers (build_keras.from_definition), for `seed` too: the
 blog's builder needs tf.keras. The count is the one a user gets:
@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 import re
 
+import answer
 import build_keras
 import installed
 import zoo
@@ -142,17 +143,7 @@ def xla_cost(model_name):
         notes.append("too big to hold: counted without weights (count_keras3._abstract): variables created"
                      " uninitialized in keras.StatelessScope(initialize_variables=False), model.stateless_call"
                      " jitted and lowered on jax.ShapeDtypeStructs; the weights are the function's arguments")
-    return {
-        "raw_total": total,
-        "breakdown": {"by": "module", "items": [{"name": "jit(<lambda>)", "type": "HloModule", "raw": total,
-                                                 "rule": "HloCostAnalysis flops"}]},
-        "nodes": hlo_nodes(compiled.as_text()),
-        "layers": build_keras.describe(model),
-        "unsupported": [],
-        "notes": notes,
-        "framework": {"name": "jax", "version": jax.__version__},
-        "tool": {"name": "keras", "version": installed.dist_version("keras")},
-    }
-
-
-COUNTERS = {"keras3-jax-xla": xla_cost}
+    program = [{"name": "jit(<lambda>)", "type": "HloModule", "raw": total, "rule": "HloCostAnalysis flops"}]
+    nodes = hlo_nodes(compiled.as_text())
+    return answer.make(total, program, build_keras.describe(model), ("jax", jax.__version__),
+                       ("keras", installed.dist_version("keras")), (), notes, nodes)

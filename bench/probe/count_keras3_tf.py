@@ -1,5 +1,5 @@
 """Keras 3 on TensorFlow: tf.profiler over a frozen concrete function of the model. Returns the probe's common
-answer (see probe.py).
+answer (answer.py).
 
 Keras 3 has no FLOPs tool of its own; on its TensorFlow backend (KERAS_BACKEND=tensorflow) a user profiles
 the TF2 way, as tf-profiler-frozen does for tf.keras: tf.function(lambda x: model(x)), its concrete function
@@ -18,10 +18,7 @@ def frozen(model_name):
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("keras3-tf-frozen needs KERAS_BACKEND=tensorflow, not %s" % keras.backend.backend())
-    answer = count_tf.profile_frozen(count_keras3.build(model_name), tuple(zoo.MODELS[model_name]["input"]))
-    answer["notes"] = ["built from the zoo definition with keras.layers (Keras %s on its TensorFlow backend),"
-                       " for the seed too: the blog's builder needs tf.keras" % keras.__version__] + answer["notes"]
-    return answer
-
-
-COUNTERS = {"keras3-tf-frozen": frozen}
+    said = count_tf.profile_frozen(count_keras3.build(model_name), tuple(zoo.MODELS[model_name]["input"]))
+    said["notes"] = ["built from the zoo definition with keras.layers (Keras %s on its TensorFlow backend),"
+                     " for the seed too: the blog's builder needs tf.keras" % keras.__version__] + said["notes"]
+    return said

@@ -1,4 +1,4 @@
-"""keras-flops: keras_flops.get_flops(model, batch_size=1). Returns the probe's common answer (see probe.py).
+"""keras-flops: keras_flops.get_flops(model, batch_size=1). Returns the probe's common answer (answer.py).
 
 keras-flops 0.1.2 (keras_flops/flops_calculation.py) traces the model as a concrete function for a
 batch of `batch_size`, freezes its variables with convert_variables_to_constants_v2_as_graph and
@@ -44,26 +44,23 @@ def get_flops(model_name):
     v1 = tf.compat.v1
     proto = v1.profiler.profile(graph=graph, run_meta=v1.RunMetadata(), cmd="op",
                                 options=v1.profiler.ProfileOptionBuilder.float_operation())
-    answer = count_tf._answer(v1, proto, graph, model)
-    answer["raw_total"] = int(total)
-    answer["tool"] = {"name": "keras-flops", "version": installed.dist_version("keras-flops")}
-    answer["notes"].append(
+    said = count_tf._answer(v1, proto, graph, model)
+    said["raw_total"] = int(total)
+    said["tool"] = {"name": "keras-flops", "version": installed.dist_version("keras-flops")}
+    said["notes"].append(
         "FLOPs rules keras-flops registers with TensorFlow on import: " + ", ".join(OWN_RULES))
-    recorded = sum(node["raw"] for node in answer["nodes"])
-    if recorded != answer["raw_total"]:
-        _keep_gap(answer, answer["raw_total"] - recorded)
-    return answer
+    recorded = sum(node["raw"] for node in said["nodes"])
+    if recorded != said["raw_total"]:
+        _keep_gap(said, said["raw_total"] - recorded)
+    return said
 
 
 def _keep_gap(answer, gap):
     """keras-flops' number is kept as it is; what the recorded graph does not hold becomes one item
     and one node of its own, which no rule predicts (the host shows it as residual, named)."""
     name = "keras_flops.get_flops beyond the recorded graph"
-    answer["breakdown"]["items"].append({"name": name, "raw": gap})
+    answer["items"].append({"name": name, "raw": gap})
     answer["nodes"].append({"name": name, "op": "(none)", "raw": gap, "rule": "no-rule", "shape": "",
                             "inputs": [], "input_shapes": [], "attrs": {}})
     answer["notes"].append("keras_flops.get_flops returned %d; the recorded nodes of the graph its steps"
                            " build add up to %d" % (answer["raw_total"], answer["raw_total"] - gap))
-
-
-COUNTERS = {"keras-flops": get_flops}

@@ -1,5 +1,5 @@
 """onnx-tool over an ONNX export of the model's PyTorch or Keras build. Returns the probe's common answer
-(see probe.py).
+(answer.py).
 
 The model is exported the plain way for its framework, then profiled as `onnx_tool.model_profile(path)`
 does (loadmodel, graph_reorder_nodes, shape_infer, profile with its NoMacsOps hidden), but through the
@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import warnings
 
+import answer
 import installed
 import zoo
 
@@ -122,16 +123,8 @@ def _answer(total, nodes, said, layers, framework, notes):
     ]
     unsupported = [text for text in said if "not registed for profiling" in text]
     notes = notes + ["onnx-tool's other warnings: " + text for text in said if text not in unsupported]
-    return {
-        "raw_total": total,
-        "breakdown": {"by": "module", "items": items},
-        "nodes": nodes,
-        "layers": layers,
-        "unsupported": unsupported,
-        "notes": notes,
-        "framework": framework,
-        "tool": {"name": "onnx-tool", "version": installed.dist_version("onnx-tool")},
-    }
+    return answer.make(total, items, layers, framework, ("onnx-tool", installed.dist_version("onnx-tool")),
+                       unsupported, notes, nodes)
 
 
 def _export_and_profile(export):
@@ -167,8 +160,7 @@ def torch_count(model_name):
     opset, total, nodes, said = _export_and_profile(export)
     notes = ["exported with torch.onnx.export(model, (x,), path, dynamo=False), opset %s; counted as"
              " onnx_tool.model_profile(path) counts, every node's MACs kept" % opset]
-    framework = {"name": "torch", "version": torch.__version__}
-    return _answer(total, nodes, said, build_torch.describe(model), framework, notes)
+    return _answer(total, nodes, said, build_torch.describe(model), ("torch", torch.__version__), notes)
 
 
 def keras_count(model_name):
@@ -186,8 +178,4 @@ def keras_count(model_name):
     notes = ["exported with tf2onnx %s: tf2onnx.convert.from_keras(model, input_signature=...), opset %s;"
              " counted as onnx_tool.model_profile(path) counts, every node's MACs kept"
              % (installed.dist_version("tf2onnx"), opset)]
-    framework = {"name": "tensorflow", "version": tf.__version__}
-    return _answer(total, nodes, said, build_keras.describe(model), framework, notes)
-
-
-COUNTERS = {"onnx-tool-torch": torch_count, "onnx-tool-keras": keras_count}
+    return _answer(total, nodes, said, build_keras.describe(model), ("tensorflow", tf.__version__), notes)

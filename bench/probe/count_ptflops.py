@@ -1,5 +1,5 @@
 """ptflops' get_model_complexity_info with its two backends. Each returns the probe's common answer
-(see probe.py).
+(answer.py).
 
 ptflops 0.6.7 (2021) and earlier has one module, flops_counter.py, and the module hooks alone: no
 `backend` argument, no aten backend, no patched functions, and it leaves each module's `__flops__`
@@ -101,18 +101,11 @@ def _version():
 def _answer(model, macs, items, unsupported, notes):
     import torch
 
+    import answer
     import build_torch
-    import installed
 
-    return {
-        "raw_total": macs,
-        "breakdown": {"by": "module", "items": items},
-        "layers": build_torch.describe(model),
-        "unsupported": unsupported,
-        "notes": notes,
-        "framework": {"name": "torch", "version": torch.__version__},
-        "tool": {"name": "ptflops", "version": installed.dist_version("ptflops")},
-    }
+    return answer.make(macs, items, build_torch.describe(model), ("torch", torch.__version__),
+                       ("ptflops", _version()), unsupported, notes)
 
 
 class _Taps(object):
@@ -332,6 +325,3 @@ def ptflops_aten(model_name):
     unsupported = ["%s (%d time%s)" % (line, times[line], "" if times[line] == 1 else "s") for line in order]
     notes = [shape_note, "ptflops' aten backend places ops on the model's top-level children only (its pre-hooks)"]
     return _answer(model, macs, items, unsupported, notes)
-
-
-COUNTERS = {"ptflops-pytorch": ptflops_pytorch, "ptflops-aten": ptflops_aten}

@@ -1,7 +1,8 @@
 """TensorFlow counters: tf.profiler's float_operation over a graph. Each returns the probe's
-common answer (see probe.py)."""
+common answer (answer.py)."""
 from __future__ import absolute_import, division, print_function
 
+import answer
 import build_keras
 
 
@@ -72,16 +73,10 @@ def _answer(tf, proto, graph, model):
     unsupported = ["%s (%s): shapes not fully known, counted as 0" % (n["name"], n["op"])
                    for n in nodes if n["rule"] == "shape-unknown"]
     uncounted = sorted(set(n["op"] for n in nodes if n["rule"] == "no-rule"))
-    return {
-        "raw_total": int(proto.total_float_ops),
-        "breakdown": {"by": "op_type", "items": _op_types(proto)},
-        "nodes": nodes,
-        "layers": build_keras.describe(model),
-        "unsupported": unsupported,
-        "notes": ["op types in the graph without a FLOPs rule in this TensorFlow: " + ", ".join(uncounted)],
-        "framework": {"name": "tensorflow", "version": tensorflow.__version__},
-        "tool": {"name": "tf.profiler", "version": tensorflow.__version__},
-    }
+    notes = ["op types in the graph without a FLOPs rule in this TensorFlow: " + ", ".join(uncounted)]
+    return answer.make(int(proto.total_float_ops), _op_types(proto), build_keras.describe(model),
+                       ("tensorflow", tensorflow.__version__), ("tf.profiler", tensorflow.__version__),
+                       unsupported, notes, nodes)
 
 
 def seed_recipe(model_name):
@@ -118,6 +113,3 @@ def profile_frozen(model, shape):
     proto = v1.profiler.profile(graph=graph, run_meta=v1.RunMetadata(), cmd="op",
                                 options=v1.profiler.ProfileOptionBuilder.float_operation())
     return _answer(v1, proto, graph, model)
-
-
-COUNTERS = {"tf-profiler-seed": seed_recipe, "tf-profiler-frozen": frozen}

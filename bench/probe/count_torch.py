@@ -1,4 +1,4 @@
-"""PyTorch counters. Each returns the probe's common answer (see probe.py)."""
+"""PyTorch counters. Each returns the probe's common answer (answer.py)."""
 from __future__ import absolute_import, division, print_function
 
 import sys
@@ -9,6 +9,7 @@ def thop_count(model_name):
     import thop
     import torch
 
+    import answer
     import build_torch
     import installed
 
@@ -75,14 +76,8 @@ def thop_count(model_name):
             item["functions"] = functional[module]
             item["raw"] += sum(functional[module].values())
         items.append(item)
-    return {
-        "raw_total": int(macs),
-        "breakdown": {"by": "module", "items": items},
-        "layers": build_torch.describe(model),
-        "unsupported": unsupported,
-        "framework": {"name": "torch", "version": torch.__version__},
-        "tool": _thop_distribution(installed),
-    }
+    return answer.make(int(macs), items, build_torch.describe(model), ("torch", torch.__version__),
+                       _thop_distribution(installed), unsupported)
 
 
 def _rule(profile, kind):
@@ -99,10 +94,7 @@ def _thop_distribution(installed):
     """thop, or ultralytics-thop: the maintained fork installs the same `thop` module."""
     for name in ("thop", "ultralytics-thop"):
         try:
-            return {"name": name, "version": installed.dist_version(name)}
+            return name, installed.dist_version(name)
         except Exception:  # importlib.metadata.PackageNotFoundError, or pkg_resources' DistributionNotFound
             continue
-    return {"name": "thop", "version": "unknown"}
-
-
-COUNTERS = {"thop": thop_count}
+    return "thop", "unknown"

@@ -36,6 +36,7 @@ def torchinfo_count(model_name):
     import torch
     import torchinfo
 
+    import answer
     import build_torch
     import installed
 
@@ -65,15 +66,5 @@ def torchinfo_count(model_name):
         "total_mult_adds sums LayerInfo.macs over leaf layers; each is priced from the layer's"
         " parameter counts and output_size by LayerInfo.calculate_macs, not from the ops it runs",
     ]
-    return {
-        "raw_total": int(stats.total_mult_adds),
-        "breakdown": {"by": "module", "items": items},
-        "layers": build_torch.describe(model),
-        "unsupported": unsupported,
-        "notes": notes,
-        "framework": {"name": "torch", "version": torch.__version__},
-        "tool": {"name": "torchinfo", "version": installed.dist_version("torchinfo")},
-    }
-
-
-COUNTERS = {"torchinfo": torchinfo_count}
+    return answer.make(int(stats.total_mult_adds), items, build_torch.describe(model), ("torch", torch.__version__),
+                       ("torchinfo", installed.dist_version("torchinfo")), unsupported, notes)

@@ -1,4 +1,4 @@
-"""torchprofile.profile_macs. Returns the probe's common answer (see probe.py).
+"""torchprofile.profile_macs. Returns the probe's common answer (answer.py).
 
 torchprofile traces the model (torch.jit's _get_trace_graph) and prices each traced node by the
 handler its HANDLER_MAP gives the node's operator: a function, None (known, 0 MACs), or no entry
@@ -68,6 +68,7 @@ def torchprofile_count(model_name):
     import torchprofile
     import torchprofile.profile as profile
 
+    import answer
     import build_torch
     import installed
 
@@ -138,16 +139,9 @@ def torchprofile_count(model_name):
     own = [n["op"] for n in nodes if n["attrs"]["module"] == ROOT and n["raw"]]
     if own:
         notes.append("priced nodes traced in the model's own forward, outside every submodule: " + ", ".join(own))
-    return {
-        "raw_total": macs,
-        "breakdown": {"by": "module", "items": items},
-        "nodes": nodes,
-        "layers": build_torch.describe(model),
-        "unsupported": ["%s (in %s)" % (text, ", ".join(_where(text, nodes))) for text in said],
-        "notes": notes,
-        "framework": {"name": "torch", "version": torch.__version__},
-        "tool": {"name": "torchprofile", "version": installed.dist_version("torchprofile")},
-    }
+    unsupported = ["%s (in %s)" % (text, ", ".join(_where(text, nodes))) for text in said]
+    return answer.make(macs, items, build_torch.describe(model), ("torch", torch.__version__),
+                       ("torchprofile", installed.dist_version("torchprofile")), unsupported, notes, nodes)
 
 
 def _where(text, nodes):
@@ -157,6 +151,3 @@ def _where(text, nodes):
         if '"%s"' % node["op"] in text and node["attrs"]["module"] not in places:
             places.append(node["attrs"]["module"])
     return places or ["?"]
-
-
-COUNTERS = {"torchprofile": torchprofile_count}

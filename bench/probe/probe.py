@@ -133,8 +133,9 @@ def _provenance(answer):
 
 
 def _counter_function(counter):
-    module = __import__(catalog.COUNTERS[counter][4])
-    return module.COUNTERS[counter]
+    """The function the counter's catalog entry names, in its module of this folder."""
+    entry = catalog.COUNTERS[counter]
+    return getattr(__import__(entry.module), entry.function)
 
 
 def _watch_torch_switches(seen):
@@ -180,10 +181,10 @@ def _sdpa_backends(torch):
 
 def measure(cell, model, job):
     counter, variant = variants.split(job)
-    framework, unit, flops_per_unit, description, _module = catalog.COUNTERS[counter]
+    entry = catalog.COUNTERS[counter]
     started = time.time()
     switches = {}
-    handle = _watch_torch_switches(switches) if framework == "torch" else None
+    handle = _watch_torch_switches(switches) if entry.framework == "torch" else None
     try:
         with variants.applied(variant):
             answer = _counter_function(counter)(model)
@@ -202,18 +203,18 @@ def measure(cell, model, job):
         "cell": cell,
         "model": model,
         "counter": job,
-        "recipe": description + (" [%s: %s]" % (variant, variants.VARIANTS[variant]["summary"]) if variant else ""),
-        "unit": unit,
-        "flops_per_unit": flops_per_unit,
+        "recipe": entry.recipe + (" [%s: %s]" % (variant, variants.VARIANTS[variant]["summary"]) if variant else ""),
+        "unit": entry.unit,
+        "flops_per_unit": entry.flops_per_unit,
         "raw_total": raw_total,
-        "flops": raw_total * flops_per_unit,
+        "flops": raw_total * entry.flops_per_unit,
         "definition": zoo.MODELS[model],
         "definition_sha256": zoo.fingerprint(zoo.MODELS[model]),
-        "breakdown": answer["breakdown"],
-        "nodes": answer.get("nodes", []),
+        "breakdown": {"by": entry.breakdown, "items": answer["items"]},
+        "nodes": answer["nodes"],
         "layers": answer["layers"],
         "unsupported": answer["unsupported"],
-        "notes": answer.get("notes", []),
+        "notes": answer["notes"],
         "duration_s": round(time.time() - started, 3),
         "provenance": provenance,
     }
@@ -255,15 +256,15 @@ def _unknown(jobs):
 
 
 def _preload(jobs):
-    """Import each framework (and each tool catalog.PRELOAD names) the jobs need once, before any child is forked."""
+    """Import each framework (and each tool its catalog entry preloads) the jobs need once, before any child is forked."""
     modules = set()
     for _model, kind, name in jobs:
         if kind == "check":
             modules.update(catalog.CHECK_FRAMEWORKS.get(name, []))
         else:
             counter = variants.split(name)[0]
-            modules.add(catalog.COUNTERS[counter][0])
-            modules.update(catalog.PRELOAD.get(counter, []))
+            modules.add(catalog.COUNTERS[counter].framework)
+            modules.update(catalog.COUNTERS[counter].preload)
     for module in sorted(modules):
         try:
             __import__(module)

@@ -159,8 +159,8 @@ def unknown(job_name, counters):
         return "counter", counter, counters
     if job_name != counter and variant not in VARIANTS:
         return "variant", variant, VARIANTS
-    if variant and VARIANTS[variant]["framework"] != counters[counter][0]:
-        known = [v for v, spec in VARIANTS.items() if spec["framework"] == counters[counter][0]]
+    if variant and VARIANTS[variant]["framework"] != counters[counter].framework:
+        known = [v for v, spec in VARIANTS.items() if spec["framework"] == counters[counter].framework]
         return "variant for %s" % counter, variant, known
     return None
 

@@ -29,7 +29,7 @@ import jsonschema
 
 from bench import paths
 from bench.errors import plain
-from bench.probe import catalog
+from bench.probe import catalog, variants
 from bench.publish.memo import Memo
 
 SCHEMA = "flops-matrix/result/2"
@@ -217,8 +217,9 @@ def _check_sums(probe: dict) -> None:
     items = sum(item["raw"] for item in probe["breakdown"]["items"])
     if items != raw:
         raise InvalidRecord(f"probe breakdown items add up to {items:,}, not raw_total {raw:,}")
+    entry = catalog.COUNTERS.get(variants.split(probe["counter"])[0])
     nodes = sum(node["raw"] for node in probe["nodes"])
-    if probe["breakdown"]["by"] == "op_type" and nodes != raw:
+    if entry is not None and entry.nodes_add_up and nodes != raw:
         raise InvalidRecord(f"probe nodes add up to {nodes:,}, not raw_total {raw:,}")
 
 

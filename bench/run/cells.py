@@ -74,7 +74,7 @@ class Cell:
 
 def _applies(counter: str, variant: str) -> bool:
     """A variant's switches exist only in its framework: it applies to that framework's counters alone."""
-    return variants.VARIANTS[variant]["framework"] == catalog.COUNTERS[counter][0]
+    return variants.VARIANTS[variant]["framework"] == catalog.COUNTERS[counter].framework
 
 
 CELL_KEYS = {

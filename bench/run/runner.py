@@ -94,9 +94,9 @@ def probe_hash(job: str = "") -> str:
     its counter's and those that module imports, so that changing one counter re-measures that counter
     alone. A check, or no job, hashes every file."""
     sources = {source.name: source.read_bytes() for source in paths.PROBE.glob("*.py")}
-    own = {f"{entry[4]}.py" for entry in catalog.COUNTERS.values()}
+    own = {f"{entry.module}.py" for entry in catalog.COUNTERS.values()}
     counter = variants.split(job)[0]
-    wanted = [f"{catalog.COUNTERS[counter][4]}.py"] if counter in catalog.COUNTERS else sorted(own)
+    wanted = [f"{catalog.COUNTERS[counter].module}.py"] if counter in catalog.COUNTERS else sorted(own)
     kept = {name: text for name, text in sources.items() if name not in own}
     while wanted:
         name = wanted.pop()

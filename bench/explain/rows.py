@@ -1,7 +1,8 @@
 """The published rows: one per model x cell x counter, with the number, its explanation and its pins.
 
 Every output of the report (the tables, the CSV and JSON, the charts, the comparison) is drawn
-from these rows, so they all say the same thing. A row is built from a record and, where the
+from these rows, so they all say the same thing; the rows hold numbers and evidence, the words are
+bench/publish/words.py's. A row is built from a record and, where the
 host has a counter adapter for it, that record's reconciliation; nothing here knows a model,
 counter or cell by name.
 """
@@ -12,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.counters import ADAPTERS
-from bench.explain.reconcile import CAUSES, Reconciliation, pinned
+from bench.explain.reconcile import Adjustment, Cause, Pinned, Reconciliation, Residual
 from bench.reference.convention import Convention
 from bench.reference.formulas import analyse
 from bench.run.cells import order_key
@@ -29,11 +30,12 @@ class Layer:
 
 @dataclass(frozen=True)
 class Reason:
-    """One named term of a row's explanation: what it is, its FLOPs, and the rule model's words."""
+    """One named term of a row's explanation: a cause with its adjustments, or a residual."""
 
-    term: str
     flops: float
-    text: str
+    cause: Cause | None = None  # None: a residual
+    adjustments: tuple[Adjustment, ...] = ()
+    residual: Residual | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class Row:
     flops: float
     convention: str
     reference: float | None  # None: no adapter on the host, or an older probe's record
-    adjustments: dict[str, float]  # cause id (reconcile.CAUSES) -> FLOPs; every cause, 0 when none
+    adjustments: dict[Cause, float]  # every cause -> FLOPs, 0 when none
     residual: float | None
     image_id: str
     image_inputs_hash: str
@@ -84,9 +86,9 @@ class Row:
         return self.model, self.cell, self.counter
 
     @property
-    def versions(self) -> str:
-        """`thop 0.1.1 @ torch 2.13.0` (reconcile.pinned): the column a row is in."""
-        return pinned(
+    def pinned(self) -> Pinned:
+        """What the number is pinned to: the column a row is in."""
+        return Pinned(
             self.tool, self.tool_version, self.framework, self.framework_version, self.display or self.counter
         )
 
@@ -110,7 +112,7 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
     image = host.get("image") or {}
     base = image.get("base") or {}
     r = reconciliation
-    adjustments = dict.fromkeys(CAUSES, 0.0)
+    adjustments = dict.fromkeys(Cause, 0.0)
     if r is not None:
         for a in r.adjustments:
             adjustments[a.cause] += a.flops
@@ -149,11 +151,8 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
 
 
 def _reasons(r: Reconciliation) -> tuple[Reason, ...]:
-    said = [
-        Reason(CAUSES[c], sum(a.flops for a in group), "; ".join(a.text for a in group))
-        for c, group in r.by_cause().items()
-    ]
-    said += [Reason(f"residual at {x.place}", x.flops, "; ".join(x.items)) for x in r.residuals]
+    said = [Reason(sum(a.flops for a in group), c, tuple(group)) for c, group in r.by_cause().items()]
+    said += [Reason(x.flops, residual=x) for x in r.residuals]
     return tuple(said)
 
 
@@ -176,31 +175,6 @@ def _layers(r: Reconciliation) -> tuple[Layer, ...]:
 
 def ordered(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: (r.model, order_key(r.cell), r.counter))
-
-
-def columns(rows: list[Row]) -> dict[tuple[str, str], str]:
-    """(cell, counter) -> its column heading, in reading order (framework, cell, counter). Headings
-    are the pins; columns the pins cannot tell apart also get what tells them apart: the counter,
-    the cell, or both."""
-    keys = sorted({(r.cell, r.counter): r for r in rows}.items(), key=lambda kv: _column_order(kv[1]))
-    heading = {key: row.versions for key, row in keys}
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for key, text in heading.items():
-        groups.setdefault(text, []).append(key)
-    for text, group in groups.items():
-        if len(group) == 1:
-            continue
-        for place in (1, 0):
-            if len({key[place] for key in group}) == len(group):
-                heading |= {key: f"{text} ({key[place]})" for key in group}
-                break
-        else:
-            heading |= {key: f"{text} ({key[1]} in {key[0]})" for key in group}
-    return heading
-
-
-def _column_order(row: Row) -> tuple:
-    return row.framework, order_key(row.cell), row.counter
 
 
 def failures(missing: list[dict], measured: set[tuple[str, str, str]]) -> list[Failure]:

@@ -13,8 +13,9 @@ import io
 import json
 from collections.abc import Sequence
 
-from bench.explain.reconcile import CAUSES
-from bench.explain.rows import Row, columns, ordered
+from bench.explain.reconcile import Cause
+from bench.explain.rows import Row, ordered
+from bench.publish.words import columns
 
 SCHEMA = "flops-matrix/table/1"
 NAMES = [
@@ -33,7 +34,7 @@ NAMES = [
     "flops",
     "convention",
     "reference",
-    *(f"adjustment_{cause}" for cause in CAUSES),
+    *(f"adjustment_{cause}" for cause in Cause),
     "residual",
     "share_of_reference",
     "image_id",
@@ -77,7 +78,7 @@ def flat(rows: list[Row]) -> list[dict]:
             "convention": r.convention,
             "reference": _number(r.reference),
         }
-        for cause in CAUSES:
+        for cause in Cause:
             record[f"adjustment_{cause}"] = _number(r.adjustments[cause]) if reconciled else None
         record |= {
             "residual": _number(r.residual),

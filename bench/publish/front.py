@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from bench.explain.rows import Failure, Row
 from bench.publish.markdown import Markup, code, number, table, text
+from bench.publish.words import pinned, term
 from bench.reference.blog import BLOG, System
 
 MAX_COLUMNS = 12  # the summary's, the model's included: wider tables stop being read
@@ -88,7 +89,9 @@ def _blog_table(found: Blog) -> tuple[list[str], list[list[str]]]:
     for a in found.answers:
         r = a.row
         where = (
-            "not measured" if r is None else f"{r.versions}, cell {r.cell}" + (" (stands in)" * bool(a.stand_in_why))
+            "not measured"
+            if r is None
+            else f"{pinned(r.pinned)}, cell {r.cell}" + (" (stands in)" * bool(a.stand_in_why))
         )
         body.append(
             [a.system.label, where, "-" if r is None else number(r.flops), _share(r), _priced(r), a.system.blog_says]
@@ -204,10 +207,10 @@ def _blind_spot(family: str, rows: list[Row]) -> str:
         return f"{family}: no model with a reference"
     if not worst.reasons:
         return f"{family}: {worst.model} at {_share(worst)} ({worst.cell}, {worst.counter}), nothing to explain"
-    cause = max(worst.reasons, key=lambda x: (abs(x.flops), x.term))
+    cause = max(worst.reasons, key=lambda x: (abs(x.flops), term(x)))
     assert worst.reference
     return (
-        f"{family}: {worst.model} at {_share(worst)} ({worst.cell}, {worst.counter}); largest cause: {cause.term},"
+        f"{family}: {worst.model} at {_share(worst)} ({worst.cell}, {worst.counter}); largest cause: {term(cause)},"
         f" {100 * cause.flops / worst.reference:+.1f}% of the reference"
     )
 

@@ -21,6 +21,7 @@ from bench.explain.rows import Row
 from bench.probe import variants
 from bench.publish.markdown import number, signed
 from bench.publish.memo import Memo
+from bench.publish.words import columns, term
 from bench.records import results, seal
 from bench.reference.convention import PRESETS
 
@@ -62,12 +63,12 @@ def _distance(r: Row) -> str:
 def _causes(r: Row) -> str:
     if r.reference is None:
         return "not reconciled"
-    said = [f"{reason.term} {signed(reason.flops)}" for reason in r.reasons if reason.flops]
+    said = [f"{term(reason)} {signed(reason.flops)}" for reason in r.reasons if reason.flops]
     return "; ".join(said) or "none: the counter counts what the reference counts"
 
 
 def table(model: str, found: list[Row], failures: list[rows.Failure]) -> Table:
-    heading = rows.columns(found)
+    heading = columns(found)
     reference = next((r.reference for r in found if r.reference is not None), None)
     title = f"{model}: analytic reference {number(reference)} FLOPs" if reference is not None else model
     shown = Table(title=title, title_justify="left")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from bench.explain.rows import Failure, Row, columns
+from bench.explain.rows import Failure, Row
 from bench.publish import charts, front, published_rows
 from bench.publish.markdown import number, signed
+from bench.publish.words import clauses, columns, term
 from bench.records.results import Problem
 from bench.run.cells import order_key
 
@@ -149,7 +150,7 @@ def _model(model: str, rows: list[Row], svgs: dict[str, str]) -> str:
     )
     parts.append("<h3>Each row explained</h3>")
     for r in rows:
-        terms = "".join(f"<li>{_e(x.term)} ({_e(signed(x.flops))}): {_e(x.text)}</li>" for x in r.reasons)
+        terms = "".join(f"<li>{_e(term(x))} ({_e(signed(x.flops))}): {_e(clauses(x))}</li>" for x in r.reasons)
         ref = "" if r.reference is None else f" = {number(r.reference)} (reference)"
         parts.append(
             f"<p><b>{_e(heading[(r.cell, r.counter)])}</b> in cell <code>{_e(r.cell)}</code>, counter"

@@ -19,9 +19,9 @@ from bench import cli
 from bench.explain import rows
 from bench.explain.reconcile import Cause
 from bench.publish import charts, compare, export, page, report
-from bench.publish.memo import Memo
 from bench.publish.words import columns, pinned
 from bench.records import results
+from bench.records.memo import Memo
 from tests import samples
 from tests.test_report import seed_conv
 

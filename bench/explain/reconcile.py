@@ -33,6 +33,7 @@ __all__ = [
     "MacPrice",
     "Outside",
     "Pinned",
+    "Reason",
     "Reconciliation",
     "Residual",
     "RuleCount",
@@ -159,6 +160,16 @@ class Pinned:
     display: str  # how the report names a counter that is part of its framework
 
 
+@dataclass(frozen=True)
+class Reason:
+    """One named term of a row's explanation: a cause with its adjustments, or a residual."""
+
+    flops: float
+    cause: Cause | None = None  # None: a residual
+    adjustments: tuple[Adjustment, ...] = ()
+    residual: Residual | None = None
+
+
 @dataclass
 class Reconciliation:
     cell: str
@@ -196,6 +207,12 @@ class Reconciliation:
             if found:
                 grouped[cause] = found
         return grouped
+
+    def reasons(self) -> tuple[Reason, ...]:
+        """Every named term: each cause with its adjustments, then each residual."""
+        said = [Reason(sum(a.flops for a in group), c, tuple(group)) for c, group in self.by_cause().items()]
+        said += [Reason(x.flops, residual=x) for x in self.residuals]
+        return tuple(said)
 
 
 def reconcile(record: dict, convention: Convention, adapter: Adapter | None = None) -> Reconciliation:

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.counters import ADAPTERS
-from bench.explain.reconcile import Adjustment, Cause, Pinned, Reconciliation, Residual
+from bench.explain.reconcile import Cause, Pinned, Reason, Reconciliation
 from bench.reference.convention import Convention
 from bench.reference.formulas import analyse
 from bench.run.cells import order_key
@@ -26,16 +26,6 @@ class Layer:
     name: str
     reference: float
     counted: float
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One named term of a row's explanation: a cause with its adjustments, or a residual."""
-
-    flops: float
-    cause: Cause | None = None  # None: a residual
-    adjustments: tuple[Adjustment, ...] = ()
-    residual: Residual | None = None
 
 
 @dataclass(frozen=True)
@@ -146,14 +136,8 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
         family=adapter.column if adapter else "",
         steps=tuple((layer, n, r.priced_steps.get(layer, 0)) for layer, n in r.steps.items()) if r else (),
         layers=_layers(r) if r else (),
-        reasons=_reasons(r) if r else (),
+        reasons=r.reasons() if r else (),
     )
-
-
-def _reasons(r: Reconciliation) -> tuple[Reason, ...]:
-    said = [Reason(sum(a.flops for a in group), c, tuple(group)) for c, group in r.by_cause().items()]
-    said += [Reason(x.flops, residual=x) for x in r.residuals]
-    return tuple(said)
 
 
 def _layers(r: Reconciliation) -> tuple[Layer, ...]:

@@ -20,9 +20,9 @@ from bench.explain import answer, rows
 from bench.explain.rows import Row
 from bench.probe import variants
 from bench.publish.markdown import number, signed
-from bench.publish.memo import Memo
 from bench.publish.words import columns, term
 from bench.records import results, seal
+from bench.records.memo import Memo
 from bench.reference.convention import PRESETS
 
 EXIT_USAGE = 2

@@ -23,11 +23,11 @@ from bench.explain.reconcile import Reconciliation
 from bench.explain.rows import Failure, Row
 from bench.probe import variants
 from bench.publish import charts, explained, export, front, page, published_rows
-from bench.publish import memo as bench_memo
 from bench.publish.markdown import Markup, code, join, number, table, text
-from bench.publish.memo import Memo
 from bench.publish.words import columns
+from bench.records import memo as bench_memo
 from bench.records import results, seal
+from bench.records.memo import Memo
 from bench.records.results import Problem
 from bench.reference.convention import PRESETS, Convention
 from bench.run.cells import order_key

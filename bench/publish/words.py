@@ -5,6 +5,9 @@ them is made here, so all of them say the same."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from bench.explain.reconcile import (
     Adjustment,
     Cause,
@@ -15,11 +18,11 @@ from bench.explain.reconcile import (
     MacPrice,
     Outside,
     Pinned,
+    Reason,
     Residual,
     RuleCount,
     StepsPriced,
 )
-from bench.explain.rows import Reason, Row
 from bench.publish.markdown import number
 from bench.run.cells import order_key
 
@@ -130,7 +133,20 @@ def pinned(p: Pinned) -> str:
     return f"{p.tool} {p.tool_version} @ {on}" if p.framework else f"{p.tool} {p.tool_version}"
 
 
-def columns(rows: list[Row]) -> dict[tuple[str, str], str]:
+class Placed(Protocol):
+    """A published row as far as its column heading goes (explain.rows.Row)."""
+
+    @property
+    def cell(self) -> str: ...
+    @property
+    def counter(self) -> str: ...
+    @property
+    def framework(self) -> str: ...
+    @property
+    def pinned(self) -> Pinned: ...
+
+
+def columns(rows: Sequence[Placed]) -> dict[tuple[str, str], str]:
     """(cell, counter) -> its column heading, in reading order (framework, cell, counter). Headings
     are the pins; columns the pins cannot tell apart also get what tells them apart: the counter,
     the cell, or both."""
@@ -151,5 +167,5 @@ def columns(rows: list[Row]) -> dict[tuple[str, str], str]:
     return heading
 
 
-def _column_order(row: Row) -> tuple:
+def _column_order(row: Placed) -> tuple:
     return row.framework, order_key(row.cell), row.counter

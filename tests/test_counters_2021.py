@@ -15,7 +15,8 @@ import pytest
 from bench.counters import ptflops, torchprofile
 from bench.explain.reconcile import reconcile
 from bench.probe import count_ptflops, count_torchinfo, count_torchprofile, zoo
-from bench.publish.words import clause, pinned, residual_items
+from bench.publish.headings import pinned
+from bench.publish.words import clause, residual_items
 from bench.reference.convention import PRESETS
 from tests import samples
 

@@ -14,7 +14,8 @@ from bench import paths
 from bench.counters import keras_flops, tf_profiler
 from bench.explain.reconcile import reconcile
 from bench.probe import zoo
-from bench.publish.words import clause, pinned, residual_items
+from bench.publish.headings import pinned
+from bench.publish.words import clause, residual_items
 from bench.records import results
 from bench.reference.convention import PRESETS
 

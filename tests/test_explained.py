@@ -5,7 +5,7 @@ measurements, the causes' headings checked whole, a figure's digits."""
 from __future__ import annotations
 
 from bench.counters import Unit
-from bench.explain import answer, batching
+from bench.explain import answer, batching, rows
 from bench.explain.answer import Skipped, Unread
 from bench.explain.reconcile import (
     Adjustment,
@@ -21,8 +21,9 @@ from bench.explain.reconcile import (
     StepsPriced,
 )
 from bench.probe import catalog, zoo
-from bench.publish import explained, words
+from bench.publish import explained, headings, words
 from bench.publish.published_rows import READING, count_said, show
+from bench.publish.report import rows_of as report_rows
 from bench.reference import closed_form
 from bench.reference.convention import PRESETS
 from bench.reference.formulas import analyse
@@ -100,7 +101,7 @@ def test_reasons_are_named_by_their_cause_or_their_residuals_place() -> None:
         "thop", "thop", [steps(1), rule(Cause.BIAS, "bias", -5), rule(Cause.BIAS, "bias", 0)], residuals=[off]
     )
     reasons = made.reasons()
-    assert [words.term(r) for r in reasons] == ["recurrent steps priced", "bias adds", "residual at output"]
+    assert [headings.term(r) for r in reasons] == ["recurrent steps priced", "bias adds", "residual at output"]
     assert [r.flops for r in reasons] == [steps(1).flops, -5, 7]
     assert len(reasons[1].adjustments) == 1  # the twin: an adjustment of 0 FLOPs is no term
     assert words.clauses(reasons[2]) == "fc: counted 8 FLOPs, rule model 1 (r)"
@@ -108,16 +109,16 @@ def test_reasons_are_named_by_their_cause_or_their_residuals_place() -> None:
 
 
 def test_every_cause_has_a_heading_and_a_missing_one_is_seen() -> None:
-    assert words.unnamed(words.HEADINGS) == []
-    fewer = {c: h for c, h in words.HEADINGS.items() if c is not Cause.ROWS}
-    assert words.unnamed(fewer) == [Cause.ROWS]
-    assert words.unnamed({**words.HEADINGS, Cause.MAC: ""}) == [Cause.MAC]
+    assert headings.unnamed(headings.HEADINGS) == []
+    fewer = {c: h for c, h in headings.HEADINGS.items() if c is not Cause.ROWS}
+    assert headings.unnamed(fewer) == [Cause.ROWS]
+    assert headings.unnamed({**headings.HEADINGS, Cause.MAC: ""}) == [Cause.MAC]
 
 
 def test_pins_name_a_counter_inside_its_framework_once() -> None:
-    assert words.pinned(Pinned("thop", "0.1.1", "torch", "2.0", "thop")) == "thop 0.1.1 @ torch 2.0"
-    assert words.pinned(Pinned("torch", "2.0", "torch", "2.0", "FlopCounterMode")) == "FlopCounterMode @ torch 2.0"
-    assert words.pinned(Pinned("onnx-tool", "0.9", "", "", "onnx-tool")) == "onnx-tool 0.9"
+    assert headings.pinned(Pinned("thop", "0.1.1", "torch", "2.0", "thop")) == "thop 0.1.1 @ torch 2.0"
+    assert headings.pinned(Pinned("torch", "2.0", "torch", "2.0", "FlopCounterMode")) == "FlopCounterMode @ torch 2.0"
+    assert headings.pinned(Pinned("onnx-tool", "0.9", "", "", "onnx-tool")) == "onnx-tool 0.9"
 
 
 # --- the model answer
@@ -192,3 +193,29 @@ def test_a_figure_is_shown_to_its_last_digit_and_its_readings_are_named() -> Non
 
 def test_the_closed_form_prices_a_weight_as_the_convention_prices_a_mac() -> None:
     assert closed_form.flops_per_weight() == 2 and closed_form.flops_per_weight(PRESETS["macs"]) == 1
+
+
+# --- failures and pins of the cell
+
+
+def test_an_expected_failure_is_grouped_apart_and_says_so() -> None:
+    plain = samples.failed(reason="boom")
+    expected = samples.failed(model="other", reason="boom")
+    expected["host"]["expected_failure"] = "no wheel for this Python"
+    found = rows.failures([plain, expected], set())
+    assert [(f.status, f.reason, f.expected, f.jobs) for f in found] == [
+        ("failed", "boom", "", (("toy", "thop"),)),
+        ("failed", "boom", "no wheel for this Python", (("other", "thop"),)),
+    ]
+    assert (words.failure_status(found[0]), words.failure_reason(found[0])) == ("failed", "boom")  # the twin
+    assert words.failure_status(found[1]) == "failed (expected)"
+    assert words.failure_reason(found[1]) == "boom (expected: no wheel for this Python)"
+
+
+def test_a_rows_base_image_is_named_by_its_kind_and_reference() -> None:
+    (row,) = report_rows([samples.ok()])
+    assert row.base_image == ("local", "flops-matrix/base:bullseye")
+    assert words.base_image(*row.base_image) == "local: flops-matrix/base:bullseye"
+    bare = samples.ok()
+    del bare["host"]["image"]["base"]
+    assert words.base_image(*report_rows([bare])[0].base_image) == ""  # the twin: no base, no words

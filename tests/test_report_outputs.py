@@ -19,7 +19,7 @@ from bench import cli
 from bench.explain import rows
 from bench.explain.reconcile import Cause
 from bench.publish import charts, compare, export, page, report
-from bench.publish.words import columns, pinned
+from bench.publish.headings import columns, pinned
 from bench.records import results
 from bench.records.memo import Memo
 from tests import samples

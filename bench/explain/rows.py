@@ -33,10 +33,11 @@ class Failure:
     """Jobs of one cell that gave no number for one reason, and the measurements still standing."""
 
     cell: str
-    status: str
+    status: str  # as recorded: failed, not-run
     reason: str
     jobs: tuple[tuple[str, str], ...]  # (model, job)
     standing: tuple[tuple[str, str], ...]
+    expected: str = ""  # why the cell declares this failure expected, if it does
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Row:
     residual: float | None
     image_id: str
     image_inputs_hash: str
-    base_image: str
+    base_image: tuple[str, str]  # (kind, reference); ("", "") when the record names none
     project_commit: str
     finished_at: str
     docker_engine: str
@@ -126,7 +127,7 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
         residual=r.residual if r else None,
         image_id=image.get("id", ""),
         image_inputs_hash=image.get("inputs_hash", ""),
-        base_image=f"{base.get('kind', '')}: {base.get('reference', '')}" if base else "",
+        base_image=(base.get("kind", ""), base.get("reference", "")) if base else ("", ""),
         project_commit=host.get("project_commit", ""),
         finished_at=host.get("finished_at", ""),
         docker_engine=host.get("docker_engine", ""),
@@ -164,15 +165,15 @@ def ordered(rows: list[Row]) -> list[Row]:
 def failures(missing: list[dict], measured: set[tuple[str, str, str]]) -> list[Failure]:
     """One group per cell, status and reason: a cell that could not be had fails the same way for
     every model. `measured` holds the (cell, model, job) that have a standing result."""
-    groups: dict[tuple[str, str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, bool, str, str], list[dict]] = {}
     for e in missing:
-        expected = (e.get("host") or {}).get("expected_failure")
-        status = f"{e['status']} (expected)" if expected else e["status"]
-        reason = f"{e['reason']} (expected: {expected})" if expected else e["reason"]
-        groups.setdefault((e["cell"], status, reason), []).append(e)
+        expected = (e.get("host") or {}).get("expected_failure") or ""
+        groups.setdefault((e["cell"], e["status"], bool(expected), e["reason"], expected), []).append(e)
     found = []
-    for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (order_key(g[0][0]), g[0][1:])):
+    for (cell, status, _, reason, expected), group in sorted(
+        groups.items(), key=lambda g: (order_key(g[0][0]), g[0][1:])
+    ):
         jobs = sorted((e["model"], e["job"]) for e in group)
         standing = [(e["model"], e["job"]) for e in group if (e["cell"], e["model"], e["job"]) in measured]
-        found.append(Failure(cell, status, reason, tuple(jobs), tuple(standing)))
+        found.append(Failure(cell, status, reason, tuple(jobs), tuple(standing), expected))
     return found

@@ -19,7 +19,7 @@ import altair as alt
 import vl_convert
 
 from bench.explain.rows import Row
-from bench.publish.words import HEADINGS, columns
+from bench.publish.headings import HEADINGS, columns
 from bench.records import results
 
 WIDTH = 520

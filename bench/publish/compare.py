@@ -12,8 +12,8 @@ from pathlib import Path
 from bench.explain.reconcile import Cause
 from bench.explain.rows import Row, ordered
 from bench.publish import report
+from bench.publish.headings import HEADINGS, pinned
 from bench.publish.markdown import code, number, signed, table
-from bench.publish.words import HEADINGS, pinned
 from bench.records import results
 from bench.reference.convention import Convention
 

@@ -12,8 +12,9 @@ from bench.explain.peers import PeerComparison
 from bench.explain.reconcile import Cause, Reconciliation
 from bench.explain.variations import CauseChange, SwitchChange, Tally
 from bench.probe import catalog, variants
+from bench.publish.headings import HEADINGS, RESIDUAL, pinned
 from bench.publish.markdown import code, number, signed, table, text
-from bench.publish.words import HEADINGS, RESIDUAL, clause, definition_note, pinned, residual_items
+from bench.publish.words import clause, definition_note, residual_items
 from bench.reference import closed_form
 from bench.reference.convention import PRESETS, Convention
 

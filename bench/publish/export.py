@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from bench.explain.reconcile import Cause
 from bench.explain.rows import Row, ordered
-from bench.publish.words import columns
+from bench.publish.headings import columns
+from bench.publish.words import base_image
 
 SCHEMA = "flops-matrix/table/1"
 NAMES = [
@@ -85,7 +86,7 @@ def flat(rows: list[Row]) -> list[dict]:
             "share_of_reference": None if r.share is None else round(r.share, 6),
             "image_id": r.image_id,
             "image_inputs_hash": r.image_inputs_hash,
-            "base_image": r.base_image,
+            "base_image": base_image(*r.base_image),
             "project_commit": r.project_commit,
             "finished_at": r.finished_at,
             "docker_engine": r.docker_engine,

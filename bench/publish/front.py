@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 from bench.explain.rows import Failure, Row
+from bench.publish.headings import pinned, term
 from bench.publish.markdown import Markup, code, number, table, text
-from bench.publish.words import pinned, term
+from bench.publish.words import failure_reason
 from bench.reference.blog import BLOG, System
 
 MAX_COLUMNS = 12  # the summary's, the model's included: wider tables stop being read
@@ -53,7 +54,7 @@ def _row(rows: list[Row], model: str, cell: str, counter: str) -> Row | None:
 
 
 def _why_not(failures: list[Failure], model: str, cell: str, counter: str) -> str:
-    return next((f.reason for f in failures if f.cell == cell and (model, counter) in f.jobs), "")
+    return next((failure_reason(f) for f in failures if f.cell == cell and (model, counter) in f.jobs), "")
 
 
 def blog(rows: list[Row], failures: list[Failure]) -> Blog | None:

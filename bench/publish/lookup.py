@@ -19,8 +19,9 @@ from bench import paths
 from bench.explain import answer, rows
 from bench.explain.rows import Row
 from bench.probe import variants
+from bench.publish.headings import columns, term
 from bench.publish.markdown import number, signed
-from bench.publish.words import columns, term
+from bench.publish.words import failure_reason, failure_status
 from bench.records import results, seal
 from bench.records.memo import Memo
 from bench.reference.convention import PRESETS
@@ -87,7 +88,14 @@ def table(model: str, found: list[Row], failures: list[rows.Failure]) -> Table:
         )
     for f in failures:
         for _, job in f.jobs:
-            shown.add_row(f"[dim]{f.cell} / {job}[/dim]", "-", "-", f.status, f.reason, style="dim")
+            shown.add_row(
+                f"[dim]{f.cell} / {job}[/dim]",
+                "-",
+                "-",
+                failure_status(f),
+                failure_reason(f),
+                style="dim",
+            )
     return shown
 
 

@@ -14,8 +14,8 @@ from math import log10
 
 from bench.explain.rows import Row, ordered
 from bench.probe import zoo
+from bench.publish.headings import columns
 from bench.publish.markdown import Markup, code, table, text
-from bench.publish.words import columns
 from bench.reference.published import Figure, Rounding
 from bench.reference.reproduce import Count, Verdict, verdicts
 

@@ -23,8 +23,9 @@ from bench.explain.reconcile import Reconciliation
 from bench.explain.rows import Failure, Row
 from bench.probe import variants
 from bench.publish import charts, explained, export, front, page, published_rows
+from bench.publish.headings import columns
 from bench.publish.markdown import Markup, code, join, number, table, text
-from bench.publish.words import columns
+from bench.publish.words import failure_reason, failure_status
 from bench.records import memo as bench_memo
 from bench.records import results, seal
 from bench.records.memo import Memo
@@ -293,7 +294,8 @@ def _failures_of(failures: list[Failure], model: str) -> list[Failure]:
     for f in failures:
         jobs = tuple(j for j in f.jobs if j[0] == model)
         if jobs:
-            found.append(Failure(f.cell, f.status, f.reason, jobs, tuple(j for j in f.standing if j[0] == model)))
+            standing = tuple(j for j in f.standing if j[0] == model)
+            found.append(Failure(f.cell, f.status, f.reason, jobs, standing, f.expected))
     return found
 
 
@@ -505,7 +507,16 @@ def _not_measured(failures: list[Failure]) -> str:
     def named(jobs: tuple[tuple[str, str], ...]) -> Markup:
         return join(", ", [Markup(f"{code(model)} / {code(job)}") for model, job in jobs])
 
-    body = [[f.cell, f.status, named(f.jobs), f.reason, named(f.standing) or "none"] for f in failures]
+    body = [
+        [
+            f.cell,
+            failure_status(f),
+            named(f.jobs),
+            failure_reason(f),
+            named(f.standing) or "none",
+        ]
+        for f in failures
+    ]
     return (
         "## Not run, or failed\n\n"
         "An attempt that gives no number never replaces an earlier measurement; the last column"

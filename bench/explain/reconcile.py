@@ -8,7 +8,7 @@ residual is what was counted minus what was predicted, item by item: it is a mea
 well the rule model knows the counter, and it is non-zero whenever a count departs from the rules.
 
 Everything is computed in the tool's own unit and turned into FLOPs by the convention alone. What
-comes out is data (numbers and the evidence they rest on); the words are bench/publish/words.py's.
+comes out is data (numbers and the evidence they rest on); bench/publish/ words it (headings.py, words.py).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from bench.reference.formulas import LayerCost, analyse
 __all__ = [
     "Adjustment",
     "Cause",
+    "DefinitionNote",
     "Departure",
     "Drift",
     "Gap",

@@ -23,8 +23,8 @@ from bench import paths
 from bench.models import big, selection
 from bench.progress import Progress, say
 from bench.publish import charts, compare, report, stamp
-from bench.publish.memo import Memo
 from bench.records import results
+from bench.records.memo import Memo
 from bench.reference import convention
 from bench.reference.convention import Convention
 from bench.run import bases, cells, context, engine, images, matrix, runner, verify

@@ -31,8 +31,8 @@ from pathlib import Path
 
 from bench import paths
 from bench.publish import charts, report
-from bench.publish.memo import Memo
 from bench.records import results
+from bench.records.memo import Memo
 
 REPORT_CHANGED = "report after one model's records changed"
 TARGETS = {

@@ -12,6 +12,7 @@ import pytest
 from bench.models import big, selection
 from bench.probe import zoo
 from bench.progress import Progress
+from bench.publish import explained
 from bench.records import results
 from bench.reference import closed_form, formulas
 from bench.reference.convention import PRESETS
@@ -42,7 +43,7 @@ def test_the_reference_matches_the_closed_form(name: str, convention: str) -> No
     closed = closed_form.decoder(definition)
     found = reference(definition, convention)
     assert closed_form.agrees(closed, found, PRESETS[convention])
-    assert "they agree" in closed_form.line(definition, found, PRESETS[convention])
+    assert "they agree" in explained.closed_form_line(definition, found, PRESETS[convention])
 
 
 def test_a_reference_that_forgets_attention_fails_the_closed_form(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,7 +57,7 @@ def test_a_reference_that_forgets_attention_fails_the_closed_form(monkeypatch: p
     found = reference(SEVEN_B)
     closed = closed_form.decoder(SEVEN_B)
     assert not closed_form.agrees(closed, found)
-    assert "THEY DO NOT AGREE" in closed_form.line(SEVEN_B, found)
+    assert "THEY DO NOT AGREE" in explained.closed_form_line(SEVEN_B, found)
 
 
 def test_a_closed_form_of_another_width_fails_too() -> None:
@@ -68,7 +69,7 @@ def test_a_closed_form_of_another_width_fails_too() -> None:
 
 def test_only_decoders_have_a_closed_form() -> None:
     assert closed_form.decoder(zoo.MODELS["seed-conv"]) is None
-    assert closed_form.line(zoo.MODELS["seed-conv"], 1.0) == ""
+    assert explained.closed_form_line(zoo.MODELS["seed-conv"], 1.0) == ""
 
 
 def test_only_counters_that_count_on_shapes_take_a_model_too_big_to_hold(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ import pytest
 from bench.counters import ptflops, torchprofile
 from bench.explain.reconcile import reconcile
 from bench.probe import count_ptflops, count_torchinfo, count_torchprofile, zoo
+from bench.publish.headings import pinned
+from bench.publish.words import clause, residual_items
 from bench.reference.convention import PRESETS
 from tests import samples
 
@@ -127,7 +129,7 @@ def test_ptflops_0_6_prices_the_linear_bias_once_and_reconciles() -> None:
     assert by(result)[("bias", "output")] == 2 * 256 - FC_OUT
     assert by(result)[("activation", "conv")] == 2 * OUTPUTS - OUTPUTS  # the module hook alone, 2 FLOPs per MAC
     bias = next(a for a in result.adjustments if a.cause == "bias" and a.layer == "output")
-    assert "ptflops < 0.7.2" in bias.text and "once for all rows" in bias.text
+    assert "ptflops < 0.7.2" in clause(bias) and "once for all rows" in clause(bias)
     assert result.priced_steps == {"gru": 97}
 
 
@@ -136,7 +138,9 @@ def test_the_2021_ptflops_record_read_with_the_newer_rules_leaves_the_bias_rows_
     assert result.residual == 256 - FC_OUT
     (residual,) = result.residuals
     assert residual.place == "output"
-    assert residual.items[0].startswith(f"fc: counted {PTFLOPS_FC_2021:,} MACs, rule model {PTFLOPS_FC_LATEST:,}")
+    assert residual_items(residual)[0].startswith(
+        f"fc: counted {PTFLOPS_FC_2021:,} MACs, rule model {PTFLOPS_FC_LATEST:,}"
+    )
 
 
 def test_the_newer_ptflops_record_read_with_the_2021_rules_leaves_residuals_at_conv_and_fc() -> None:
@@ -145,7 +149,7 @@ def test_the_newer_ptflops_record_read_with_the_2021_rules_leaves_residuals_at_c
     result = reconcile(with_version(newer, "0.6.7"), PRESETS["macs"])
     assert {r.place: r.flops for r in result.residuals} == {"conv": OUTPUTS, "output": FC_OUT - 256}
     conv = next(r for r in result.residuals if r.place == "conv")
-    assert "ptflops < 0.7.1 patches no function" in conv.items[0]
+    assert "ptflops < 0.7.1 patches no function" in residual_items(conv)[0]
 
 
 def test_ptflops_0_6_seed_conv_counts_the_relu_once() -> None:
@@ -216,14 +220,16 @@ def test_the_2021_record_reconciles_as_the_newer_one_does(made: object) -> None:
     old, new = reconcile(made(OLD_TOOLS[job]), PRESETS["default"]), reconcile(made(NEW_TOOLS[job]), PRESETS["default"])
     assert old.residual == new.residual == 0
     assert old.adjustments == new.adjustments and old.priced_steps == new.priced_steps
-    assert old.versions == f"{job} {OLD_TOOLS[job]} @ torch 1.10.1+cu102"
+    assert pinned(old.pinned) == f"{job} {OLD_TOOLS[job]} @ torch 1.10.1+cu102"
 
 
 def test_a_2021_fvcore_count_off_its_handles_is_residual_at_the_layer() -> None:
     result = reconcile(fvcore_seed(OLD_TOOLS["fvcore"], conv=CONV_MACS + OUTPUTS), PRESETS["macs"])
     assert result.residual == OUTPUTS and [r.place for r in result.residuals] == ["conv"]
     gru = reconcile(fvcore_seed(OLD_TOOLS["fvcore"], gru=1000), PRESETS["macs"])
-    assert gru.residual == 1000 and gru.residuals[0].items[0].startswith("gru: counted 1,000 MACs, rule model 0")
+    assert gru.residual == 1000 and residual_items(gru.residuals[0])[0].startswith(
+        "gru: counted 1,000 MACs, rule model 0"
+    )
     assert gru.priced_steps == {"gru": 0}
 
 

@@ -10,6 +10,7 @@ import pytest
 from bench.counters import ADAPTERS, Adapter, Unit, calflops, deepspeed
 from bench.explain.reconcile import reconcile
 from bench.probe import zoo
+from bench.publish.words import residual_items
 from bench.reference.convention import PRESETS
 from tests.test_counters_torchinfo_calflops import by_cause, calflops_seed
 
@@ -106,7 +107,9 @@ def test_counts_that_depart_from_its_rules_are_residual_at_their_layer() -> None
     eight = reconcile(seed(gru=(DS_GRU + U * ROWS, "_rnn_forward_hook", 0)), PRESETS["default"])
     assert eight.residual == U * ROWS and [r.place for r in eight.residuals] == ["gru"]
     patched = reconcile(seed(sigmoid=(ROWS * 256, "", 0)), PRESETS["default"])
-    assert patched.residual == ROWS * 256 and patched.residuals[0].items[0].startswith("sigmoid: counted 24,832")
+    assert patched.residual == ROWS * 256 and residual_items(patched.residuals[0])[0].startswith(
+        "sigmoid: counted 24,832"
+    )
     fc_bias = reconcile(seed(fc=(DS_FC + ROWS * 256, "linear", ROWS * U * 256)), PRESETS["default"])
     assert fc_bias.residual == ROWS * 256 and [r.place for r in fc_bias.residuals] == ["output"]
     gap = seed()
@@ -117,9 +120,9 @@ def test_counts_that_depart_from_its_rules_are_residual_at_their_layer() -> None
 def test_rules_are_chosen_by_the_recorded_call_and_options() -> None:
     no_bias = {"conv2d": {"bias": False}, "relu": {}}
     wrong = reconcile(seed_conv(no_bias), PRESETS["default"])
-    assert wrong.residual == OUTPUTS and wrong.residuals[0].items[0].startswith("conv2d:")
+    assert wrong.residual == OUTPUTS and residual_items(wrong.residuals[0])[0].startswith("conv2d:")
     gelu = reconcile(seed_conv(relu=(DS_RELU, "gelu", 0)), PRESETS["default"])
-    assert gelu.residual == DS_RELU and "no rule model for DeepSpeed's 'gelu'" in gelu.residuals[0].items[0]
+    assert gelu.residual == DS_RELU and "no rule model for DeepSpeed's 'gelu'" in residual_items(gelu.residuals[0])[0]
     lone = record(SEED_CONV, {"conv2d": (DS_CONV, "conv2d", CONV_MACS)})["probe"]
     words = {i.name: i.rule for i in deepspeed.read(SEED_CONV, lone).items}
     assert words["relu"] == "not among DeepSpeed's modules"

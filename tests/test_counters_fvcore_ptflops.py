@@ -6,6 +6,7 @@ import pytest
 
 from bench.explain.reconcile import reconcile
 from bench.probe import zoo
+from bench.publish.words import clause, residual_items
 from bench.reference.convention import PRESETS
 from tests import samples
 
@@ -124,8 +125,10 @@ def test_a_gru_count_fvcore_cannot_have_made_is_residual_at_the_gru() -> None:
     assert result.residual == 2000
     (residual,) = result.residuals
     assert residual.place == "gru"
-    assert residual.items[0].startswith("gru: counted 1,000 MACs, rule model 0 (fvcore has no handle for aten::gru")
-    assert "it reported aten::gru x1" in residual.items[0]
+    assert residual_items(residual)[0].startswith(
+        "gru: counted 1,000 MACs, rule model 0 (fvcore has no handle for aten::gru"
+    )
+    assert "it reported aten::gru x1" in residual_items(residual)[0]
 
 
 def test_fvcore_counts_no_bias_and_no_activation() -> None:
@@ -133,18 +136,20 @@ def test_fvcore_counts_no_bias_and_no_activation() -> None:
     result = reconcile(conv, PRESETS["default"])
     assert result.residual == 0
     assert by(result) == {("bias", "conv"): -OUTPUTS, ("activation", "conv"): -OUTPUTS}
-    assert "among fvcore's ignored ops" in next(a.text for a in result.adjustments if a.cause == "activation")
+    assert "among fvcore's ignored ops" in next(clause(a) for a in result.adjustments if a.cause == "activation")
     assert reconcile(conv, PRESETS["macs"]).adjustments == []
     seed = reconcile(fvcore_seed(), PRESETS["default"])
     sigmoid = next(a for a in seed.adjustments if a.cause == "activation" and a.layer == "output")
-    assert "aten::sigmoid x1 unsupported" in sigmoid.text
+    assert "aten::sigmoid x1 unsupported" in clause(sigmoid)
 
 
 def test_a_conv_count_with_the_bias_is_not_fvcores() -> None:
     result = reconcile(fvcore_seed(conv=CONV_MACS + OUTPUTS), PRESETS["default"])
     assert result.residual == 2 * OUTPUTS
     assert [r.place for r in result.residuals] == ["conv"]
-    assert result.residuals[0].items[0].startswith(f"conv2d: counted {CONV_MACS + OUTPUTS:,} MACs, rule model")
+    assert residual_items(result.residuals[0])[0].startswith(
+        f"conv2d: counted {CONV_MACS + OUTPUTS:,} MACs, rule model"
+    )
 
 
 def test_fvcore_work_outside_the_definitions_modules_is_a_bucket_and_residual() -> None:
@@ -152,14 +157,14 @@ def test_fvcore_work_outside_the_definitions_modules_is_a_bucket_and_residual() 
     result = reconcile(record("fvcore", items, CONV), PRESETS["default"])
     assert result.residual == 14
     assert [r.place for r in result.residuals] == ["modules outside the definition"]
-    assert "mul outside its modules" in result.residuals[0].items[0]
+    assert "mul outside its modules" in residual_items(result.residuals[0])[0]
 
 
 def test_an_fvcore_operator_without_a_rule_model_is_residual() -> None:
     items = [("conv2d", CONV_MACS, "einsum", {}), ("relu", 0, "", {})]
     result = reconcile(record("fvcore", items, CONV), PRESETS["default"])
     assert result.residual == 2 * CONV_MACS
-    assert "no rule model for fvcore's einsum on a conv2d module" in result.residuals[0].items[0]
+    assert "no rule model for fvcore's einsum on a conv2d module" in residual_items(result.residuals[0])[0]
 
 
 # --- ptflops, pytorch backend
@@ -180,7 +185,7 @@ def test_ptflops_pytorch_counts_biases_gate_work_and_relu_twice_as_macs() -> Non
         ("bias", "output"): FC_OUT,
     }
     relu = next(a for a in result.adjustments if a.cause == "activation" and a.layer == "conv")
-    assert relu.evidence == ("relu", "relu") and "F.relu: _numel_functional_flops_hook" in relu.text
+    assert relu.evidence == ("relu", "relu") and "F.relu: _numel_functional_flops_hook" in clause(relu)
     assert "97 sequences of 1 step" in result.notes["gru"][0]
 
 
@@ -190,7 +195,7 @@ def test_a_ptflops_gru_one_cell_short_is_residual_at_the_gru() -> None:
     assert result.residual == -cell
     assert [r.place for r in result.residuals] == ["gru"]
     counted = f"gru: counted {PTFLOPS_GRU - cell:,} MACs, rule model {PTFLOPS_GRU:,}"
-    assert result.residuals[0].items[0].startswith(counted)
+    assert residual_items(result.residuals[0])[0].startswith(counted)
 
 
 def test_ptflops_prices_the_bias_only_of_a_module_built_with_one() -> None:
@@ -255,7 +260,9 @@ def test_a_ptflops_aten_op_the_rule_model_does_not_know_prices_no_step_and_is_re
     result = reconcile(aten_seed(gru_op="aten.mm"), PRESETS["macs"])
     assert result.priced_steps == {"gru": 0} and "by no rule the rule model knows" in result.why["gru"][0]
     assert result.residual == ATEN_GRU
-    assert "no rule model for ptflops (aten backend)'s aten.mm on a gru module" in result.residuals[0].items[0]
+    assert (
+        "no rule model for ptflops (aten backend)'s aten.mm on a gru module" in residual_items(result.residuals[0])[0]
+    )
 
 
 @pytest.mark.parametrize("made", [fvcore_seed, pytorch_seed, aten_seed])

@@ -14,6 +14,8 @@ from bench import paths
 from bench.counters import keras_flops, tf_profiler
 from bench.explain.reconcile import reconcile
 from bench.probe import zoo
+from bench.publish.headings import pinned
+from bench.publish.words import clause, residual_items
 from bench.records import results
 from bench.reference.convention import PRESETS
 
@@ -105,13 +107,13 @@ def test_the_seed_conv_reconciles_to_its_conv_and_bias_with_relu_unpriced() -> N
     assert got.residual == 0 and got.residuals == []
     assert {(a.cause, a.layer): a.flops for a in got.adjustments} == {("activation", "conv"): -CONV_OUT}
     relu = got.adjustments[0]
-    assert "no FLOPs rule for Relu in TensorFlow 2.5.3" in relu.text and relu.evidence == ("model/conv/Relu",)
+    assert "no FLOPs rule for Relu in TensorFlow 2.5.3" in clause(relu) and relu.evidence == ("model/conv/Relu",)
 
 
 def test_a_conv_count_off_its_rule_is_residual_at_the_conv() -> None:
     got = result(record(CONV, conv_nodes(conv=CONV_FLOPS + 32)))
     assert got.residual == 32 and [r.place for r in got.residuals] == ["conv"]
-    assert got.residuals[0].items == (
+    assert residual_items(got.residuals[0]) == (
         "model/conv/Conv2D: counted 12,614,688 FLOPs, rule model 12,614,656 (Conv2D: 2 FLOPs per multiply-accumulate)",
     )
 
@@ -158,7 +160,7 @@ def test_keras_flops_prices_addv2_where_tensorflow_2_5_has_no_rule() -> None:
     got = result(record(SEED, seed_nodes() + [add]))
     assert got.residual == 0
     elementwise = next(a for a in got.adjustments if a.cause == "elementwise" and a.layer == "output")
-    assert elementwise.flops == 97 * 256 and "a rule keras-flops registers" in elementwise.text
+    assert elementwise.flops == 97 * 256 and "a rule keras-flops registers" in clause(elementwise)
     # the same record under tf.profiler's rules alone: the addition is counted where no rule prices it
     wrong = by_tf_profiler_alone(record(SEED, seed_nodes() + [add]))
     assert wrong.residual == 97 * 256 and [r.place for r in wrong.residuals] == ["output"]
@@ -167,7 +169,7 @@ def test_keras_flops_prices_addv2_where_tensorflow_2_5_has_no_rule() -> None:
 def test_an_addv2_keras_flops_would_price_but_the_record_counts_0_is_residual() -> None:
     got = result(record(SEED, seed_nodes() + [add_v2(0)]))
     assert got.residual == -97 * 256 and [r.place for r in got.residuals] == ["output"]
-    assert "counted 0 FLOPs, rule model 24,832 (AddV2: 1 FLOP per output value" in got.residuals[0].items[0]
+    assert "counted 0 FLOPs, rule model 24,832 (AddV2: 1 FLOP per output value" in residual_items(got.residuals[0])[0]
 
 
 def max_node(raw: int) -> dict:
@@ -186,7 +188,7 @@ def test_a_max_node_counted_0_is_kept_and_left_as_residual() -> None:
     """tf.profiler's rules alone leave an unpriced, uncounted Max out; keras-flops' rule prices it."""
     got = result(record(SEED, seed_nodes() + [max_node(0)]))
     assert got.residual == -(97 * 256 - 97) and [r.place for r in got.residuals] == ["output"]
-    assert got.residuals[0].items[0].startswith("model/output/Max: counted 0 FLOPs, rule model 24,735 (Max:")
+    assert residual_items(got.residuals[0])[0].startswith("model/output/Max: counted 0 FLOPs, rule model 24,735 (Max:")
 
 
 def batch_norm(raw: int, x: str = "(1, 8, 4, 4)") -> dict:
@@ -203,8 +205,8 @@ def test_fused_batch_norm_is_2_per_input_5_per_variance_1_per_mean() -> None:
 
 def test_the_tensorflow_version_is_the_frameworks_not_keras_flops() -> None:
     got = result(record(CONV, conv_nodes(), tensorflow="2.21.0"))
-    assert "no FLOPs rule for Relu in TensorFlow 2.21.0" in got.adjustments[0].text
-    assert got.versions == "keras-flops 0.1.2 @ tensorflow 2.21.0"
+    assert "no FLOPs rule for Relu in TensorFlow 2.21.0" in clause(got.adjustments[0])
+    assert pinned(got.pinned) == "keras-flops 0.1.2 @ tensorflow 2.21.0"
     # TensorFlow 2.21 registers AddV2 itself; keras-flops' rule is the same one, and prices it alike
     add = add_v2(97 * 256)
     assert keras_flops.rule_status(add, V2_21) == tf_profiler.rule_status(add, V2_21) == "counted"
@@ -260,7 +262,9 @@ def test_a_keras_flops_number_beyond_the_graph_is_kept_and_shown_as_residual(pro
     rec = record(CONV, got["nodes"], total=got["raw_total"])
     reconciled = result(rec)
     assert reconciled.residual == 7 and [r.place for r in reconciled.residuals] == [tf_profiler.BUCKET_OTHER]
-    assert "keras_flops.get_flops beyond the recorded graph: counted 7 FLOPs" in reconciled.residuals[0].items[0]
+    assert (
+        "keras_flops.get_flops beyond the recorded graph: counted 7 FLOPs" in residual_items(reconciled.residuals[0])[0]
+    )
 
 
 def test_without_the_gap_item_such_a_record_would_not_be_valid(probe_module) -> None:

@@ -68,7 +68,7 @@ def test_a_separable_conv_is_two_convs() -> None:
     swapped = dict(items, sepconv_depthwise=(POINTWISE, "count_convNd"), sepconv_pointwise=(DEPTHWISE, "count_convNd"))
     assert [r.place for r in reconcile(record("thop", NEW, definition, swapped, config), PRESETS["default"]).residuals]
     assert residual(record("thop", NEW, definition, swapped, config)) == 0  # the layer's sum is unchanged...
-    places = reconcile(record("thop", NEW, definition, swapped, config), PRESETS["default"]).residuals[0].items
+    places = reconcile(record("thop", NEW, definition, swapped, config), PRESETS["default"]).residuals[0].departures
     assert len(places) == 2  # ...but each module departs from its own rule
 
 

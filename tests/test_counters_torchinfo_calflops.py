@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from bench.counters import ADAPTERS, Adapter, Unit, calflops, torchinfo
 from bench.explain.reconcile import reconcile
 from bench.probe import count_torchinfo, zoo
+from bench.publish.words import residual_items
 from bench.reference.convention import PRESETS
 
 SEED, SEED_CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
@@ -126,7 +127,9 @@ def test_torchinfo_counts_that_depart_from_its_rules_are_residual_at_their_layer
     all_rows = reconcile(torchinfo_seed(fc=(ROWS * TI_FC, "output_size[0]")), PRESETS["default"])
     assert all_rows.residual == 2 * (ROWS - 1) * TI_FC
     (residual,) = all_rows.residuals
-    assert residual.place == "output" and residual.items[0].startswith("fc: counted 2,408,704 MACs, rule model 24,832")
+    assert residual.place == "output" and residual_items(residual)[0].startswith(
+        "fc: counted 2,408,704 MACs, rule model 24,832"
+    )
     one_step_short = reconcile(torchinfo_seed(gru=(TI_GRU // ROWS * 96, "output_size[:2]")), PRESETS["default"])
     assert one_step_short.residual == -2 * TI_GRU // ROWS and one_step_short.residuals[0].place == "gru"
 
@@ -144,7 +147,7 @@ def test_torchinfo_conv_bias_comes_from_the_recorded_module_options() -> None:
 def test_a_torchinfo_branch_on_a_layer_it_is_not_modelled_for_is_residual() -> None:
     result = reconcile(torchinfo_seed(fc=(TI_FC, "output_size[:2]")), PRESETS["default"])
     assert result.residual == 2 * TI_FC
-    assert "no rule model for torchinfo's 'output_size[:2]' on a dense layer" in result.residuals[0].items[0]
+    assert "no rule model for torchinfo's 'output_size[:2]' on a dense layer" in residual_items(result.residuals[0])[0]
 
 
 def test_torchinfo_prices_every_cell_evaluation_whatever_the_axis_order() -> None:
@@ -181,7 +184,9 @@ def test_calflops_counts_that_depart_from_its_rules_are_residual_at_their_layer(
     eight = reconcile(calflops_seed(gru=(CF_GRU + U * ROWS, "_rnn_forward_hook", 0)), PRESETS["default"])
     assert eight.residual == U * ROWS and [r.place for r in eight.residuals] == ["gru"]
     patched = reconcile(calflops_seed(sigmoid=(ROWS * 256, "", 0)), PRESETS["default"])
-    assert patched.residual == ROWS * 256 and patched.residuals[0].items[0].startswith("sigmoid: counted 24,832")
+    assert patched.residual == ROWS * 256 and residual_items(patched.residuals[0])[0].startswith(
+        "sigmoid: counted 24,832"
+    )
     gap = calflops_seed()
     gap["probe"]["raw_total"] += 3
     assert [(r.place, r.flops) for r in reconcile(gap, PRESETS["default"]).residuals] == [("total", 3)]
@@ -192,10 +197,10 @@ def test_calflops_rules_are_chosen_by_the_recorded_call_and_the_layer() -> None:
     items = {"conv2d": (CF_CONV, "conv2d", CONV_MACS), "relu": (CF_RELU, "relu", 0)}
     assert reconcile(record("calflops", "0.3.2", SEED_CONV, items), PRESETS["default"]).residual == 0
     wrong = reconcile(record("calflops", "0.3.2", SEED_CONV, items, no_bias), PRESETS["default"])
-    assert wrong.residual == OUTPUTS and wrong.residuals[0].items[0].startswith("conv2d:")
+    assert wrong.residual == OUTPUTS and residual_items(wrong.residuals[0])[0].startswith("conv2d:")
     gelu = reconcile(record("calflops", "0.3.2", SEED_CONV, {**items, "relu": (CF_RELU, "gelu", 0)}),
                      PRESETS["default"])  # fmt: skip
-    assert gelu.residual == CF_RELU and "no rule model for calflops' 'gelu'" in gelu.residuals[0].items[0]
+    assert gelu.residual == CF_RELU and "no rule model for calflops' 'gelu'" in residual_items(gelu.residuals[0])[0]
 
 
 def test_the_macs_note_rests_on_the_recorded_macs() -> None:

@@ -88,7 +88,7 @@ def test_fvcore_prices_a_separable_convs_depthwise_and_pointwise_parts() -> None
     assert residual(separable(DEPTHWISE, POINTWISE)) == 0
     assert residual(separable(POINTWISE, DEPTHWISE)) == 0  # the layer's total is the same...
     made = reconcile(separable(POINTWISE, DEPTHWISE), PRESETS["default"])
-    assert len(made.residuals[0].items) == 2  # ...but each part departs from its own rule
+    assert len(made.residuals[0].departures) == 2  # ...but each part departs from its own rule
 
 
 # --- torchprofile: each traced node by its handler, from the node's recorded shapes

@@ -18,6 +18,7 @@ from bench.explain import batching, peers
 from bench.explain.reconcile import reconcile
 from bench.models import selection, userdefs
 from bench.probe import catalog, zoo
+from bench.publish import explained
 from bench.records import results
 from bench.reference.convention import PRESETS
 from bench.run import cells, matrix, runner
@@ -121,8 +122,13 @@ def test_a_per_sample_counter_is_reconciled_at_a_batch_of_one(monkeypatch: pytes
 
 
 def test_the_report_says_per_counter_whether_it_counts_a_batch_or_a_sample() -> None:
-    page = batching.section(["keras-flops", "thop"])
-    assert "| `keras-flops` | per sample |" in page and "| `thop` | per batch |" in page
+    found = batching.findings(["thop", "keras-flops"])
+    assert [(f.counter, f.per_sample, bool(f.why)) for f in found] == [
+        ("keras-flops", True, True),
+        ("thop", False, False),
+    ]
+    page = explained.batching(found)
+    assert "| `keras-flops` | per sample |" in page and "| `thop` | per batch | the whole batch it is given |" in page
     assert batching.as_counted("thop", {"input": [4, 3]})["input"] == [4, 3]
     assert batching.as_counted("keras-flops", {"input": [4, 3]})["input"] == [1, 3]
     both = batching.as_counted("ptflops-aten", {"input": [4, 8, 3], "torch_input": [4, 3, 8]})
@@ -268,10 +274,16 @@ def test_code_models_are_compared_counter_to_counter() -> None:
         return {"status": "ok", "kind": "count", "model": "m", "cell": "torch-latest", "job": job,
                 "probe": {"flops": flops, "definition": definition}}  # fmt: skip
 
-    page = peers.section([entry("thop", 100), entry("fvcore", 300), entry("calflops", 200)])
+    (found,) = peers.compare([entry("thop", 100), entry("fvcore", 300), entry("calflops", 200)])
+    assert (found.model, found.summary, found.median) == ("m", "code", 200)
+    assert [(c.counter, c.ratio) for c in found.counts] == [("calflops", 1.0), ("fvcore", 1.5), ("thop", 0.5)]
+    page = explained.peers([found])
     assert "median of 3 counts: 200 FLOPs" in page and "| `fvcore` | 300 | 1.500 |" in page
     assert "no analytic reference" in page
-    assert peers.section([dict(entry("thop", 1), probe={"flops": 1, "definition": {"layers": []}})]) == ""
+    assert peers.compare([dict(entry("thop", 1), probe={"flops": 1, "definition": {"layers": []}})]) == []
+    assert explained.peers([]) == ""
+    (zero,) = peers.compare([entry("thop", 0), entry("fvcore", 0)])  # a median of 0: no ratio
+    assert [c.ratio for c in zero.counts] == [None, None] and "| 0 | - |" in explained.peers([zero])
 
 
 def test_a_recorded_variant_is_matched_with_todays_definition() -> None:

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from bench.probe import zoo
+from bench.publish.published_rows import describe
 from bench.reference import convention
 from bench.reference.convention import PRESETS, Convention, itemise
 from bench.reference.formulas import analyse
@@ -28,8 +29,8 @@ def test_registry_keys_are_unique_and_cover_the_zoo_models_they_name() -> None:
 @pytest.mark.parametrize("key", sorted(ENTRIES))
 def test_each_figure_is_reproduced_or_explained(key: str) -> None:
     found = verdict(ENTRIES[key])
-    assert found.explained, found.describe()
-    assert found.reproduced == (key in DIRECT), found.describe()
+    assert found.explained, describe(found)
+    assert found.reproduced == (key in DIRECT), describe(found)
     if not found.reproduced:
         assert found.alternative is not None and found.alternative.reproduced
 
@@ -86,7 +87,7 @@ def test_itemised_counts_price_as_the_totals_do(name: str) -> None:
 def test_a_wrong_convention_figure_or_rounding_is_not_reproduced(key: str, change: dict) -> None:
     found = verdict(replace(ENTRIES[key], **change))
     assert not found.reproduced and not found.explained
-    assert "not reproduced" in found.describe()
+    assert "not reproduced" in describe(found)
 
 
 def test_an_alternative_that_does_not_reproduce_leaves_the_figure_unexplained() -> None:

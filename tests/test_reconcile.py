@@ -4,8 +4,9 @@ test_recorded.py and, on fresh runs, in test_matrix_docker.py)."""
 from collections import Counter
 
 from bench.counters import tf_profiler
-from bench.explain.reconcile import reconcile
+from bench.explain.reconcile import Drift, reconcile
 from bench.probe import zoo
+from bench.publish.words import clause, definition_note, residual_items
 from bench.reference.convention import PRESETS
 
 DENSE = {
@@ -90,7 +91,7 @@ def test_tf_nodes_are_predicted_from_their_shapes_and_placed_on_layers_and_bucke
     }
     assert result.residual == 0 and result.residuals == []
     activation = next(a for a in result.adjustments if a.cause == "activation")
-    assert "no FLOPs rule for Sigmoid in TensorFlow 2.21.0" in activation.text
+    assert "no FLOPs rule for Sigmoid in TensorFlow 2.21.0" in clause(activation)
     assert activation.evidence == ("output/Sigmoid",)
 
 
@@ -99,7 +100,7 @@ def test_a_count_that_departs_from_the_rules_is_residual_at_its_layer() -> None:
     assert result.residual == 1000
     (residual,) = result.residuals
     assert residual.place == "output"
-    assert residual.items == (
+    assert residual_items(residual) == (
         "output/MatMul: counted 1,064 FLOPs, rule model 64 (MatMul: 2 FLOPs per multiply-accumulate)",
     )
     # the adjustments are the prediction's, so they do not move with the counted number
@@ -117,7 +118,10 @@ def test_an_op_without_a_rule_that_was_counted_is_residual() -> None:
     nodes = dense_nodes() + [node("output/Cumsum", "Cumsum", 5)]
     result = reconcile(tf_record(DENSE, nodes), PRESETS["default"])
     assert result.residual == 5
-    assert "output/Cumsum: counted 5 FLOPs, rule model 0 (no FLOPs rule for Cumsum" in result.residuals[0].items[0]
+    assert (
+        "output/Cumsum: counted 5 FLOPs, rule model 0 (no FLOPs rule for Cumsum"
+        in residual_items(result.residuals[0])[0]
+    )
 
 
 def test_addv2_has_a_rule_in_tensorflow_2_21_and_none_in_2_5() -> None:
@@ -207,7 +211,7 @@ def test_a_thop_count_its_rule_model_does_not_reproduce_is_residual() -> None:
     record = thop_record({"conv2d": (6307328 + 1, "count_convNd"), "relu": (0, "zero_ops")}, "0.1.1", conv)
     result = reconcile(record, PRESETS["default"])
     assert result.residual == 2
-    assert result.residuals[0].items[0].startswith("conv2d: counted 6,307,329 MACs, rule model 6,307,328")
+    assert residual_items(result.residuals[0])[0].startswith("conv2d: counted 6,307,329 MACs, rule model 6,307,328")
 
 
 def test_thop_reads_the_blogs_gru_as_a_batch_of_one_step_sequences() -> None:
@@ -235,9 +239,20 @@ def test_a_record_measured_with_another_definition_is_reconciled_against_its_own
     record = tf_record(older, dense_nodes())
     record["model"] = "seed"
     result = reconcile(record, PRESETS["default"])
-    assert result.residual == 0 and "earlier definition" in result.definition_note
-    record["probe"]["definition"] = dict(older, input=[1, 9])
-    assert "does not match the hash" in reconcile(record, PRESETS["default"]).definition_note
+    assert result.residual == 0 and result.definition_note is not None
+    assert result.definition_note.drift is Drift.EARLIER and result.definition_note.stored == zoo.fingerprint(older)
+    assert "earlier definition" in definition_note(result.definition_note)
+    record["probe"]["definition"] = dict(older, input=[1, 9])  # the twin: the hash beside it no longer matches
+    unsealed = reconcile(record, PRESETS["default"]).definition_note
+    assert unsealed is not None and unsealed.drift is Drift.UNSEALED
+    assert "does not match the hash" in definition_note(unsealed)
+    record["model"] = "no-such-model"
+    record["probe"]["definition"] = older
+    unknown = reconcile(record, PRESETS["default"]).definition_note
+    assert unknown is not None and unknown.drift is Drift.UNKNOWN
+    assert "no model of this name" in definition_note(unknown)
+    today = dict(tf_record(zoo.MODELS["seed"], []), model="seed")
+    assert reconcile(today, PRESETS["default"]).definition_note is None  # today's definition: nothing to say
 
 
 def test_every_item_is_placed_so_the_equation_holds() -> None:

@@ -3,9 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.explain import answer
 from bench.probe import zoo
-from bench.publish import markdown, report
+from bench.publish import explained, markdown, report
 from bench.records import results
 from bench.reference import convention
 from tests import samples
@@ -194,7 +193,7 @@ def test_hostile_names_and_reasons_neither_break_tables_nor_inject_markup() -> N
 
 def test_the_same_report_without_escaping_is_seen_to_break(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(markdown, "_cell", str)
-    for module in (report, answer):
+    for module in (report, explained):
         monkeypatch.setattr(module, "text", str)
         monkeypatch.setattr(module, "code", lambda value: f"`{value}`")
     assert damage(hostile_report())

@@ -17,9 +17,11 @@ import pytest
 
 from bench import cli
 from bench.explain import rows
+from bench.explain.reconcile import Cause
 from bench.publish import charts, compare, export, page, report
-from bench.publish.memo import Memo
+from bench.publish.headings import columns, pinned
 from bench.records import results
+from bench.records.memo import Memo
 from tests import samples
 from tests.test_report import seed_conv
 
@@ -124,23 +126,23 @@ def test_a_memo_hit_is_what_the_report_uses(tmp_path: Path) -> None:
 
 def test_a_column_names_the_counter_and_framework_pins() -> None:
     row = report.rows_of([measured()])[0]
-    assert row.versions == "thop 0.1.1-2209072238 @ torch 1.10.1"
+    assert pinned(row.pinned) == "thop 0.1.1-2209072238 @ torch 1.10.1"
     inside = measured()
     inside["probe"]["provenance"]["counter_tool"] = {"name": "torch", "version": "1.10.1"}
-    assert report.rows_of([inside])[0].versions == "thop @ torch 1.10.1"  # the adapter's name, no second version
+    assert pinned(report.rows_of([inside])[0].pinned) == "thop @ torch 1.10.1"  # the adapter's name, no second version
 
 
 def test_a_run_variant_is_named_after_its_counter() -> None:
     entry = samples.ok(counter="torch-flop-counter@compiled")
     entry["probe"]["provenance"]["counter_tool"] = {"name": "torch", "version": "1.10.1"}
-    assert report.rows_of([entry])[0].versions == "FlopCounterMode @ torch 1.10.1"
+    assert pinned(report.rows_of([entry])[0].pinned) == "FlopCounterMode @ torch 1.10.1"
     unknown = samples.ok(counter="nothing-known@compiled")
     unknown["probe"]["provenance"]["counter_tool"] = {"name": "torch", "version": "1.10.1"}
-    assert report.rows_of([unknown])[0].versions == "nothing-known@compiled @ torch 1.10.1"
+    assert pinned(report.rows_of([unknown])[0].pinned) == "nothing-known@compiled @ torch 1.10.1"
 
 
 def test_columns_the_pins_cannot_tell_apart_get_the_cell() -> None:
-    heading = rows.columns(report.rows_of(records()))
+    heading = columns(report.rows_of(records()))
     assert list(heading.values()) == [
         "thop 0.1.1-2209072238 @ torch 1.10.1 (torch-x)",
         "thop 0.1.1-2209072238 @ torch 1.10.1 (torch-y)",
@@ -187,7 +189,7 @@ def test_the_readme_says_how_to_cite_a_row() -> None:
 # flops.csv and flops.json
 
 
-NUMERIC = ["raw_total", "flops_per_unit", "flops", "reference", *(f"adjustment_{c}" for c in report.answer.CAUSES)]
+NUMERIC = ["raw_total", "flops_per_unit", "flops", "reference", *(f"adjustment_{c}" for c in Cause)]
 NUMERIC += ["residual", "share_of_reference"]
 
 

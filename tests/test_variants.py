@@ -17,7 +17,7 @@ from bench.counters import adapter_for, flop_counter, tf_profiler
 from bench.explain import variations
 from bench.explain.reconcile import reconcile
 from bench.probe import catalog, variants
-from bench.publish import report
+from bench.publish import explained, report
 from bench.reference.convention import PRESETS
 from bench.run import cells
 from tests.test_cli import CELLS, NO_ENGINE, bench
@@ -173,8 +173,10 @@ def test_the_report_shows_a_variant_that_moves_a_total_and_the_switches_that_dif
     assert found.measured == 2
     (move,) = found.moved  # the twin: `same` equals the plain total and is not listed
     assert (move.variant, move.plain, move.moved) == ("meta", 12614656, 12614676)
-    assert move.switches == ("device: cpu -> meta",)
-    assert move.causes == ("residual: + 0 -> + 20",) and move.residual == 20
+    assert move.switches == (variations.SwitchChange("device", "cpu", "meta"),)
+    assert move.causes == (variations.CauseChange(None, 0, 20),) and move.residual == 20
+    assert explained.switch(move.switches[0]) == "device: cpu -> meta"
+    assert explained.cause_change(move.causes[0]) == "residual: + 0 -> + 20"
     page = report.render(entries)
     assert "## How a counter is called" in page and "| `seed-conv` | torch-x | `thop` | `meta` |" in page
     assert "Of 2 variant measurements, 1 move" in page

@@ -8,20 +8,29 @@ per-sample reference rather than leaving the batch as a residual.
 
 from __future__ import annotations
 
-from bench.probe import catalog
-from bench.publish.markdown import code, table, text
+from dataclasses import dataclass
 
-PER_BATCH = "the whole batch it is given"
+from bench.probe import catalog
+
+
+@dataclass(frozen=True)
+class BatchingFinding:
+    """What one counter's number covers, and the evidence for it."""
+
+    counter: str
+    per_sample: bool
+    why: str  # the catalog's reason for a per-sample counter; "" for one that counts the batch
+
+
+def _per_sample_why(counter: str) -> str:
+    """The catalog's word on a per-sample counter; "" for one that counts the batch it is given, or a name
+    the catalog does not declare. (The one place this module reads the catalog.)"""
+    entry = catalog.COUNTERS.get(counter)
+    return entry.per_sample if entry else ""
 
 
 def per_sample(counter: str) -> bool:
-    return bool(_why(counter))
-
-
-def _why(counter: str) -> str:
-    """Why the counter counts one sample ("" for a job or name the catalog does not declare per sample)."""
-    entry = catalog.COUNTERS.get(counter)
-    return entry.per_sample if entry else ""
+    return bool(_per_sample_why(counter))
 
 
 def as_counted(counter: str, definition: dict) -> dict:
@@ -36,15 +45,6 @@ def as_counted(counter: str, definition: dict) -> dict:
     return one
 
 
-def section(counters: list[str]) -> str:
-    """The report's table: per counter, whether its number is per batch or per sample, and why."""
-    rows = [
-        [code(c), text("per sample" if per_sample(c) else "per batch"), text(_why(c) or PER_BATCH)]
-        for c in sorted(counters)
-    ]
-    return (
-        "## Per batch or per sample\n\n"
-        "What each counter's number covers when a model runs on a batch of more than one (`--batch`,"
-        " `--shape`): the reference of a per-sample counter is computed at a batch of 1.\n\n"
-        + table(["counter", "reports", "why"], rows)
-    )
+def findings(counters: list[str]) -> list[BatchingFinding]:
+    """Per counter, in name order: whether its number is per batch or per sample, and why."""
+    return [BatchingFinding(c, per_sample(c), _per_sample_why(c) or "") for c in sorted(counters)]

@@ -4,11 +4,27 @@ counters are compared with each other instead, each against the median of all of
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 
-from bench.publish.markdown import code, number, table, text
 from bench.run.cells import order_key
 
-TITLE = "Models without a definition: the counters compared with each other"
+
+@dataclass(frozen=True)
+class PeerCount:
+    cell: str
+    counter: str
+    flops: float
+    ratio: float | None  # to the median of the model's counts; None when the median is 0
+
+
+@dataclass(frozen=True)
+class PeerComparison:
+    """One model given as code: each counter's FLOPs beside the median of all of them."""
+
+    model: str
+    summary: str  # the model's own one-line summary, from its record
+    median: float
+    counts: tuple[PeerCount, ...]  # in cell order, then by counter
 
 
 def is_code(entry: dict) -> bool:
@@ -16,32 +32,16 @@ def is_code(entry: dict) -> bool:
     return bool(((entry.get("probe") or {}).get("definition") or {}).get("python"))
 
 
-def section(entries: list[dict]) -> str:
-    """Per model given as code: each counter's FLOPs and its ratio to the median of the counters."""
+def compare(entries: list[dict]) -> list[PeerComparison]:
+    """Per model given as code, by name: each counter's FLOPs and its ratio to the median of the counters."""
     measured = [e for e in entries if e["status"] == "ok" and e["kind"] == "count" and is_code(e)]
-    if not measured:
-        return ""
-    parts = [
-        f"## {TITLE}\n\n"
-        "These models are Python code that builds the model (`models/<name>.py`), not a definition: there is"
-        " no analytic reference to reconcile them with. Each count is shown against the median of all the"
-        " counters that counted the model.\n"
-    ]
+    found = []
     for model in sorted({e["model"] for e in measured}):
         rows = sorted((e for e in measured if e["model"] == model), key=lambda e: (order_key(e["cell"]), e["job"]))
         median = statistics.median(e["probe"]["flops"] for e in rows)
-        table_rows = [
-            [
-                text(e["cell"]),
-                code(e["job"]),
-                number(e["probe"]["flops"]),
-                text(f"{e['probe']['flops'] / median:.3f}" if median else "-"),
-            ]
+        counts = tuple(
+            PeerCount(e["cell"], e["job"], e["probe"]["flops"], e["probe"]["flops"] / median if median else None)
             for e in rows
-        ]
-        summary = rows[0]["probe"]["definition"].get("summary", "")
-        parts.append(
-            f"### {code(model)}\n\n{text(summary)}; median of {len(rows)} counts: {number(median)} FLOPs.\n\n"
-            + table(["cell", "counter", "FLOPs", "x median"], table_rows)
         )
-    return "\n".join(parts)
+        found.append(PeerComparison(model, rows[0]["probe"]["definition"].get("summary", ""), median, counts))
+    return found

@@ -7,46 +7,123 @@ multiply-accumulate, bias adds, activations, element-wise ops, work outside the 
 residual is what was counted minus what was predicted, item by item: it is a measurement of how
 well the rule model knows the counter, and it is non-zero whenever a count departs from the rules.
 
-Everything is computed in the tool's own unit and turned into FLOPs by the convention alone.
+Everything is computed in the tool's own unit and turned into FLOPs by the convention alone. What
+comes out is data (numbers and the evidence they rest on); bench/publish/ words it (headings.py, words.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import Enum, StrEnum
 
 from bench.counters import Adapter, Item, Steps, Unit, adapter_for
 from bench.explain import batching
 from bench.models import selection
 from bench.probe import variants, zoo
-from bench.publish.markdown import number
 from bench.reference.convention import Convention
 from bench.reference.formulas import LayerCost, analyse
 
-__all__ = ["Adjustment", "Residual", "Reconciliation", "reconcile", "CAUSES"]
+__all__ = [
+    "Adjustment",
+    "Cause",
+    "DefinitionNote",
+    "Departure",
+    "Drift",
+    "Gap",
+    "MacPrice",
+    "Outside",
+    "Pinned",
+    "Reason",
+    "Reconciliation",
+    "Residual",
+    "RuleCount",
+    "StepsPriced",
+    "reconcile",
+]
 
-# cause id -> the heading it gets in the report, in the order the report lists them
-CAUSES = {
-    "steps": "recurrent steps priced",
-    "mac": "FLOPs per multiply-accumulate",
-    "bias": "bias adds",
-    "activation": "activation functions",
-    "activation_as_ops": "activations built from other ops",
-    "elementwise": "element-wise ops",
-    "rows": "rows of a layer not priced",
-    "other": "other ops inside layers",
-    "outside": "work outside the model",
-}
-LABELS = {"mac": "multiply-accumulates", "bias": "bias adds", "elementwise": "element-wise ops"}
+
+class Cause(StrEnum):
+    """Why a counter's total departs from the reference, in the order the report lists them. The value
+    is the cause's key in flops.csv (`adjustment_<key>`) and in an adapter's `Item.cause`."""
+
+    STEPS = "steps"
+    MAC = "mac"
+    BIAS = "bias"
+    ACTIVATION = "activation"
+    ACTIVATION_AS_OPS = "activation_as_ops"
+    ELEMENTWISE = "elementwise"
+    ROWS = "rows"
+    OTHER = "other"
+    OUTSIDE = "outside"
+
+
+@dataclass(frozen=True)
+class StepsPriced:
+    """A recurrent layer runs `steps` time steps; the counter prices `priced` of them."""
+
+    steps: int
+    priced: int
+    step_flops: float  # one step's reference, under the convention
+
+
+@dataclass(frozen=True)
+class Outside:
+    """Work the counter counts outside the model, in one bucket."""
+
+    raw: int  # what the rule model predicts for it, in the tool's unit
+    unit: Unit
+
+
+@dataclass(frozen=True)
+class MacPrice:
+    """The counter prices a multiply-accumulate otherwise than the convention."""
+
+    tool: str
+    price: float  # FLOPs per multiply-accumulate, as the counter prices them
+    weight: float  # FLOPs per multiply-accumulate under the convention
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    """One component of a layer as the reference counts it and as the counter's rules give it."""
+
+    tool: str
+    unit: Unit
+    component: str  # "bias", "elementwise", "act:relu", "other"
+    count: int  # how many the reference counts
+    weight: float  # FLOPs each under the convention
+    raw: int  # what the counter's rules give, in the tool's unit
+    factor: float  # FLOPs per unit of the tool under the convention
+    rules: tuple[str, ...]  # the rules applied, sorted
 
 
 @dataclass(frozen=True)
 class Adjustment:
-    cause: str  # a key of CAUSES
+    cause: Cause
     layer: str  # the model layer, or the bucket for work outside the model
     flops: float
-    text: str  # one clause: what the rule model says the counter does, with the numbers
+    detail: StepsPriced | Outside | MacPrice | RuleCount  # what the rule model says the counter does
     evidence: tuple[str, ...] = ()  # node or module names it rests on
+
+
+@dataclass(frozen=True)
+class Departure:
+    """One item whose count departs from its rule model's prediction."""
+
+    name: str
+    counted: int
+    expected: int
+    unit: Unit
+    rule: str
+
+
+@dataclass(frozen=True)
+class Gap:
+    """The total departs from the sum of the counter's own breakdown."""
+
+    raw: int
+    unit: Unit
 
 
 @dataclass(frozen=True)
@@ -55,7 +132,43 @@ class Residual:
 
     place: str
     flops: float
-    items: tuple[str, ...]  # each item whose count departs from its prediction, with both numbers
+    departures: tuple[Departure | Gap, ...]  # what departs there, with both numbers
+
+
+class Drift(Enum):
+    """How the definition a record holds stands to today's."""
+
+    UNSEALED = "unsealed"  # it does not match the hash stored beside it
+    UNKNOWN = "unknown"  # no model of its name is defined today
+    EARLIER = "earlier"  # today's definition of the model differs
+
+
+@dataclass(frozen=True)
+class DefinitionNote:
+    drift: Drift
+    stored: str = ""  # sha256 of the record's definition
+    today: str = ""  # sha256 of today's
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """What a number is pinned to: the counter tool and the framework, as installed."""
+
+    tool: str
+    tool_version: str
+    framework: str
+    framework_version: str
+    display: str  # how the report names a counter that is part of its framework
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One named term of a row's explanation: a cause with its adjustments, or a residual."""
+
+    flops: float
+    cause: Cause | None = None  # None: a residual
+    adjustments: tuple[Adjustment, ...] = ()
+    residual: Residual | None = None
 
 
 @dataclass
@@ -70,14 +183,14 @@ class Reconciliation:
     reference: float
     convention: Convention
     definition: dict
+    pinned: Pinned
     adjustments: list[Adjustment] = field(default_factory=list)
     residuals: list[Residual] = field(default_factory=list)
     steps: dict[str, int] = field(default_factory=dict)  # recurrent layer -> time steps it runs
     priced_steps: dict[str, int] = field(default_factory=dict)  # recurrent layer -> steps the counter priced
     why: dict[str, tuple[str, ...]] = field(default_factory=dict)  # layer -> why its steps were priced so
     notes: dict[str, list[str]] = field(default_factory=dict)  # layer -> other evidence-backed remarks
-    versions: str = ""  # "thop 0.1.1 @ torch 2.13.0": what the number is pinned to
-    definition_note: str = ""  # set when the record's definition is not today's
+    definition_note: DefinitionNote | None = None  # set when the record's definition is not today's
     outside_why: str = ""  # the adapter's sentence on why the counter counts work outside the model
 
     @property
@@ -88,13 +201,19 @@ class Reconciliation:
     def residual(self) -> float:
         return sum(r.flops for r in self.residuals)
 
-    def by_cause(self) -> dict[str, list[Adjustment]]:
-        grouped: dict[str, list[Adjustment]] = {}
-        for cause in CAUSES:
+    def by_cause(self) -> dict[Cause, list[Adjustment]]:
+        grouped: dict[Cause, list[Adjustment]] = {}
+        for cause in Cause:
             found = [a for a in self.adjustments if a.cause == cause and a.flops]
             if found:
                 grouped[cause] = found
         return grouped
+
+    def reasons(self) -> tuple[Reason, ...]:
+        """Every named term: each cause with its adjustments, then each residual."""
+        said = [Reason(sum(a.flops for a in group), c, tuple(group)) for c, group in self.by_cause().items()]
+        said += [Reason(x.flops, residual=x) for x in self.residuals]
+        return tuple(said)
 
 
 def reconcile(record: dict, convention: Convention, adapter: Adapter | None = None) -> Reconciliation:
@@ -116,7 +235,7 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
         sum(convention.flops(cost.total()) for cost in costs),
         convention,
         definition,
-        versions=_versions(probe["provenance"], adapter.tool),
+        _pinned(probe["provenance"], adapter.tool),
         definition_note=_definition_note(record["model"], probe),
         outside_why=adapter.outside,
     )
@@ -133,47 +252,35 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
     for bucket in buckets:
         items = reading.at(bucket)
         predicted = sum(item.expected for item in items)
-        text = f"{bucket}: {predicted:,} {adapter.unit.value}s over {len(items)} items"
-        result.adjustments.append(Adjustment("outside", bucket, predicted * factor, text, _names(items)))
+        outside = Outside(predicted, adapter.unit)
+        result.adjustments.append(Adjustment(Cause.OUTSIDE, bucket, predicted * factor, outside, _names(items)))
     for place in layers + buckets:
         off = [item for item in reading.at(place) if item.counted != item.expected]
         if off:
             delta = sum(item.counted - item.expected for item in off)
-            result.residuals.append(Residual(place, delta * factor, tuple(_departure(i, adapter.unit) for i in off)))
+            departures = tuple(Departure(i.name, i.counted, i.expected, adapter.unit, i.rule) for i in off)
+            result.residuals.append(Residual(place, delta * factor, departures))
     gap = probe["raw_total"] - sum(item.counted for item in reading.items)
     if gap:
-        why = f"the total differs from the sum of the counter's own breakdown by {gap:,} {adapter.unit.value}s"
-        result.residuals.append(Residual("total", gap * factor, (why,)))
+        result.residuals.append(Residual("total", gap * factor, (Gap(gap, adapter.unit),)))
     return result
 
 
-def _versions(provenance: dict, display: str) -> str:
+def _pinned(provenance: dict, display: str) -> Pinned:
     tool, framework = provenance["counter_tool"], provenance.get("framework") or {}
-    return pinned(tool["name"], tool["version"], framework.get("name", ""), framework.get("version", ""), display)
+    return Pinned(tool["name"], tool["version"], framework.get("name", ""), framework.get("version", ""), display)
 
 
-def pinned(tool: str, tool_version: str, framework: str, framework_version: str, display: str) -> str:
-    """`thop 0.1.1 @ torch 2.13.0`: what a number is pinned to. A counter that is part of its
-    framework (tool named as the framework) is called by its `display` name, not versioned twice."""
-    on = f"{framework} {framework_version}".strip()
-    if tool == framework:
-        return f"{display} @ {on}"
-    return f"{tool} {tool_version} @ {on}" if framework else f"{tool} {tool_version}"
-
-
-def _definition_note(model: str, probe: dict) -> str:
+def _definition_note(model: str, probe: dict) -> DefinitionNote | None:
     stored = zoo.fingerprint(probe["definition"])
     if stored != probe.get("definition_sha256"):
-        return "the record's definition does not match the hash stored beside it"
+        return DefinitionNote(Drift.UNSEALED, stored)
     today = selection.today(model)
     if today is None:
-        return "no model of this name is defined today; reconciled against the definition the record holds"
+        return DefinitionNote(Drift.UNKNOWN, stored)
     if zoo.fingerprint(today) != stored:
-        return (
-            f"measured with an earlier definition (sha256 {stored[:12]}; today's is"
-            f" {zoo.fingerprint(today)[:12]}); reconciled against the one the record holds"
-        )
-    return ""
+        return DefinitionNote(Drift.EARLIER, stored, zoo.fingerprint(today))
+    return None
 
 
 def _layer(
@@ -186,8 +293,8 @@ def _layer(
         priced = steps.priced if steps else 0
         if priced != cost.steps:
             step_flops = convention.flops(cost.step)
-            text = f"{cost.name} runs {cost.steps} time steps of {number(step_flops)} FLOPs each; {priced} priced"
-            adjustments.append(Adjustment("steps", cost.name, (priced - cost.steps) * step_flops, text))
+            said = StepsPriced(cost.steps, priced, step_flops)
+            adjustments.append(Adjustment(Cause.STEPS, cost.name, (priced - cost.steps) * step_flops, said))
         for component, count in cost.step.items():
             expected[component] += priced * count
     predicted: Counter[str] = Counter()
@@ -214,34 +321,17 @@ def _component(
     adapter: Adapter,
     factor: float,
 ) -> Adjustment:
-    """One component's difference, said as what the counter's rules do with it."""
-    rules = "; ".join(sorted({item.rule for item in items}))
+    """One component's difference, with what the counter's rules do with it."""
     raw = sum(item.predicted[component] for item in items)
     override = next((item.cause for item in items if item.cause), "")
     if component == "mac" and count and not override:
-        price = _flops(raw * factor / count)
-        text = f"{layer}: {adapter.tool} prices a multiply-accumulate at {price}, the convention at {_flops(weight)}"
-        return Adjustment("mac", layer, delta, text, _names(items))
+        return Adjustment(Cause.MAC, layer, delta, MacPrice(adapter.tool, raw * factor / count, weight), _names(items))
     family = component.split(":", 1)[0]
-    cause = override or ("activation" if family == "act" else family)
-    gives = f"{adapter.tool} gives {raw:,} {adapter.unit.value}s"
-    if factor != 1:
-        gives += f" ({number(raw * factor)} FLOPs at {_flops(factor)} per {adapter.unit.value})"
-    if component == "other":
-        text = f"{layer}: ops the reference does not count; {gives} by its rules ({rules})"
-    else:
-        label = LABELS.get(component, f"{component[4:]} values")
-        text = f"{layer}: {count:,} {label} at {_flops(weight)} each in the reference; {gives} by its rules ({rules})"
-    return Adjustment(cause, layer, delta, text, _names(items))
-
-
-def _departure(item: Item, unit: Unit) -> str:
-    return f"{item.name}: counted {item.counted:,} {unit.value}s, rule model {item.expected:,} ({item.rule})"
+    cause = Cause(override) if override else Cause.ACTIVATION if family == "act" else Cause(family)
+    rules = tuple(sorted({item.rule for item in items}))
+    said = RuleCount(adapter.tool, adapter.unit, component, count, weight, raw, factor, rules)
+    return Adjustment(cause, layer, delta, said, _names(items))
 
 
 def _names(items: list[Item]) -> tuple[str, ...]:
     return tuple(item.name for item in items)
-
-
-def _flops(value: float) -> str:
-    return f"{number(value)} FLOP{'' if value == 1 else 's'}"

@@ -1,7 +1,8 @@
 """The published rows: one per model x cell x counter, with the number, its explanation and its pins.
 
 Every output of the report (the tables, the CSV and JSON, the charts, the comparison) is drawn
-from these rows, so they all say the same thing. A row is built from a record and, where the
+from these rows, so they all say the same thing; the rows hold numbers and evidence, the words are
+bench/publish/words.py's. A row is built from a record and, where the
 host has a counter adapter for it, that record's reconciliation; nothing here knows a model,
 counter or cell by name.
 """
@@ -12,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.counters import ADAPTERS
-from bench.explain.reconcile import CAUSES, Reconciliation, pinned
+from bench.explain.reconcile import Cause, Pinned, Reason, Reconciliation
 from bench.reference.convention import Convention
 from bench.reference.formulas import analyse
 from bench.run.cells import order_key
@@ -28,23 +29,15 @@ class Layer:
 
 
 @dataclass(frozen=True)
-class Reason:
-    """One named term of a row's explanation: what it is, its FLOPs, and the rule model's words."""
-
-    term: str
-    flops: float
-    text: str
-
-
-@dataclass(frozen=True)
 class Failure:
     """Jobs of one cell that gave no number for one reason, and the measurements still standing."""
 
     cell: str
-    status: str
+    status: str  # as recorded: failed, not-run
     reason: str
     jobs: tuple[tuple[str, str], ...]  # (model, job)
     standing: tuple[tuple[str, str], ...]
+    expected: str = ""  # why the cell declares this failure expected, if it does
 
 
 @dataclass(frozen=True)
@@ -63,11 +56,11 @@ class Row:
     flops: float
     convention: str
     reference: float | None  # None: no adapter on the host, or an older probe's record
-    adjustments: dict[str, float]  # cause id (reconcile.CAUSES) -> FLOPs; every cause, 0 when none
+    adjustments: dict[Cause, float]  # every cause -> FLOPs, 0 when none
     residual: float | None
     image_id: str
     image_inputs_hash: str
-    base_image: str
+    base_image: tuple[str, str]  # (kind, reference); ("", "") when the record names none
     project_commit: str
     finished_at: str
     docker_engine: str
@@ -84,9 +77,9 @@ class Row:
         return self.model, self.cell, self.counter
 
     @property
-    def versions(self) -> str:
-        """`thop 0.1.1 @ torch 2.13.0` (reconcile.pinned): the column a row is in."""
-        return pinned(
+    def pinned(self) -> Pinned:
+        """What the number is pinned to: the column a row is in."""
+        return Pinned(
             self.tool, self.tool_version, self.framework, self.framework_version, self.display or self.counter
         )
 
@@ -110,7 +103,7 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
     image = host.get("image") or {}
     base = image.get("base") or {}
     r = reconciliation
-    adjustments = dict.fromkeys(CAUSES, 0.0)
+    adjustments = dict.fromkeys(Cause, 0.0)
     if r is not None:
         for a in r.adjustments:
             adjustments[a.cause] += a.flops
@@ -134,7 +127,7 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
         residual=r.residual if r else None,
         image_id=image.get("id", ""),
         image_inputs_hash=image.get("inputs_hash", ""),
-        base_image=f"{base.get('kind', '')}: {base.get('reference', '')}" if base else "",
+        base_image=(base.get("kind", ""), base.get("reference", "")) if base else ("", ""),
         project_commit=host.get("project_commit", ""),
         finished_at=host.get("finished_at", ""),
         docker_engine=host.get("docker_engine", ""),
@@ -144,17 +137,8 @@ def build(entry: dict, reconciliation: Reconciliation | None, convention: Conven
         family=adapter.column if adapter else "",
         steps=tuple((layer, n, r.priced_steps.get(layer, 0)) for layer, n in r.steps.items()) if r else (),
         layers=_layers(r) if r else (),
-        reasons=_reasons(r) if r else (),
+        reasons=r.reasons() if r else (),
     )
-
-
-def _reasons(r: Reconciliation) -> tuple[Reason, ...]:
-    said = [
-        Reason(CAUSES[c], sum(a.flops for a in group), "; ".join(a.text for a in group))
-        for c, group in r.by_cause().items()
-    ]
-    said += [Reason(f"residual at {x.place}", x.flops, "; ".join(x.items)) for x in r.residuals]
-    return tuple(said)
 
 
 def _layers(r: Reconciliation) -> tuple[Layer, ...]:
@@ -178,43 +162,18 @@ def ordered(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: (r.model, order_key(r.cell), r.counter))
 
 
-def columns(rows: list[Row]) -> dict[tuple[str, str], str]:
-    """(cell, counter) -> its column heading, in reading order (framework, cell, counter). Headings
-    are the pins; columns the pins cannot tell apart also get what tells them apart: the counter,
-    the cell, or both."""
-    keys = sorted({(r.cell, r.counter): r for r in rows}.items(), key=lambda kv: _column_order(kv[1]))
-    heading = {key: row.versions for key, row in keys}
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for key, text in heading.items():
-        groups.setdefault(text, []).append(key)
-    for text, group in groups.items():
-        if len(group) == 1:
-            continue
-        for place in (1, 0):
-            if len({key[place] for key in group}) == len(group):
-                heading |= {key: f"{text} ({key[place]})" for key in group}
-                break
-        else:
-            heading |= {key: f"{text} ({key[1]} in {key[0]})" for key in group}
-    return heading
-
-
-def _column_order(row: Row) -> tuple:
-    return row.framework, order_key(row.cell), row.counter
-
-
 def failures(missing: list[dict], measured: set[tuple[str, str, str]]) -> list[Failure]:
     """One group per cell, status and reason: a cell that could not be had fails the same way for
     every model. `measured` holds the (cell, model, job) that have a standing result."""
-    groups: dict[tuple[str, str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, bool, str, str], list[dict]] = {}
     for e in missing:
-        expected = (e.get("host") or {}).get("expected_failure")
-        status = f"{e['status']} (expected)" if expected else e["status"]
-        reason = f"{e['reason']} (expected: {expected})" if expected else e["reason"]
-        groups.setdefault((e["cell"], status, reason), []).append(e)
+        expected = (e.get("host") or {}).get("expected_failure") or ""
+        groups.setdefault((e["cell"], e["status"], bool(expected), e["reason"], expected), []).append(e)
     found = []
-    for (cell, status, reason), group in sorted(groups.items(), key=lambda g: (order_key(g[0][0]), g[0][1:])):
+    for (cell, status, _, reason, expected), group in sorted(
+        groups.items(), key=lambda g: (order_key(g[0][0]), g[0][1:])
+    ):
         jobs = sorted((e["model"], e["job"]) for e in group)
         standing = [(e["model"], e["job"]) for e in group if (e["cell"], e["model"], e["job"]) in measured]
-        found.append(Failure(cell, status, reason, tuple(jobs), tuple(standing)))
+        found.append(Failure(cell, status, reason, tuple(jobs), tuple(standing), expected))
     return found

@@ -18,8 +18,8 @@ from pathlib import Path
 import altair as alt
 import vl_convert
 
-from bench.explain.reconcile import CAUSES
-from bench.explain.rows import Row, columns
+from bench.explain.rows import Row
+from bench.publish.headings import HEADINGS, columns
 from bench.records import results
 
 WIDTH = 520
@@ -188,7 +188,7 @@ def _steps(r: Row, column: str) -> list[dict]:
     assert r.reference is not None
     steps = [("reference", REFERENCE, 0.0, r.reference)]
     running = r.reference
-    terms = [(CAUSES[c], flops) for c, flops in r.adjustments.items() if flops]
+    terms = [(HEADINGS[c], flops) for c, flops in r.adjustments.items() if flops]
     if r.residual:
         terms.append(("residual", r.residual))
     for name, flops in terms:

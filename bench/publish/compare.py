@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.explain.reconcile import CAUSES
+from bench.explain.reconcile import Cause
 from bench.explain.rows import Row, ordered
 from bench.publish import report
+from bench.publish.headings import HEADINGS, pinned
 from bench.publish.markdown import code, number, signed, table
 from bench.records import results
 from bench.reference.convention import Convention
@@ -34,8 +35,8 @@ def rows_of(folder: Path, convention: Convention) -> list[Row]:
 def moved(old: Row, new: Row) -> list[str]:
     """Each adjustment (and the residual) whose FLOPs differ, old -> new."""
     said = [
-        f"{CAUSES[cause]}: {signed(old.adjustments[cause])} → {signed(new.adjustments[cause])}"
-        for cause in CAUSES
+        f"{HEADINGS[cause]}: {signed(old.adjustments[cause])} → {signed(new.adjustments[cause])}"
+        for cause in Cause
         if old.adjustments[cause] != new.adjustments[cause]
     ]
     if old.reference != new.reference:
@@ -56,16 +57,11 @@ def compare(old: list[Row], new: list[Row]) -> str:
     body, same = [], 0
     for r in ordered(list({**before, **after}.values())):
         a, b = before.get(r.key), after.get(r.key)
-        if a is not None and b is not None and a.flops == b.flops and a.versions == b.versions and not moved(a, b):
+        pins_a, pins_b = a and pinned(a.pinned), b and pinned(b.pinned)
+        if a is not None and b is not None and a.flops == b.flops and pins_a == pins_b and not moved(a, b):
             same += 1
             continue
-        pins = (
-            a.versions
-            if b is None
-            else b.versions
-            if a is None or a.versions == b.versions
-            else f"{a.versions} → {b.versions}"
-        )
+        pins = pins_a if b is None else pins_b if a is None or pins_a == pins_b else f"{pins_a} → {pins_b}"
         change = "gone" if b is None else "added" if a is None else signed(b.flops - a.flops)
         causes = "; ".join(moved(a, b)) if a and b else "-"
         body.append(

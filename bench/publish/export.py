@@ -13,8 +13,10 @@ import io
 import json
 from collections.abc import Sequence
 
-from bench.explain.reconcile import CAUSES
-from bench.explain.rows import Row, columns, ordered
+from bench.explain.reconcile import Cause
+from bench.explain.rows import Row, ordered
+from bench.publish.headings import columns
+from bench.publish.words import base_image
 
 SCHEMA = "flops-matrix/table/1"
 NAMES = [
@@ -33,7 +35,7 @@ NAMES = [
     "flops",
     "convention",
     "reference",
-    *(f"adjustment_{cause}" for cause in CAUSES),
+    *(f"adjustment_{cause}" for cause in Cause),
     "residual",
     "share_of_reference",
     "image_id",
@@ -77,14 +79,14 @@ def flat(rows: list[Row]) -> list[dict]:
             "convention": r.convention,
             "reference": _number(r.reference),
         }
-        for cause in CAUSES:
+        for cause in Cause:
             record[f"adjustment_{cause}"] = _number(r.adjustments[cause]) if reconciled else None
         record |= {
             "residual": _number(r.residual),
             "share_of_reference": None if r.share is None else round(r.share, 6),
             "image_id": r.image_id,
             "image_inputs_hash": r.image_inputs_hash,
-            "base_image": r.base_image,
+            "base_image": base_image(*r.base_image),
             "project_commit": r.project_commit,
             "finished_at": r.finished_at,
             "docker_engine": r.docker_engine,

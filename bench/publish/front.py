@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
 from bench.explain.rows import Failure, Row
+from bench.publish.headings import pinned, term
 from bench.publish.markdown import Markup, code, number, table, text
+from bench.publish.words import failure_reason
 from bench.reference.blog import BLOG, System
 
 MAX_COLUMNS = 12  # the summary's, the model's included: wider tables stop being read
 NO_REFERENCE = "no reference"
+SUMMARY_INTRO = (
+    "Each entry is the counter family's total as a share of the analytic reference, at the family's latest"
+    " version here (a range where it has several counters or cells at that version); every counter at every"
+    " version is on the model's page."
+)
+BLIND_SPOTS = "Each family's worst blind spot (the model it misses most, and the largest cause there):"
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,7 @@ def _row(rows: list[Row], model: str, cell: str, counter: str) -> Row | None:
 
 
 def _why_not(failures: list[Failure], model: str, cell: str, counter: str) -> str:
-    return next((f.reason for f in failures if f.cell == cell and (model, counter) in f.jobs), "")
+    return next((failure_reason(f) for f in failures if f.cell == cell and (model, counter) in f.jobs), "")
 
 
 def blog(rows: list[Row], failures: list[Failure]) -> Blog | None:
@@ -88,7 +97,9 @@ def _blog_table(found: Blog) -> tuple[list[str], list[list[str]]]:
     for a in found.answers:
         r = a.row
         where = (
-            "not measured" if r is None else f"{r.versions}, cell {r.cell}" + (" (stands in)" * bool(a.stand_in_why))
+            "not measured"
+            if r is None
+            else f"{pinned(r.pinned)}, cell {r.cell}" + (" (stands in)" * bool(a.stand_in_why))
         )
         body.append(
             [a.system.label, where, "-" if r is None else number(r.flops), _share(r), _priced(r), a.system.blog_says]
@@ -123,16 +134,21 @@ def _sentences(found: Blog) -> list[str]:
     return said
 
 
+def _blog_opening(escape: Callable[[str], str], code_span: Callable[[str], str]) -> str:
+    """The section's first sentence, with the given escaping (Markdown's or HTML's)."""
+    return (
+        f"{escape(BLOG.title)} ({code_span(BLOG.source)}) counted the FLOPs of one model, {code_span(BLOG.model)},"
+        " three ways and found them far apart. Here each runs in its own image, with the blog's code:"
+    )
+
+
 def blog_markdown(found: Blog | None) -> str:
     if found is None:
         return ""
     header, body = _blog_table(found)
     prose = " ".join(text(s) for s in _sentences(found))
-    return (
-        f"## The blog's question\n\n{text(BLOG.title)} (`{text(BLOG.source)}`) counted the FLOPs of one model,"
-        f" {code(BLOG.model)}, three ways and found them far apart. Here each runs in its own image, with the blog's"
-        f" code:\n\n{table(header, body)}\n{prose} {text(BLOG.figures)}\n"
-    )
+    opening = _blog_opening(text, code)
+    return f"## The blog's question\n\n{opening}\n\n{table(header, body)}\n{prose} {text(BLOG.figures)}\n"
 
 
 def blog_html(found: Blog | None) -> str:
@@ -140,10 +156,9 @@ def blog_html(found: Blog | None) -> str:
         return ""
     header, body = _blog_table(found)
     prose = " ".join(_e(s) for s in _sentences(found))
+    opening = _blog_opening(_e, lambda s: f"<code>{_e(s)}</code>")
     return (
-        f"<h2 id=blog>The blog's question</h2>\n<p>{_e(BLOG.title)} (<code>{_e(BLOG.source)}</code>) counted the FLOPs"
-        f" of one model, <code>{_e(BLOG.model)}</code>, three ways and found them far apart. Here each runs in its own"
-        " image, with the blog's code:</p>\n"
+        f"<h2 id=blog>The blog's question</h2>\n<p>{opening}</p>\n"
         + _html_table(header, body, "blog")
         + f"\n<p>{prose} {_e(BLOG.figures)}</p>"
     )
@@ -204,10 +219,10 @@ def _blind_spot(family: str, rows: list[Row]) -> str:
         return f"{family}: no model with a reference"
     if not worst.reasons:
         return f"{family}: {worst.model} at {_share(worst)} ({worst.cell}, {worst.counter}), nothing to explain"
-    cause = max(worst.reasons, key=lambda x: (abs(x.flops), x.term))
+    cause = max(worst.reasons, key=lambda x: (abs(x.flops), term(x)))
     assert worst.reference
     return (
-        f"{family}: {worst.model} at {_share(worst)} ({worst.cell}, {worst.counter}); largest cause: {cause.term},"
+        f"{family}: {worst.model} at {_share(worst)} ({worst.cell}, {worst.counter}); largest cause: {term(cause)},"
         f" {100 * cause.flops / worst.reference:+.1f}% of the reference"
     )
 
@@ -239,12 +254,9 @@ def summary_markdown(found: Summary, link: dict[str, str]) -> str:
         else ""
     )
     return (
-        "## Every model, every counter family\n\nEach entry is the counter family's total as a share of the analytic"
-        " reference, at the family's latest version here (a range where it has several counters or cells at that"
-        " version); every counter at every version is on the model's page.\n\n"
+        f"## Every model, every counter family\n\n{SUMMARY_INTRO}\n\n"
         + table(["model", *found.families], body)
-        + "\nEach family's worst blind spot (the model it misses most, and the largest cause there):\n\n"
-        + f"{spots}\n{more}"
+        + f"\n{BLIND_SPOTS}\n\n{spots}\n{more}"
     )
 
 
@@ -256,12 +268,9 @@ def summary_html(found: Summary, link: dict[str, str]) -> str:
     spots = "".join(f"<li>{_e(line)}</li>" for line in found.blind_spots)
     more = f"<p>Not shown here: {_e(', '.join(found.left_out))}.</p>" if found.left_out else ""
     return (
-        "<h2 id=summary>Every model, every counter family</h2>\n<p>Each entry is the counter family's total as a share"
-        " of the analytic reference, at the family's latest version here (a range where it has several counters or"
-        " cells at that version); every counter at every version is on the model's page.</p>\n"
+        f"<h2 id=summary>Every model, every counter family</h2>\n<p>{SUMMARY_INTRO}</p>\n"
         + _html_table(["model", *map(_e, found.families)], body, "summary", escaped=True)
-        + f"\n<p>Each family's worst blind spot (the model it misses most, and the largest cause there):</p>\n"
-        f"<ul>{spots}</ul>{more}"
+        + f"\n<p>{BLIND_SPOTS}</p>\n<ul>{spots}</ul>{more}"
     )
 
 

@@ -19,9 +19,11 @@ from bench import paths
 from bench.explain import answer, rows
 from bench.explain.rows import Row
 from bench.probe import variants
+from bench.publish.headings import columns, term
 from bench.publish.markdown import number, signed
-from bench.publish.memo import Memo
+from bench.publish.words import failure_reason, failure_status
 from bench.records import results, seal
+from bench.records.memo import Memo
 from bench.reference.convention import PRESETS
 
 EXIT_USAGE = 2
@@ -62,12 +64,12 @@ def _distance(r: Row) -> str:
 def _causes(r: Row) -> str:
     if r.reference is None:
         return "not reconciled"
-    said = [f"{reason.term} {signed(reason.flops)}" for reason in r.reasons if reason.flops]
+    said = [f"{term(reason)} {signed(reason.flops)}" for reason in r.reasons if reason.flops]
     return "; ".join(said) or "none: the counter counts what the reference counts"
 
 
 def table(model: str, found: list[Row], failures: list[rows.Failure]) -> Table:
-    heading = rows.columns(found)
+    heading = columns(found)
     reference = next((r.reference for r in found if r.reference is not None), None)
     title = f"{model}: analytic reference {number(reference)} FLOPs" if reference is not None else model
     shown = Table(title=title, title_justify="left")
@@ -86,7 +88,14 @@ def table(model: str, found: list[Row], failures: list[rows.Failure]) -> Table:
         )
     for f in failures:
         for _, job in f.jobs:
-            shown.add_row(f"[dim]{f.cell} / {job}[/dim]", "-", "-", f.status, f.reason, style="dim")
+            shown.add_row(
+                f"[dim]{f.cell} / {job}[/dim]",
+                "-",
+                "-",
+                failure_status(f),
+                failure_reason(f),
+                style="dim",
+            )
     return shown
 
 

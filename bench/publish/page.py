@@ -11,9 +11,11 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from bench.explain.rows import Failure, Row, columns
+from bench.explain.rows import Failure, Row
 from bench.publish import charts, front, published_rows
+from bench.publish.headings import columns, term
 from bench.publish.markdown import number, signed
+from bench.publish.words import base_image, clauses, failure_reason, failure_status
 from bench.records.results import Problem
 from bench.run.cells import order_key
 
@@ -149,7 +151,7 @@ def _model(model: str, rows: list[Row], svgs: dict[str, str]) -> str:
     )
     parts.append("<h3>Each row explained</h3>")
     for r in rows:
-        terms = "".join(f"<li>{_e(x.term)} ({_e(signed(x.flops))}): {_e(x.text)}</li>" for x in r.reasons)
+        terms = "".join(f"<li>{_e(term(x))} ({_e(signed(x.flops))}): {_e(clauses(x))}</li>" for x in r.reasons)
         ref = "" if r.reference is None else f" = {number(r.reference)} (reference)"
         parts.append(
             f"<p><b>{_e(heading[(r.cell, r.counter)])}</b> in cell <code>{_e(r.cell)}</code>, counter"
@@ -196,7 +198,7 @@ def _provenance(rows: list[Row]) -> str:
             _e(r.python),
             f"<code>{_e(r.image_id[7:19])}</code>",
             f"<code>{_e(r.image_inputs_hash[:16])}</code>",
-            _e(r.base_image),
+            _e(base_image(*r.base_image)),
             _e(r.docker_engine),
             f"<code>{_e(r.commit)}</code>",
             _e(r.finished_at),
@@ -232,7 +234,7 @@ def _failures(failures: list[Failure]) -> str:
         return ", ".join(f"<code>{_e(m)}</code> / <code>{_e(j)}</code>" for m, j in jobs) or "none"
 
     lines = [
-        f"<tr><td><code>{_e(f.cell)}</code></td><td>{_e(f.status)}</td><td>{named(f.jobs)}</td><td>{_e(f.reason)}</td>"
+        f"<tr><td><code>{_e(f.cell)}</code></td><td>{_e(failure_status(f))}</td><td>{named(f.jobs)}</td><td>{_e(failure_reason(f))}</td>"
         f"<td>{named(f.standing)}</td></tr>"
         for f in failures
     ]

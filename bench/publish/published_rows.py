@@ -10,14 +10,27 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from math import log10
 
-from bench.explain.rows import Row, columns, ordered
+from bench.explain.rows import Row, ordered
 from bench.probe import zoo
+from bench.publish.headings import columns
 from bench.publish.markdown import Markup, code, table, text
 from bench.reference.published import Figure, Rounding
 from bench.reference.reproduce import Count, Verdict, verdicts
 
-__all__ = ["PublishedRow", "agreeing", "build", "build_for", "column", "markdown", "html_section", "records", "INTRO"]
+__all__ = [
+    "PublishedRow",
+    "agreeing",
+    "build",
+    "build_for",
+    "column",
+    "describe",
+    "markdown",
+    "html_section",
+    "records",
+    "INTRO",
+]
 
 INTRO = (
     "What papers and model hubs print for these models, beside the analytic reference priced by the convention"
@@ -45,12 +58,37 @@ class PublishedRow:
         return f"{self.figure} ({self.source}): {self.verdict}"
 
 
+# a reading of a figure, in one word
+READING = {Rounding.NEAREST: "rounded", Rounding.DOWN: "truncated"}
+
+
+def show(figure: Figure, value: float) -> str:
+    """A value written as the figure writes its number: to its last digit, in its scale."""
+    decimals = max(0, round(-log10(figure.quantum / figure.scale)))
+    return f"{value / figure.scale:.{decimals}f}"
+
+
+def count_said(count: Count, figure: Figure) -> str:
+    """`4,089,184,256 prints as 4.089 (rounded): reproduced`."""
+    shown = " or ".join(f"{show(figure, value)} ({READING[how]})" for how, value in count.printed)
+    verdict = "reproduced" if count.reproduced else f"not reproduced (printed {show(figure, figure.value)})"
+    return f"{count.value:,.0f} prints as {shown}: {verdict}"
+
+
+def describe(found: Verdict) -> str:
+    """The counts and how they print: the reference's, and the alternative's with its reason."""
+    said = count_said(found.reference, found.entry.figure)
+    if found.alternative is not None and found.entry.alternative is not None:
+        said += f"; {found.entry.alternative.reason}: {count_said(found.alternative, found.entry.figure)}"
+    return said
+
+
 def _reading(count: Count, figure: Figure) -> str:
     """The one reading it needed, where the figure allows two and only one prints as it: "truncated"."""
     matched = count.matched(figure)
     if figure.rounding is not Rounding.UNSTATED or len(matched) != 1:
         return ""
-    return matched[0].value.split(" ", 1)[0]
+    return READING[matched[0]]
 
 
 def _row(found: Verdict) -> PublishedRow:
@@ -77,7 +115,7 @@ def _row(found: Verdict) -> PublishedRow:
         f"{entry.convention.name} ({terms}, nothing else)",
         found.reference.value,
         verdict,
-        found.describe(),
+        describe(found),
         printing,
     )
 

@@ -18,14 +18,17 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bench.explain import answer, batching, peers, rows, variations
+from bench.explain.answer import Skipped
 from bench.explain.reconcile import Reconciliation
 from bench.explain.rows import Failure, Row
 from bench.probe import variants
-from bench.publish import charts, export, front, page, published_rows
-from bench.publish import memo as bench_memo
+from bench.publish import charts, explained, export, front, page, published_rows
+from bench.publish.headings import columns
 from bench.publish.markdown import Markup, code, join, number, table, text
-from bench.publish.memo import Memo
+from bench.publish.words import failure_reason, failure_status
+from bench.records import memo as bench_memo
 from bench.records import results, seal
+from bench.records.memo import Memo
 from bench.records.results import Problem
 from bench.reference.convention import PRESETS, Convention
 from bench.run.cells import order_key
@@ -117,7 +120,7 @@ class _Parts:
 
     entries: list[dict]  # those kept (a record that could not be reconciled is a problem)
     problems: list[Problem]
-    skipped: list[str]  # measurements not reconciled, and why
+    skipped: list[Skipped]  # measurements not reconciled, and why
     everything: list[Reconciliation]  # variants too
     measured: list[Row]  # plain runs
     failures: list[Failure]
@@ -248,8 +251,8 @@ def _model_line(parts: _Parts, model: str, link: str) -> str:
 def _model_page(parts: _Parts, model: str) -> str:
     """models/<model>.md: every counter at every version, the reference, the causes, the charts."""
     measured = [r for r in parts.measured if r.model == model]
-    explained = [r for r in parts.everything if r.model == model]
-    plain = [r for r in explained if variations.is_plain(r.counter)]
+    reconciled = [r for r in parts.everything if r.model == model]
+    plain = [r for r in reconciled if variations.is_plain(r.counter)]
     html_page = f"../{SITE}/{MODELS}/{quote(page_name(model))}.html"
     out = [
         f"# {code(model)}\n",
@@ -266,14 +269,14 @@ def _model_page(parts: _Parts, model: str) -> str:
             f"Published for this model ([all published counts](../README.md#published-counts)): {text(figures)}.\n"
         )
     if plain:
-        heading, rest = answer.section(model, plain).split("\n", 1)
-        out += [answer.model_answer(plain).removeprefix("- ") + "\n", answer.QUESTION + "\n"]
+        heading, rest = explained.section(model, plain).split("\n", 1)
+        out += [explained.model_answer(answer.model_answer(plain)).removeprefix("- ") + "\n", explained.QUESTION + "\n"]
         out += [heading + "\n", _pictures(model, measured) + rest]
     ok = parts.ok(model)
-    compared = peers.section(ok)
+    compared = explained.peers(peers.compare(ok))
     if compared:
         out.append(compared)
-    out.append(variations.section(ok, explained))
+    out.append(explained.variants_section(variations.tally(ok, reconciled)))
     checks = parts.checks(model)
     if checks:
         out.append(_checks(checks))
@@ -291,7 +294,8 @@ def _failures_of(failures: list[Failure], model: str) -> list[Failure]:
     for f in failures:
         jobs = tuple(j for j in f.jobs if j[0] == model)
         if jobs:
-            found.append(Failure(f.cell, f.status, f.reason, jobs, tuple(j for j in f.standing if j[0] == model)))
+            standing = tuple(j for j in f.standing if j[0] == model)
+            found.append(Failure(f.cell, f.status, f.reason, jobs, standing, f.expected))
     return found
 
 
@@ -299,11 +303,13 @@ def _details_page(parts: _Parts) -> str:
     """details.md: how the numbers were made, what could not be reconciled or run, how to cite a row."""
     out = ["# FLOPs Matrix results: how they were made\n", "[All models](README.md)\n", HEADER]
     if parts.skipped:
-        out.append("## Measurements not reconciled\n\n" + "\n".join(f"- {line}" for line in parts.skipped) + "\n")
+        out.append(
+            "## Measurements not reconciled\n\n" + "\n".join(f"- {explained.skipped(s)}" for s in parts.skipped) + "\n"
+        )
     ok = parts.ok()
     if ok:
         out += [
-            batching.section(sorted({variants.split(e["job"])[0] for e in ok})),
+            explained.batching(batching.findings(sorted({variants.split(e["job"])[0] for e in ok}))),
             _versions(ok),
             "## How to cite a row\n\n" + text(cite(parts.measured)) + "\n",
         ]
@@ -316,14 +322,14 @@ def _details_page(parts: _Parts) -> str:
 
 def _reconciled(
     entries: list[dict], convention: Convention, problems: list[Problem], memo: tuple[Memo, list[str]] | None = None
-) -> tuple[list[tuple[dict, Reconciliation | None]], list[str], list[dict], list[Row]]:
+) -> tuple[list[tuple[dict, Reconciliation | None]], list[Skipped], list[dict], list[Row]]:
     """Each measurement reconciled on its own, so that one the reconciliation cannot read becomes a
     problem (and leaves every table) instead of stopping the report; each kept measurement with its
     reconciliation (None where there is none), and its row. A record whose digest `memo` holds with this
     convention is taken from it."""
-    explained: list[tuple[dict, Reconciliation | None]] = []
+    pairs: list[tuple[dict, Reconciliation | None]] = []
     built: list[Row] = []
-    skipped: list[str] = []
+    skipped: list[Skipped] = []
     kept = []
     for i, entry in enumerate(entries):
         if entry["status"] == "ok" and entry["kind"] == "count":
@@ -342,11 +348,11 @@ def _reconciled(
                 if memo and key:
                     memo[0].put(key, done)
             reconciled, why, row = done  # type: ignore[misc]
-            explained.append((entry, reconciled))
+            pairs.append((entry, reconciled))
             built.append(row)
             skipped += why
         kept.append(entry)
-    return explained, skipped, kept, built
+    return pairs, skipped, kept, built
 
 
 def _key(entry: dict) -> tuple[str, str, str]:
@@ -376,7 +382,7 @@ def cite(measured: list[Row]) -> str:
     if not measured:
         return said
     r = rows.ordered(measured)[0]
-    column = rows.columns(measured)[(r.cell, r.counter)]
+    column = columns(measured)[(r.cell, r.counter)]
     return (
         f"{said} For example: {r.model}, {column}, cell {r.cell}: {number(r.flops)} FLOPs ({r.convention} convention);"
         f" image inputs {r.image_inputs_hash[:16] or 'unknown'},"
@@ -501,7 +507,16 @@ def _not_measured(failures: list[Failure]) -> str:
     def named(jobs: tuple[tuple[str, str], ...]) -> Markup:
         return join(", ", [Markup(f"{code(model)} / {code(job)}") for model, job in jobs])
 
-    body = [[f.cell, f.status, named(f.jobs), f.reason, named(f.standing) or "none"] for f in failures]
+    body = [
+        [
+            f.cell,
+            failure_status(f),
+            named(f.jobs),
+            failure_reason(f),
+            named(f.standing) or "none",
+        ]
+        for f in failures
+    ]
     return (
         "## Not run, or failed\n\n"
         "An attempt that gives no number never replaces an earlier measurement; the last column"

@@ -30,7 +30,7 @@ import jsonschema
 from bench import paths
 from bench.errors import plain
 from bench.probe import catalog, variants
-from bench.publish.memo import Memo
+from bench.records.memo import Memo
 
 SCHEMA = "flops-matrix/result/2"
 STATUSES = ("ok", "failed", "not-run")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from bench.publish.markdown import number, text
 from bench.reference.convention import PRESETS, Convention
 
 TOLERANCE = 0.01  # the element-wise work is well under 1% of a LLaMA-7B-sized decoder's
@@ -64,22 +63,6 @@ def agrees(closed: ClosedForm, reference: float, convention: Convention = PRESET
     return 0 <= departure(closed, reference, convention) <= TOLERANCE
 
 
-def line(definition: dict, reference: float, convention: Convention = PRESETS["default"]) -> str:
-    """The report's sentence: the closed form beside the reference (both under `convention`), and
-    whether they agree."""
-    closed = decoder(definition)
-    if closed is None:
-        return ""
-    verdict = (
-        "they agree: the per-layer reference adds only the element-wise work the closed form leaves out"
-        if agrees(closed, reference, convention)
-        else f"THEY DO NOT AGREE (more than {TOLERANCE:.0%} apart, or the reference below it)"
-    )
-    per_mac = convention.flops(Counter({"mac": 1}))
-    return (
-        f"Closed form ({number(per_mac)} FLOPs per weight of the matrix products per token, plus attention):"
-        f" {closed.tokens:,} tokens x {number(per_mac)} x ({number(closed.weights)} weights + 2 x {closed.layers}"
-        f" layers x {closed.context:,} context x {closed.attention_width:,} width) ="
-        f" **{number(closed.total(convention))} FLOPs** ({number(closed.per_token(convention))} per token);"
-        f" the reference is {text(f'{departure(closed, reference, convention):+.3%}')} from it: {verdict}.\n"
-    )
+def flops_per_weight(convention: Convention = PRESETS["default"]) -> float:
+    """FLOPs per weight of the matrix products per token: the price of one multiply-accumulate."""
+    return convention.flops(Counter({"mac": 1}))

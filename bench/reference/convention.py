@@ -48,9 +48,6 @@ class Convention:
             )
         return sum(count * self.weight(component) for component, count in counts.items())
 
-    def describe(self) -> str:
-        return ", ".join(f"{component} = {weight:g}" for component, weight in self.weights)
-
 
 PRESETS = {
     "default": Convention("default", (("mac", 2), ("bias", 1), ("elementwise", 1), ("act", 1))),

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from math import log10
 
 from bench.reference.convention import Convention
 
@@ -23,9 +22,9 @@ __all__ = ["Alternative", "Figure", "Published", "Rounding", "Source", "CONVENTI
 class Rounding(Enum):
     """How a source turned its count into the printed digits."""
 
-    NEAREST = "rounded to the nearest"
-    DOWN = "truncated"
-    UNSTATED = "rounded or truncated (the source does not say)"
+    NEAREST = "nearest"  # rounded to the nearest
+    DOWN = "down"  # truncated
+    UNSTATED = "unstated"  # rounded or truncated: the source does not say
 
 
 @dataclass(frozen=True)
@@ -35,11 +34,6 @@ class Figure:
     quantum: float  # the value of the last printed digit: 1e8
     rounding: Rounding
     scale: float = 1e9  # the printed number's unit in operations: 1e9 for "3.8 billion", 1e6 for "300M"
-
-    def show(self, value: float) -> str:
-        """A value written as the figure writes its number: to its last digit, in its scale."""
-        decimals = max(0, round(-log10(self.quantum / self.scale)))
-        return f"{value / self.scale:.{decimals}f}"
 
 
 @dataclass(frozen=True)
@@ -124,6 +118,30 @@ _TIMM_CSV_URL = (
 _TIMM_CSV_VERSION = "pytorch-image-models commit 7479d451a6dfd8af27f941b8e82a7402461fae80 (PyTorch 2.4.0)"
 _IMAGE = (1, 224, 224, 3)
 
+
+def _table(
+    prefix: str,
+    unit: str,
+    quantum: float,
+    source: Callable[[str], Source],
+    convention: Convention,
+    rows: tuple[tuple[str, str, str], ...],
+) -> tuple[Published, ...]:
+    """A hub's table of figures in billions, rounded to the nearest `quantum`: one entry per (model, the
+    row it is read from, the value as printed)."""
+    return tuple(
+        Published(
+            f"{prefix}-{model}",
+            model,
+            _IMAGE,
+            Figure(f"{printed} {unit}", float(printed) * 1e9, quantum, Rounding.NEAREST),
+            source(row),
+            convention,
+        )
+        for model, row, printed in rows
+    )
+
+
 PUBLISHED: tuple[Published, ...] = (
     Published(
         "he2015-resnet50",
@@ -178,36 +196,32 @@ PUBLISHED: tuple[Published, ...] = (
         ),
         CONVENTIONS["conv+matmul MACs"],
     ),
-    *(
-        Published(
-            f"torchvision-{model}",
-            model,
-            _IMAGE,
-            Figure(f"{printed} GFLOPS", float(printed) * 1e9, 1e6, Rounding.NEAREST),
-            Source("torchvision _ops", f"{_TV}, {weights}.IMAGENET1K_V1 (crop_size 224)", _TV_URL, _TV_VERSION),
-            CONVENTIONS["conv+matmul MACs"],
-        )
-        # torchvision writes the value to 3 decimals: 15.47 is 15.470 written as a Python float
-        for model, weights, printed in (
+    # torchvision writes the value to 3 decimals: 15.47 is 15.470 written as a Python float
+    *_table(
+        "torchvision",
+        "GFLOPS",
+        1e6,
+        lambda weights: Source(
+            "torchvision _ops", f"{_TV}, {weights}.IMAGENET1K_V1 (crop_size 224)", _TV_URL, _TV_VERSION
+        ),
+        CONVENTIONS["conv+matmul MACs"],
+        (
             ("resnet50", "ResNet50_Weights", "4.089"),
             ("vgg16", "VGG16_Weights", "15.47"),
             ("mobilenetv2", "MobileNet_V2_Weights", "0.301"),
-        )
+        ),
     ),
-    *(
-        Published(
-            f"timm-{model}",
-            model,
-            _IMAGE,
-            Figure(f"{printed} GMACs", float(printed) * 1e9, 1e7, Rounding.NEAREST),
-            Source("timm benchmark (fvcore)", f"{_TIMM_CSV}, row {row},224", _TIMM_CSV_URL, _TIMM_CSV_VERSION),
-            CONVENTIONS["fvcore (eval)"],
-        )
-        for model, row, printed in (
+    *_table(
+        "timm",
+        "GMACs",
+        1e7,
+        lambda row: Source("timm benchmark (fvcore)", f"{_TIMM_CSV}, row {row},224", _TIMM_CSV_URL, _TIMM_CSV_VERSION),
+        CONVENTIONS["fvcore (eval)"],
+        (
             ("resnet50", "resnet50", "4.11"),
             ("vgg16", "vgg16", "15.47"),
             ("mobilenetv2", "mobilenetv2_100", "0.31"),
-        )
+        ),
     ),
     Published(
         "timm-card-vgg16",

@@ -32,11 +32,6 @@ class Count:
         target = round(figure.value / figure.quantum)
         return tuple(how for how, shown in self.printed if round(shown / figure.quantum) == target)
 
-    def describe(self, figure: Figure) -> str:
-        shown = " or ".join(f"{figure.show(value)} ({how.value.split(' ', 1)[0]})" for how, value in self.printed)
-        verdict = "reproduced" if self.reproduced else f"not reproduced (printed {figure.show(figure.value)})"
-        return f"{self.value:,.0f} prints as {shown}: {verdict}"
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -52,12 +47,6 @@ class Verdict:
     def explained(self) -> bool:
         """Reproduced, or reproduced by the stated alternative."""
         return self.reference.reproduced or bool(self.alternative and self.alternative.reproduced)
-
-    def describe(self) -> str:
-        text = self.reference.describe(self.entry.figure)
-        if self.alternative is not None and self.entry.alternative is not None:
-            text += f"; {self.entry.alternative.reason}: {self.alternative.describe(self.entry.figure)}"
-        return text
 
 
 def _readings(value: float, figure: Figure) -> tuple[tuple[Rounding, float], ...]:

@@ -6,7 +6,8 @@ Everything is keyed by the sha256 of a record file's bytes, the convention, and 
 host code and schemas that judge and reconcile it: the same key always gave the same result, so a hit
 is that result. The memo lives under .matrix/ (never in results/), in two files so that a reader that
 needs only the verdicts (nox -s lookup) does not load the reconciliations; one that cannot be read is
-started afresh, one that cannot be written only costs time next run.
+started afresh, one that cannot be written only costs time next run. It sits with the records it is
+keyed by, so that loading them (results.load) needs nothing from the publishing side.
 """
 
 from __future__ import annotations

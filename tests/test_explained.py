@@ -148,7 +148,7 @@ def test_the_model_answer_ranks_the_three_largest_causes_and_names_the_rows_off(
 
 
 def test_the_reference_is_shown_at_the_models_own_batch() -> None:
-    per_sample = next(iter(catalog.PER_SAMPLE))
+    per_sample = next(name for name, counter in catalog.COUNTERS.items() if counter.per_sample)
     assert batching.per_sample(per_sample) and not batching.per_sample("thop")
     one, whole = reconciliation(per_sample, "x", []), reconciliation("thop", "thop", [])
     assert answer.at_own_batch([one, whole]) is whole

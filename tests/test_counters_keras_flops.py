@@ -13,7 +13,8 @@ import pytest
 from bench import paths
 from bench.counters import keras_flops, tf_profiler
 from bench.explain.reconcile import reconcile
-from bench.probe import zoo
+from bench.probe import answer as probe_answer
+from bench.probe import catalog, zoo
 from bench.records import results
 from bench.reference.convention import PRESETS
 
@@ -237,19 +238,18 @@ def probe_module():
 
 
 def answer(nodes: list[dict], total: int) -> dict:
+    """The answer count_tf gives for these nodes (answer.make), with keras-flops' own total."""
     items = Counter()
     for n in nodes:
         items[n["op"]] += n["raw"]
-    return {
-        "raw_total": total,
-        "breakdown": {"by": "op_type", "items": [{"name": k, "raw": v} for k, v in items.items() if v]},
-        "nodes": nodes,
-        "notes": [],
-    }
+    op_types = [{"name": k, "raw": v} for k, v in items.items() if v]
+    return probe_answer.make(total, op_types, [], ("tensorflow", "2.5.3"), ("keras-flops", "0.1.2"), nodes=nodes)
 
 
 def as_probe(got: dict) -> dict:
-    return dict(got, flops_per_unit=1, flops=got["raw_total"])
+    """The probe's record of that answer (probe.measure)."""
+    breakdown = {"by": catalog.COUNTERS["keras-flops"].breakdown, "items": got["items"]}
+    return dict(got, counter="keras-flops", breakdown=breakdown, flops_per_unit=1, flops=got["raw_total"])
 
 
 def test_a_keras_flops_number_beyond_the_graph_is_kept_and_shown_as_residual(probe_module) -> None:

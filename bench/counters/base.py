@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from math import prod
 
-from bench.probe import zoo
+from bench.probe import catalog, zoo
 from bench.reference.convention import Convention
 from bench.reference.formulas import LayerCost, analyse
 
@@ -81,10 +81,11 @@ class Reading:
 
 @dataclass(frozen=True)
 class Adapter:
-    """One counter on the host: its unit, how its record maps onto the model, its rule model, its words."""
+    """One counter on the host: how its record maps onto the model, its rule model, its words. What the
+    counter is (framework, unit, recipe) is its catalog entry's, named by `counter`, and said there alone."""
 
+    counter: str  # its name in bench/probe/catalog.py
     tool: str  # how the report names the tool
-    unit: Unit
     read: Callable[[dict, dict], Reading]  # (definition, probe document) -> Reading
     outside: str = ""  # one sentence on why the counter counts work outside the model, if it does
     # for graph counters: what the rule model expects the tool to say of a node (counted, no-rule,
@@ -95,6 +96,11 @@ class Adapter:
     @property
     def column(self) -> str:
         return self.family or self.tool
+
+    @property
+    def unit(self) -> Unit:
+        """The unit the tool's numbers are, as the counter's catalog entry declares it."""
+        return Unit(catalog.COUNTERS[self.counter].unit)
 
 
 @dataclass(frozen=True)

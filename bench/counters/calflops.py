@@ -30,7 +30,6 @@ from bench.counters.base import (
     Item,
     Reading,
     Steps,
-    Unit,
     conv_macs,
     image_layout,
     outside_definition,
@@ -39,7 +38,7 @@ from bench.counters.base import (
 from bench.probe import zoo
 from bench.reference.formulas import LayerCost, analyse
 
-__all__ = ["ADAPTER"]
+__all__ = ["ADAPTER", "ADAPTERS"]
 
 GATES = {"gru": 3, "lstm": 4, "simple_rnn": 1}
 # _rnn_flops's element-wise FLOPs per cell evaluation, in hidden units
@@ -320,4 +319,5 @@ def _steps(spec: dict, in_shape: tuple) -> Steps:
 
 
 read = reader("calflops'", "calflops", transposed(False))
-ADAPTER = Adapter("calflops", Unit.FLOP, read, family="calflops, DeepSpeed")
+ADAPTER = Adapter("calflops", "calflops", read, family="calflops, DeepSpeed")
+ADAPTERS = (ADAPTER,)

@@ -33,7 +33,6 @@ from bench.counters.base import (
     Module,
     Reading,
     Steps,
-    Unit,
     nodes_by_module,
     outside_definition,
     recorded_shape,
@@ -42,7 +41,7 @@ from bench.counters.base import (
 from bench.reference.formulas import FORMULAS as FORMULAS_OF_KINDS
 from bench.reference.formulas import analyse, measure
 
-__all__ = ["ADAPTER", "FORMULAS", "node_macs"]
+__all__ = ["ADAPTER", "ADAPTERS", "FORMULAS", "node_macs"]
 
 ROOT = "(the model's own forward)"  # the probe's item for ops outside every submodule
 OUTSIDE = "(outside the model)"  # the probe's item for ops under 'Global' alone
@@ -294,8 +293,9 @@ def _steps(spec: dict, in_shape: tuple, module: Module, nodes: list[dict], readi
 
 
 ADAPTER = Adapter(
+    "torch-flop-counter",
     "FlopCounterMode",
-    Unit.FLOP,
     read,
     outside="FlopCounterMode counts every op dispatched inside its context, whichever module runs it",
 )
+ADAPTERS = (ADAPTER,)

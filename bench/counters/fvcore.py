@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections import Counter
 from math import prod
 
-from bench.counters.base import Adapter, Reading, Steps, Unit
+from bench.counters.base import Adapter, Reading, Steps
 from bench.counters.ptflops import Rule, RuleModel, read_modules
 from bench.reference.formulas import measure
 
-__all__ = ["ADAPTER", "RULES"]
+__all__ = ["ADAPTER", "ADAPTERS", "RULES"]
 
 # what torch.jit records for a recurrent layer's call: one op for the whole layer, none with an fvcore handle
 RECURRENT_OPS = {"gru": "aten::gru", "lstm": "aten::lstm", "simple_rnn": "aten::rnn_tanh"}
@@ -202,4 +202,5 @@ def read(definition: dict, probe: dict) -> Reading:
     return read_modules(definition, probe, model_for(probe["provenance"]["counter_tool"]["version"]))
 
 
-ADAPTER = Adapter("fvcore", Unit.MAC, read)
+ADAPTER = Adapter("fvcore", "fvcore", read)
+ADAPTERS = (ADAPTER,)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from math import prod
 
 from bench.counters import tf_profiler
-from bench.counters.base import Adapter, Reading, Unit
+from bench.counters.base import Adapter, Reading
 from bench.counters.tf_profiler import Priced, Rule, shape
 
-__all__ = ["ADAPTER", "OWN_RULES", "rule_status"]
+__all__ = ["ADAPTER", "ADAPTERS", "OWN_RULES", "rule_status"]
 
 
 def _fused_batch_norm(node: dict) -> Priced | None:
@@ -60,4 +60,5 @@ def _status_in(node: dict, probe: dict) -> str:
     return rule_status(node, tf_profiler.version(probe["provenance"]["framework"]["version"]))
 
 
-ADAPTER = Adapter("keras-flops", Unit.FLOP, read, rule_status=_status_in)
+ADAPTER = Adapter("keras-flops", "keras-flops", read, rule_status=_status_in)
+ADAPTERS = (ADAPTER,)

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from functools import partial
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.base import Adapter, Item, Reading, Steps
 from bench.reference.formulas import LayerCost, analyse
 
-__all__ = ["ADAPTER_KERAS", "ADAPTER_TORCH", "Priced", "price"]
+__all__ = ["ADAPTERS", "ADAPTER_KERAS", "ADAPTER_TORCH", "Priced", "price"]
 
 BUCKET = "nodes outside the layers"
 ADD = MUL = CMP = 1  # onnx-tool's ADD_MACS, MUL_MACS, CMP_MACS
@@ -355,5 +355,6 @@ def _steps(cost: LayerCost, nodes: list[dict]) -> Steps:
     return Steps(priced, (why,))
 
 
-ADAPTER_TORCH = Adapter("onnx-tool", Unit.MAC, partial(read, placer=torch_place))
-ADAPTER_KERAS = Adapter("onnx-tool", Unit.MAC, partial(read, placer=keras_place))
+ADAPTER_TORCH = Adapter("onnx-tool-torch", "onnx-tool", partial(read, placer=torch_place))
+ADAPTER_KERAS = Adapter("onnx-tool-keras", "onnx-tool", partial(read, placer=keras_place))
+ADAPTERS = (ADAPTER_TORCH, ADAPTER_KERAS)

@@ -32,7 +32,6 @@ from bench.counters.base import (
     Item,
     Reading,
     Steps,
-    Unit,
     conv_macs,
     image_layout,
     outside_definition,
@@ -43,6 +42,7 @@ from bench.probe import zoo
 from bench.reference.formulas import analyse
 
 __all__ = [
+    "ADAPTERS",
     "ATEN",
     "PYTORCH",
     "Rule",
@@ -558,5 +558,6 @@ def read_aten(definition: dict, probe: dict) -> Reading:
     return reading
 
 
-PYTORCH = Adapter("ptflops (pytorch backend)", Unit.MAC, read_pytorch, family="ptflops")
-ATEN = Adapter("ptflops (aten backend)", Unit.MAC, read_aten, family="ptflops")
+PYTORCH = Adapter("ptflops-pytorch", "ptflops (pytorch backend)", read_pytorch, family="ptflops")
+ATEN = Adapter("ptflops-aten", "ptflops (aten backend)", read_aten, family="ptflops")
+ADAPTERS = (PYTORCH, ATEN)

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.base import Adapter, Item, Reading, Steps
 from bench.reference.formulas import analyse
 
-__all__ = ["ADAPTER_SEED", "ADAPTER_FROZEN", "rule_status", "version"]
+__all__ = ["ADAPTERS", "ADAPTER_SEED", "ADAPTER_FROZEN", "ADAPTER_KERAS3", "rule_status", "version"]
 
 Shape = tuple[int, ...]
 
@@ -414,10 +414,13 @@ def _status_in(node: dict, probe: dict) -> str:
 
 
 ADAPTER_SEED = Adapter(
+    "tf-profiler-seed",
     "tf.profiler",
-    Unit.FLOP,
     read,
     outside="the recipe profiles the whole graph it built, not just the model",
     rule_status=_status_in,
 )
-ADAPTER_FROZEN = Adapter("tf.profiler", Unit.FLOP, read, rule_status=_status_in)
+ADAPTER_FROZEN = Adapter("tf-profiler-frozen", "tf.profiler", read, rule_status=_status_in)
+# Keras 3 on TensorFlow, profiled the TF2 way: the same graph counter, read the same way
+ADAPTER_KERAS3 = Adapter("keras3-tf-frozen", "tf.profiler", read, rule_status=_status_in)
+ADAPTERS = (ADAPTER_SEED, ADAPTER_FROZEN, ADAPTER_KERAS3)

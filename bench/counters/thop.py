@@ -17,10 +17,10 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Module, Reading, Steps, Unit, outside_definition, torch_modules
+from bench.counters.base import Adapter, Item, Module, Reading, Steps, outside_definition, torch_modules
 from bench.reference.formulas import analyse
 
-__all__ = ["ADAPTER", "RULES", "FUNCTIONS", "version"]
+__all__ = ["ADAPTER", "ADAPTERS", "RULES", "FUNCTIONS", "version"]
 
 Rule = Callable[[Module, tuple], tuple[Counter[str], str]]
 
@@ -284,4 +284,5 @@ def _steps(module: Module, reading: Reading) -> Steps:
     return Steps(seen * batch // reference_batch, (f"thop prices each of the {seen * batch} cell evaluations",))
 
 
-ADAPTER = Adapter("thop", Unit.MAC, read)
+ADAPTER = Adapter("thop", "thop", read)
+ADAPTERS = (ADAPTER,)

@@ -23,10 +23,10 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit, outside_definition, torch_modules
+from bench.counters.base import Adapter, Item, Reading, Steps, outside_definition, torch_modules
 from bench.reference.formulas import LayerCost
 
-__all__ = ["ADAPTER", "RULES"]
+__all__ = ["ADAPTER", "ADAPTERS", "RULES"]
 
 GATES = {"gru": 3, "lstm": 4, "simple_rnn": 1}
 
@@ -167,4 +167,5 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, reading: 
     return Steps(evaluations // batch, (why,))
 
 
-ADAPTER = Adapter("torchinfo", Unit.MAC, read)
+ADAPTER = Adapter("torchinfo", "torchinfo", read)
+ADAPTERS = (ADAPTER,)

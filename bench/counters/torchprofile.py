@@ -44,7 +44,6 @@ from bench.counters.base import (
     Item,
     Reading,
     Steps,
-    Unit,
     nodes_by_module,
     outside_definition,
     recorded_shape,
@@ -53,7 +52,7 @@ from bench.counters.base import (
 from bench.counters.thop import version
 from bench.reference.formulas import FORMULAS, analyse, measure
 
-__all__ = ["ADAPTER", "HANDLERS", "HANDLERS_0_0", "ZERO_COST", "ZERO_COST_0_0", "Tables", "tables"]
+__all__ = ["ADAPTER", "ADAPTERS", "HANDLERS", "HANDLERS_0_0", "ZERO_COST", "ZERO_COST_0_0", "Tables", "tables"]
 
 ROOT = "(the model's own forward)"  # the probe's item for nodes outside every submodule
 BUCKET_SIZES = "size arithmetic in the model's forward"
@@ -409,10 +408,11 @@ def _steps(ops: list[str], known: Tables, macs: int, step_macs: int) -> Steps:
 
 ADAPTER = Adapter(
     "torchprofile",
-    Unit.MAC,
+    "torchprofile",
     read,
     outside=(
         "the torch.jit trace records the size arithmetic of the model's own forward (the blog multiplies"
         " two sizes for its reshape) as aten::mul on 0-d tensors, and torchprofile prices every aten::mul"
     ),
 )
+ADAPTERS = (ADAPTER,)

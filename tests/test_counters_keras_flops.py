@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from bench import paths
-from bench.counters import keras_flops, tf_profiler
+from bench.counters import keras_flops, rules, tf_profiler
 from bench.explain.reconcile import reconcile
 from bench.probe import answer as probe_answer
 from bench.probe import catalog, zoo
@@ -23,7 +23,7 @@ CONV_OUT = 32 * 97 * 127  # the conv's output values
 CONV_FLOPS = 2 * CONV_OUT * 4 * 4 * 1  # 2 per MAC, kernel 4 x 4 x 1 input channel per output
 DENSE_FLOPS = 2 * 97 * 96 * 256  # Tensordot/MatMul: (97, 96) @ (96, 256)
 BODY = "model/gru/PartitionedCall/while/body/_10/while"
-V2_5, V2_21 = tf_profiler.version("2.5.3"), tf_profiler.version("2.21.0")
+V2_5, V2_21 = rules.version("2.5.3"), rules.version("2.21.0")
 
 
 def node(name: str, op: str, raw: int = 0, shape: str = "<unknown>", input_shapes: tuple = ()) -> dict:

@@ -5,13 +5,13 @@ transformer-encoder); the prices are worked out by hand here."""
 
 from __future__ import annotations
 
-from bench.counters import tf_profiler
+from bench.counters import rules, tf_profiler
 from bench.explain.reconcile import reconcile
 from bench.probe import zoo
 from bench.reference.convention import PRESETS
 
 DECONV = zoo.MODELS["conv2d-transpose"]
-V1_12, V2_5 = tf_profiler.version("1.12.0"), tf_profiler.version("2.5.3")
+V1_12, V2_5 = rules.version("1.12.0"), rules.version("2.5.3")
 # 2 x (1*33*33*8 outputs) x (3*3*8*16 filter elements) / (8 output channels x stride 2 x stride 2)
 DECONV_FLOPS = 2 * (33 * 33 * 8) * (3 * 3 * 8 * 16) // (8 * 2 * 2)
 # (1, 4, 32, 16) @ (1, 4, 16, 32): 2 x 16 x (1*4*32*32) outputs

@@ -3,7 +3,7 @@ test_recorded.py and, on fresh runs, in test_matrix_docker.py)."""
 
 from collections import Counter
 
-from bench.counters import tf_profiler
+from bench.counters import rules, tf_profiler
 from bench.explain.reconcile import reconcile
 from bench.probe import zoo
 from bench.reference.convention import PRESETS
@@ -122,8 +122,8 @@ def test_an_op_without_a_rule_that_was_counted_is_residual() -> None:
 
 def test_addv2_has_a_rule_in_tensorflow_2_21_and_none_in_2_5() -> None:
     add = node("output/add", "AddV2", 4)
-    assert tf_profiler.rule_status(add, tf_profiler.version("2.21.0")) == "counted"
-    assert tf_profiler.rule_status(add, tf_profiler.version("2.5.3")) == "no-rule"
+    assert tf_profiler.rule_status(add, rules.version("2.21.0")) == "counted"
+    assert tf_profiler.rule_status(add, rules.version("2.5.3")) == "no-rule"
     assert tf_profiler.rule_status(node("x/MatMul", "MatMul", 0, "(None, 4)"), (2, 21)) == "shape-unknown"
     nodes = dense_nodes() + [add]
     assert reconcile(tf_record(DENSE, nodes, "2.21.0"), PRESETS["default"]).residual == 0

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench import paths
-from bench.counters import adapter_for, tf_profiler
+from bench.counters import adapter_for, rules, tf_profiler
 from bench.explain.reconcile import reconcile
 from bench.models import selection
 from bench.probe import variants
@@ -104,7 +104,7 @@ def check_a_rule_model_of_another_version_leaves_a_residual(where: Path) -> None
     record["probe"]["provenance"]["counter_tool"]["version"] = "2.5.3"  # no AddV2 rule
     places = {r.place for r in reconcile(record, PRESETS["default"]).residuals}
     assert "gru" in places and "conv" not in places
-    tf = tf_profiler.version("2.5.3")
+    tf = rules.version("2.5.3")
     assert any(tf_profiler.rule_status(n, tf) != n["rule"] for n in record["probe"]["nodes"])
     thop = find(where, "torch-1.10.1", "seed-conv", "thop")
     thop["probe"]["provenance"]["counter_tool"]["version"] = "0.1.1"  # no conv bias

@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from math import prod
 
 from bench.probe import catalog, zoo
 from bench.reference.convention import Convention
@@ -24,8 +23,6 @@ __all__ = [
     "torch_modules",
     "outside_definition",
     "nodes_by_module",
-    "image_layout",
-    "conv_macs",
 ]
 
 BUCKET_UNDEFINED = "modules outside the definition"
@@ -169,36 +166,9 @@ def outside_definition(
     return found
 
 
-def recorded_shape(text: str) -> tuple[int, ...] | None:
-    """A shape as a torch probe records it, "(1, 32, 97, 127)"; None where it is no tuple of known sizes."""
-    text = text.strip()
-    if not (text.startswith("(") and text.endswith(")")):
-        return None
-    dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
-    return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
-
-
 def nodes_by_module(probe: dict) -> dict[str, list[dict]]:
     """The ops a dispatch-level counter recorded, grouped by the module that ran them (attrs.module)."""
     found: dict[str, list[dict]] = {}
     for node in probe.get("nodes", []):
         found.setdefault(node.get("attrs", {}).get("module", ""), []).append(node)
     return found
-
-
-def image_layout(spec: dict, shape: tuple) -> tuple[int, int, tuple[int, ...]]:
-    """(batch, channels, spatial dims) of an image-like shape, in the definition's layout."""
-    batch, *rest = shape
-    if spec.get("data_format", "channels_last") == "channels_first":
-        return batch, rest[0], tuple(rest[1:])
-    return batch, rest[-1], tuple(rest[:-1])
-
-
-def conv_macs(spec: dict, in_shape: tuple, out_shape: tuple, kernel: list, groups: int) -> tuple[int, int]:
-    """A torch conv's (MACs, outputs) as the per-module counters price it: kernel taps x in_channels x
-    (out_channels // groups) per output position (a depthwise conv, groups = in_channels: taps x channels),
-    and out_channels values per output position."""
-    batch, channels, _ = image_layout(spec, in_shape)
-    _, filters, dims = image_layout(spec, out_shape)
-    positions = batch * prod(dims)
-    return prod(kernel) * channels * (filters // groups) * positions, filters * positions

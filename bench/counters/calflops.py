@@ -30,11 +30,10 @@ from bench.counters.base import (
     Item,
     Reading,
     Steps,
-    conv_macs,
-    image_layout,
     outside_definition,
     torch_modules,
 )
+from bench.counters.rules import conv_macs, image_layout, reference_batch
 from bench.probe import zoo
 from bench.reference.formulas import LayerCost, analyse
 
@@ -313,7 +312,7 @@ def _macs_note(owner: str, spec: dict, module: str, item: dict, reading: Reading
 def _steps(spec: dict, in_shape: tuple) -> Steps:
     """input.shape[0] x input.shape[1] is sequences x steps, in either order: every cell evaluation."""
     evaluations = in_shape[0] * in_shape[1]
-    batch = in_shape[1] if spec.get("time_major", False) else in_shape[0]
+    batch = reference_batch(spec, in_shape)
     why = f"_rnn_forward_hook multiplies by input.shape[0] x input.shape[1] = {evaluations} cell evaluations"
     return Steps(evaluations // batch, (why,))
 

@@ -35,9 +35,9 @@ from bench.counters.base import (
     Steps,
     nodes_by_module,
     outside_definition,
-    recorded_shape,
     torch_modules,
 )
+from bench.counters.rules import recorded_shape, time_major
 from bench.reference.formulas import FORMULAS as FORMULAS_OF_KINDS
 from bench.reference.formulas import analyse, measure
 
@@ -124,12 +124,6 @@ def _cost(spec: dict, in_shape: tuple) -> Counter[str]:
     return analyse({"input": list(in_shape), "layers": [dict(spec, activation="linear")]})[0].once
 
 
-def _time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:
-    """(steps, batch, features) as nn.GRU reads the input: without batch_first, axis 0 is time."""
-    first, second, features = in_shape
-    return (second, first, features) if config.get("batch_first") else (first, second, features)
-
-
 def _ops(nodes: list[dict]) -> list[str]:
     """The ops a module dispatched, in order; the pointwise ones alone where it ran any (views and
     copies without a formula say nothing about the work the counter left out)."""
@@ -158,7 +152,7 @@ def _conv_or_dense(spec: dict, in_shape: tuple, config: dict, ops: list[str]) ->
 def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
     """Every cell evaluation's gate matrix products at 2 FLOPs per MAC; biases, gate adds and
     products, sigmoid and tanh are pointwise ops no formula prices."""
-    steps, batch, features = _time_major(in_shape, config)
+    steps, batch, features = time_major(in_shape, config)
     units = spec["units"]
     zero = Counter(
         {"mac": 0, "elementwise": 0, f"act:{spec['recurrent_activation']}": 0, f"act:{spec['activation']}": 0}
@@ -259,7 +253,7 @@ def _steps(spec: dict, in_shape: tuple, module: Module, nodes: list[dict], readi
     macs = sum(node_macs(n, onednn=onednn) for n in products)
     step_macs = cost.step["mac"]
     priced = macs // step_macs if step_macs else 0
-    seen, batch, _ = _time_major(in_shape, config)
+    seen, batch, _ = time_major(in_shape, config)
     if products and seen != cost.steps:
         reading.notes.setdefault(spec["name"], []).append(
             f"nn.GRU without batch_first reads the {in_shape} input as {batch} sequences of {seen} step:"

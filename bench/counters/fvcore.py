@@ -26,7 +26,7 @@ from collections import Counter
 from math import prod
 
 from bench.counters.base import Adapter, Reading, Steps
-from bench.counters.ptflops import Rule, RuleModel, read_modules
+from bench.counters.rules import Rule, RuleModel, read_modules
 from bench.reference.formulas import measure
 
 __all__ = ["ADAPTER", "ADAPTERS", "RULES"]

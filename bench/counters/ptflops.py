@@ -15,16 +15,13 @@ and once per row from 0.7.2 on ((in x out + out) x rows); the patched functions 
 so the second count of a ReLU come with 0.7.1. A record whose tool version cannot be read gets the
 rules of 0.7.5, the newest modelled.
 
-`read_modules` is the reader shared by the per-module counters (fvcore uses it too): each probe
-item is one (module, rule) pair, and a rule model maps (role, rule) to a prediction, where the
-role of a layer's first module is the layer's kind and of the modules after it "activation".
+Both are read by the per-module reader (rules.read_modules), as fvcore is.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from math import prod
 
 from bench.counters.base import (
@@ -32,12 +29,17 @@ from bench.counters.base import (
     Item,
     Reading,
     Steps,
+)
+from bench.counters.rules import (
+    Rule,
+    RuleModel,
     conv_macs,
     image_layout,
-    outside_definition,
-    torch_modules,
+    read_modules,
+    reference_batch,
+    time_major,
+    version,
 )
-from bench.counters.thop import version
 from bench.probe import zoo
 from bench.reference.formulas import analyse
 
@@ -45,28 +47,9 @@ __all__ = [
     "ADAPTERS",
     "ATEN",
     "PYTORCH",
-    "Rule",
-    "RuleModel",
-    "read_modules",
     "conv_geometry",
-    "time_major",
-    "reference_batch",
     "pytorch_rules",
 ]
-
-
-# (layer spec, the layer's input shape, the module's recorded options, the probe's item) -> (prediction, words)
-Rule = Callable[[dict, tuple, dict, dict], tuple[Counter[str], str]]
-
-
-@dataclass(frozen=True)
-class RuleModel:
-    """A per-module counter's rules, keyed by (role, the tool's rule name as the probe recorded it)."""
-
-    tool: str
-    rules: dict[tuple[str, str], Rule]
-    steps: Callable[[dict, tuple, dict], Steps]  # (GRU spec, its input shape, module options) -> steps priced
-    unpriced: frozenset[str] = frozenset()  # the tool's rule names under which a module priced nothing, no step
 
 
 def conv_geometry(spec: dict, in_shape: tuple) -> tuple[int, int, int, tuple[int, ...]]:
@@ -74,17 +57,6 @@ def conv_geometry(spec: dict, in_shape: tuple) -> tuple[int, int, int, tuple[int
     batch, channels, *dims = in_shape
     out = tuple((d - k) // s + 1 for d, k, s in zip(dims, spec["kernel"], spec["strides"], strict=True))
     return batch, channels, spec["filters"], out
-
-
-def time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:
-    """(steps, batch, features) as nn.GRU reads its input: without batch_first, axis 0 is time."""
-    first, second, features = in_shape
-    return (second, first, features) if config.get("batch_first") else (first, second, features)
-
-
-def reference_batch(spec: dict, in_shape: tuple) -> int:
-    """The batch the reference reads a recurrent layer's input with (formulas._recurrent)."""
-    return in_shape[1] if spec.get("time_major", False) else in_shape[0]
 
 
 def _activation_values(spec: dict, in_shape: tuple) -> int:
@@ -95,51 +67,6 @@ def _activation_values(spec: dict, in_shape: tuple) -> int:
 def _act(spec: dict, amount: int) -> Counter[str]:
     name = spec.get("activation", "linear")
     return Counter() if name == "linear" else Counter({f"act:{name}": amount})
-
-
-def read_modules(definition: dict, probe: dict, model: RuleModel) -> Reading:
-    """Place every (module, rule) item of the probe's breakdown on its layer, predicted by the rule model."""
-    by_module: dict[str, list[dict]] = {}
-    for item in probe["breakdown"]["items"]:
-        by_module.setdefault(item["name"], []).append(item)
-    reading = Reading([])
-    for module in torch_modules(definition, probe):
-        spec = module.spec
-        role = spec["kind"] if module.index == 0 else "activation"
-        found = by_module.get(module.name)
-        if not found:
-            reading.items.append(Item(module.name, module.layer, 0, Counter(), f"not in {model.tool}'s breakdown"))
-        for item in found or []:
-            rule = model.rules.get((role, item.get("rule", "")))
-            if rule is None:
-                words = f"no rule model for {model.tool}'s {item.get('rule') or 'empty rule'} on a {role} module"
-                reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
-                continue
-            predicted, words = rule(spec, module.in_shape, module.config, item)
-            reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, predicted["mac"]))
-        if module.index == 0 and module.cost.steps:
-            rules = [i.get("rule", "") for i in found or []]
-            if any((spec["kind"], r) in model.rules and r not in model.unpriced for r in rules):
-                reading.steps[module.layer] = model.steps(spec, module.in_shape, module.config)
-            elif rules and all(r in model.unpriced for r in rules):
-                reading.steps[module.layer] = Steps(0, (f"{model.tool} priced no op in {module.name}",))
-            else:
-                why = f"{model.tool} priced {module.name} by no rule the rule model knows"
-                reading.steps[module.layer] = Steps(0, (why,))
-            _note_batch(spec, module.in_shape, module.config, module.cost.steps, reading)
-    rest = [item for items in by_module.values() for item in items]
-    reading.items += outside_definition(definition, rest, lambda i: f"{i.get('rule') or 'work'} outside its modules")
-    return reading
-
-
-def _note_batch(spec: dict, in_shape: tuple, config: dict, steps: int, reading: Reading) -> None:
-    seen, batch, _ = time_major(in_shape, config)
-    if seen != steps:
-        reading.notes.setdefault(spec["name"], []).append(
-            f"nn.GRU without batch_first reads the {in_shape} input as {batch} sequences of {seen} step:"
-            f" the cell still runs {seen * batch} times, so the count matches {steps} steps of one sequence,"
-            " though the outputs differ (see the equivalence check)"
-        )
 
 
 # --- the pytorch backend: module hooks (ptflops/pytorch_ops.py) and patched functions

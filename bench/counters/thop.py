@@ -18,15 +18,12 @@ from collections.abc import Callable
 from math import prod
 
 from bench.counters.base import Adapter, Item, Module, Reading, Steps, outside_definition, torch_modules
+from bench.counters.rules import time_major, version
 from bench.reference.formulas import analyse
 
-__all__ = ["ADAPTER", "ADAPTERS", "RULES", "FUNCTIONS", "version"]
+__all__ = ["ADAPTER", "ADAPTERS", "RULES", "FUNCTIONS"]
 
 Rule = Callable[[Module, tuple], tuple[Counter[str], str]]
-
-
-def version(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.replace("-", ".").split(".")[:3] if p.isdigit())
 
 
 def _linear_cost(spec: dict, in_shape: tuple) -> Counter[str]:
@@ -130,7 +127,7 @@ def _recurrent(module: Module, thop: tuple) -> tuple[Counter[str], str]:
     """count_gru / count_lstm / count_rnn: the cell's price times steps x batch as thop reads the input, per
     direction; the biases and the gate sums and products as MACs, the activations not at all."""
     spec = module.spec
-    steps, batch, features = _time_major(module.in_shape, module.config)
+    steps, batch, features = time_major(module.in_shape, module.config)
     mac, elementwise, bias = CELLS[spec["kind"]](features, spec["units"])
     times = steps * batch * (2 if spec.get("bidirectional") else 1)
     macs = Counter({"mac": mac * times, "elementwise": elementwise * times})
@@ -264,16 +261,10 @@ def read(definition: dict, probe: dict) -> Reading:
     return reading
 
 
-def _time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:
-    """(steps, batch, features) as nn.GRU reads the input: without batch_first, axis 0 is time."""
-    first, second, features = in_shape
-    return (second, first, features) if config.get("batch_first") else (first, second, features)
-
-
 def _steps(module: Module, reading: Reading) -> Steps:
     """thop prices every cell evaluation it sees: time steps x sequences as the module reads the input."""
     spec, in_shape, steps = module.spec, module.in_shape, module.cost.steps
-    seen, batch, _ = _time_major(in_shape, module.config)
+    seen, batch, _ = time_major(in_shape, module.config)
     reference_batch = in_shape[0]
     if seen != steps:
         reading.notes.setdefault(spec["name"], []).append(

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from math import prod
 
 from bench.counters.base import Adapter, Item, Reading, Steps, outside_definition, torch_modules
+from bench.counters.rules import reference_batch
 from bench.reference.formulas import LayerCost
 
 __all__ = ["ADAPTER", "ADAPTERS", "RULES"]
@@ -156,7 +157,7 @@ def _rows_note(spec: dict, cost: LayerCost, reading: Reading) -> None:
 def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, reading: Reading) -> Steps:
     """output_size[0] x output_size[1] is sequences x steps, in either order: every cell evaluation."""
     evaluations = in_shape[0] * in_shape[1]
-    batch = in_shape[1] if spec.get("time_major", False) else in_shape[0]
+    batch = reference_batch(spec, in_shape)
     if not spec.get("time_major", False) and not config.get("batch_first", True):
         reading.notes.setdefault(spec["name"], []).append(
             f"nn.GRU without batch_first reads the {in_shape} input as {in_shape[1]} sequences of {in_shape[0]}"

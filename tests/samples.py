@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from bench.counters import adapter_for
 from bench.explain.reconcile import Reconciliation, reconcile
-from bench.probe import variants, zoo
+from bench.probe import catalog, variants, zoo
 from bench.records import results
 from bench.reference.convention import PRESETS
 
@@ -116,7 +116,7 @@ def module_record(
     probe = {
         "counter": job,
         "raw_total": sum(i["raw"] for i in items) if total is None else total,
-        "breakdown": {"by": "module", "items": items},
+        "breakdown": {"by": catalog.COUNTERS[variants.split(job)[0]].breakdown, "items": items},
         "nodes": list(nodes),
         "layers": [{"name": name, "class": "?", "params": 0, "config": config.get(name, {})} for name in names],
         "definition": definition,
@@ -124,6 +124,36 @@ def module_record(
         "provenance": {
             "counter_tool": {"name": variants.split(job)[0].split("-")[0], "version": tool},
             "framework": {"name": "torch", "version": framework},
+        },
+    }
+    return {"cell": cell, "model": "m", "job": job, "probe": probe}
+
+
+def graph_record(
+    job: str,
+    definition: dict,
+    nodes: list[dict],
+    tool: tuple[str, str],
+    framework: tuple[str, str] = ("tensorflow", "2.5.3"),
+    cell: str = "tf-x",
+    total: int | None = None,
+    items: tuple = (),
+    unsupported: tuple = (),
+) -> dict:
+    """A record of a counter that reports a graph's nodes: the total their sum unless given, the breakdown's
+    label the one its catalog entry declares; `tool` and `framework` as (name, version)."""
+    probe = {
+        "counter": job,
+        "raw_total": sum(n["raw"] for n in nodes) if total is None else total,
+        "breakdown": {"by": catalog.COUNTERS[variants.split(job)[0]].breakdown, "items": list(items)},
+        "nodes": nodes,
+        "layers": [],
+        "unsupported": list(unsupported),
+        "definition": definition,
+        "definition_sha256": zoo.fingerprint(definition),
+        "provenance": {
+            "counter_tool": {"name": tool[0], "version": tool[1]},
+            "framework": {"name": framework[0], "version": framework[1]},
         },
     }
     return {"cell": cell, "model": "m", "job": job, "probe": probe}
@@ -142,3 +172,13 @@ def predicted(rec: dict) -> int:
     """What the record's counter's rule model predicts for the whole record, in the tool's unit."""
     probe = rec["probe"]
     return sum(i.expected for i in adapter_for(rec["job"]).read(probe["definition"], probe).items)
+
+
+def check_the_rule_model_predicts(made: Callable[[], dict], measured: int) -> None:
+    """The record `made` (from a test's hand counts) holds what a container counted, and its counter's rule model
+    predicts exactly that; one item counted one more than its rules make departs from the prediction."""
+    assert made()["probe"]["raw_total"] == measured == predicted(made())
+    tampered = made()
+    tampered["probe"]["breakdown"]["items"][0]["raw"] += 1
+    tampered["probe"]["raw_total"] += 1
+    assert predicted(tampered) == measured != tampered["probe"]["raw_total"]

@@ -17,6 +17,7 @@ from bench.probe import answer as probe_answer
 from bench.probe import catalog, zoo
 from bench.records import results
 from bench.reference.convention import PRESETS
+from tests import samples
 
 SEED, CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
 CONV_OUT = 32 * 97 * 127  # the conv's output values
@@ -69,20 +70,8 @@ def seed_nodes(dense: int = DENSE_FLOPS) -> list[dict]:
 
 
 def record(definition: dict, nodes: list[dict], tensorflow: str = "2.5.3", total: int | None = None) -> dict:
-    probe = {
-        "counter": "keras-flops",
-        "raw_total": sum(n["raw"] for n in nodes) if total is None else total,
-        "breakdown": {"by": "op_type", "items": []},
-        "nodes": nodes,
-        "layers": [],
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {
-            "counter_tool": {"name": "keras-flops", "version": "0.1.2"},
-            "framework": {"name": "tensorflow", "version": tensorflow},
-        },
-    }
-    return {"cell": "tf-2.5.3", "model": "m", "job": "keras-flops", "probe": probe}
+    tool, framework = ("keras-flops", "0.1.2"), ("tensorflow", tensorflow)
+    return samples.graph_record("keras-flops", definition, nodes, tool, framework, "tf-2.5.3", total)
 
 
 def result(rec: dict, convention: str = "default"):

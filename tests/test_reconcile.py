@@ -7,6 +7,7 @@ from bench.counters import rules, tf_profiler
 from bench.explain.reconcile import reconcile
 from bench.probe import zoo
 from bench.reference.convention import PRESETS
+from tests import samples
 
 DENSE = {
     "input": [1, 8],
@@ -39,33 +40,14 @@ def matmul(name: str, raw: int, rows: int = 1, inner: int = 8, out: int = 4) -> 
 
 
 def tf_record(definition: dict, nodes: list[dict], version: str = "2.21.0", total: int | None = None) -> dict:
-    probe = {
-        "counter": "tf-profiler-seed",
-        "raw_total": sum(n["raw"] for n in nodes) if total is None else total,
-        "breakdown": {"by": "op_type", "items": []},
-        "nodes": nodes,
-        "layers": [],
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": "tf.profiler", "version": version}},
-    }
-    return {"cell": "tf-x", "model": "m", "job": "tf-profiler-seed", "probe": probe}
+    tool, framework = ("tf.profiler", version), ("tensorflow", version)
+    return samples.graph_record("tf-profiler-seed", definition, nodes, tool, framework, total=total)
 
 
 def thop_record(raw: dict, version: str, definition: dict) -> dict:
-    items = [{"name": k, "raw": v[0], "rule": v[1], "type": "?"} for k, v in raw.items()]
-    layers = [{"name": k, "class": "?", "params": 0, "config": {"bias": True, "batch_first": False}} for k in raw]
-    probe = {
-        "counter": "thop",
-        "raw_total": sum(v[0] for v in raw.values()),
-        "breakdown": {"by": "module", "items": items},
-        "nodes": [],
-        "layers": layers,
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": "thop", "version": version}},
-    }
-    return {"cell": "torch-x", "model": "m", "job": "thop", "probe": probe}
+    items = [samples.item(k, v[0], v[1]) for k, v in raw.items()]
+    config = dict.fromkeys(raw, {"bias": True, "batch_first": False})
+    return samples.module_record("thop", definition, items, config, version, "torch-x")
 
 
 def dense_nodes(matmul_raw: int = 64) -> list[dict]:

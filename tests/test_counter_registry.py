@@ -27,13 +27,24 @@ FAKE = {
     "function": "fake_count",
     "breakdown": "module",
 }
-PROBE_MODULE = '''"""A fake counter: the probe module the catalog entry names."""
+PROBE_MODULE = '''"""A fake counter: its probe module, with its catalog entry."""
 
 
 def fake_count(model_name):
     import answer
 
     return answer.make(1, [{"name": "fc", "raw": 1}], [], ("torch", "0"), ("fake", "0"))
+
+
+COUNTERS = {
+    "fake": {
+        "framework": "torch",
+        "unit": "MAC",
+        "recipe": "fake.count(model): a test's counter",
+        "function": "fake_count",
+        "breakdown": "module",
+    },
+}
 '''
 ADAPTER_MODULE = '''"""A fake counter's adapter: the module bench/counters/ would hold."""
 
@@ -44,8 +55,8 @@ ADAPTERS = (Adapter("fake", "fake tool", lambda definition, probe: Reading([])),
 
 
 def add_counter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe: str = PROBE_MODULE) -> Path:
-    """The files adding a counter writes: its probe module (beside a copy of the probe's own) and its
-    adapter module (in a package of adapters); the catalog entry goes in with `entry`."""
+    """The two files adding a counter writes: its probe module with its entry (beside a copy of the probe's
+    own), and its adapter module (in a package of adapters)."""
     folder = tmp_path / "probe"
     folder.mkdir()
     for source in paths.PROBE.glob("*.py"):
@@ -73,15 +84,17 @@ def test_the_project_declares_every_counter_once_in_each_place() -> None:
 
 def test_a_counter_added_as_the_docs_say_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     probe = add_counter(tmp_path, monkeypatch)
-    monkeypatch.setitem(catalog.COUNTERS, "fake", entry())
-    adapters = registry.check(catalog.COUNTERS, registry.discover() + registry.discover("fakecounters"), probe)
+    entries = catalog.collect(str(probe))
+    assert set(entries) == set(catalog.COUNTERS) | {"fake"} and entries["fake"].module == "count_fake"
+    monkeypatch.setattr(catalog, "COUNTERS", entries)
+    adapters = registry.check(entries, registry.discover() + registry.discover("fakecounters"), probe)
     assert set(adapters) == set(ADAPTERS) | {"fake"}
     assert adapters["fake"].tool == "fake tool" and adapters["fake"].unit is Unit.MAC  # the unit: the catalog's
 
 
 def test_a_catalog_entry_without_its_probe_function_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     probe = add_counter(tmp_path, monkeypatch, PROBE_MODULE.replace("def fake_count", "def other_count"))
-    entries = {**catalog.COUNTERS, "fake": entry()}
+    entries = catalog.collect(str(probe))
     with pytest.raises(CounterError, match=r"^counter fake: no function fake_count in the probe's count_fake.py$"):
         registry.check(entries, registry.discover() + registry.discover("fakecounters"), probe)
     with pytest.raises(CounterError, match="^counter fake: no function fake_count in the probe's count_none.py$"):
@@ -90,7 +103,7 @@ def test_a_catalog_entry_without_its_probe_function_is_refused(tmp_path: Path, m
 
 def test_a_catalog_entry_without_an_adapter_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     probe = add_counter(tmp_path, monkeypatch)
-    entries = {**catalog.COUNTERS, "fake": entry()}
+    entries = catalog.collect(str(probe))
     with pytest.raises(CounterError, match="^counter fake: a catalog entry but no adapter in bench/counters/$"):
         registry.check(entries, registry.discover(), probe)
 
@@ -126,12 +139,19 @@ def test_a_catalog_entry_is_checked_when_declared(fields: dict, words: str) -> N
     assert entry().flops_per_unit == 2 and entry(unit="FLOP").flops_per_unit == 1
 
 
-def test_a_catalog_entry_missing_a_field_or_declared_twice_is_refused() -> None:
+def test_a_catalog_entry_missing_a_field_or_declared_twice_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fields = {k: v for k, v in FAKE.items() if k != "function"}
     with pytest.raises(ValueError, match=r"^counter fake: missing \['function'\], unknown \[\]$"):
         catalog.Counter(**fields)
-    with pytest.raises(ValueError, match="^counter fake: declared twice$"):
-        catalog._declare(entry(), entry())
+    probe = add_counter(tmp_path, monkeypatch)
+    (probe / "count_fake2.py").write_text(PROBE_MODULE)
+    with pytest.raises(ValueError, match="^counter fake: declared in count_fake and count_fake2$"):
+        catalog.collect(str(probe))
+    (probe / "count_fake2.py").write_text("def fake_count(model_name):\n    return {}\n")
+    with pytest.raises(ValueError, match=r"^count_fake2.py: declares no COUNTERS literal"):
+        catalog.collect(str(probe))
 
 
 def test_the_record_schema_knows_every_breakdown_the_catalog_declares() -> None:

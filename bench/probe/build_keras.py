@@ -284,7 +284,7 @@ def _nested(k, spec, wire):
 
 def _chain(k, specs, x):
     for spec in specs:
-        x = LAYERS[spec["kind"]](k, spec)(x)
+        x = BUILDERS[spec["kind"]](k, spec)(x)
     return x
 
 
@@ -304,7 +304,7 @@ def _block(k, spec):
             if part["kind"] == "attention":
                 parts[part["name"]] = k.classes["Attention"](part, shape[1], name=part["name"])
             else:
-                parts[part["name"]] = LAYERS[part["kind"]](k, part)
+                parts[part["name"]] = BUILDERS[part["kind"]](k, part)
         p, add = parts, k.layers.Add
         if spec["kind"] == "transformer_encoder":
             h = p["norm1"](add(name="add1")([x, p["output"](p["attention"]([p["query"](x), p["key"](x), p["value"](x)]))]))
@@ -316,7 +316,8 @@ def _block(k, spec):
     return _nested(k, spec, wire)
 
 
-LAYERS = {
+# layer kind -> its Keras builder: every kind a definition may list (zoo.listed()), checked on import
+BUILDERS = {
     "conv1d": _conv, "conv2d": _conv, "depthwise_conv2d": _depthwise, "separable_conv2d": _separable,
     "conv2d_transpose": _transpose, "reshape": _reshape, "flatten": _flatten, "zero_pad2d": _zero_pad,
     "gru": _gru, "lstm": _lstm, "simple_rnn": _simple_rnn, "dense": _dense,
@@ -324,6 +325,7 @@ LAYERS = {
     "max_pool2d": _max_pool, "avg_pool2d": _avg_pool, "global_avg_pool2d": _global_avg_pool,
     "embedding": _embedding, "residual": _residual, "transformer_encoder": _block, "llama_block": _block,
 }
+zoo.registry("bench/probe/build_keras.py BUILDERS", BUILDERS)
 
 
 def from_definition(definition, batch_shape, keras=None):
@@ -331,9 +333,9 @@ def from_definition(definition, batch_shape, keras=None):
     k = Keras(keras)
     inputs = x = k.layers.Input(batch_shape=tuple(batch_shape), name="main_inputs")
     for spec in definition["layers"]:
-        if spec["kind"] not in LAYERS:
+        if spec["kind"] not in BUILDERS:
             raise ValueError("layer %r: no Keras builder for kind %r" % (spec["name"], spec["kind"]))
-        x = LAYERS[spec["kind"]](k, spec)(x)
+        x = BUILDERS[spec["kind"]](k, spec)(x)
     if keras is not None:
         return k.Model(inputs=inputs, outputs=x)
     return k.Model(inputs=[inputs], outputs=[x])

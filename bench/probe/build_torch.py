@@ -93,9 +93,9 @@ class Sequence(nn.Module):
         self._time_major = time_major
         self.shape = tuple(shape)
         for spec in specs:
-            if spec["kind"] not in KINDS:
+            if spec["kind"] not in BUILDERS:
                 raise ValueError("layer %r: no PyTorch builder for kind %r" % (spec["name"], spec["kind"]))
-            self.shape = tuple(KINDS[spec["kind"]](self, spec, self.shape))
+            self.shape = tuple(BUILDERS[spec["kind"]](self, spec, self.shape))
 
     def forward(self, x):
         for step in self._plan:
@@ -304,16 +304,18 @@ def _composite(module_class):
     return build
 
 
-KINDS = {
+# layer kind -> its PyTorch builder: every kind a definition may list (zoo.listed()), checked on import
+BUILDERS = {
     "conv1d": _conv, "conv2d": _conv, "depthwise_conv2d": _depthwise, "separable_conv2d": _separable,
     "conv2d_transpose": _transpose, "reshape": _reshape, "flatten": _flatten, "zero_pad2d": _zero_pad,
     "gru": _recurrent(nn.GRU), "lstm": _recurrent(nn.LSTM), "simple_rnn": _recurrent(nn.RNN),
-"dense": _dense, "activation": _standalone_activation,
+    "dense": _dense, "activation": _standalone_activation,
     "batch_norm": _batch_norm, "layer_norm": _layer_norm, "rms_norm": _rms_norm,
     "max_pool2d": _pool(nn.MaxPool2d), "avg_pool2d": _pool(nn.AvgPool2d), "global_avg_pool2d": _global_avg_pool,
     "embedding": _embedding, "residual": _composite(Residual), "transformer_encoder": _composite(Block),
     "llama_block": _composite(Block),
 }
+zoo.registry("bench/probe/build_torch.py BUILDERS", BUILDERS)
 
 
 def input_shape(definition):

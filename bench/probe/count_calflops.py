@@ -106,3 +106,17 @@ def calflops_count(model_name):
     items, unsupported, notes = breakdown(model, counts, calls, hooks, macs, "calflops", "calflops", "calflops'")
     return answer.make(int(flops), items, build_torch.describe(model), ("torch", torch.__version__),
                        ("calflops", installed.dist_version("calflops")), unsupported, notes)
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "calflops": {
+        "framework": "torch",
+        "unit": "FLOP",
+        "recipe": "calflops.calculate_flops(model, args=[x], output_as_string=False): its FLOPs",
+        "function": "calflops_count",
+        "breakdown": "module",
+        "preload": ("calflops",),
+    },
+}

@@ -68,3 +68,16 @@ def deepspeed_count(model_name):
     notes.append("DS_ACCELERATOR=%s (the image has no GPU)" % os.environ.get("DS_ACCELERATOR"))
     return answer.make(int(flops), items, build_torch.describe(model), ("torch", torch.__version__),
                        ("deepspeed", installed.dist_version("deepspeed")), unsupported, notes)
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "deepspeed": {
+        "framework": "torch",
+        "unit": "FLOP",
+        "recipe": "deepspeed.profiling.flops_profiler.get_model_profile(model, args=[x], as_string=False): its FLOPs",
+        "function": "deepspeed_count",
+        "breakdown": "module",
+    },
+}

@@ -161,3 +161,19 @@ def flop_counter_count(model_name):
         notes.append("ops without a formula that are not pointwise (views, copies, creation): " + "; ".join(data))
     return answer.make(total, items, build_torch.describe(model), ("torch", torch.__version__),
                        ("torch", installed.dist_version("torch")), listing(True), notes, nodes)
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "torch-flop-counter": {
+        "framework": "torch",
+        "unit": "FLOP",
+        "recipe": "torch.utils.flop_counter.FlopCounterMode around one forward pass in eval mode (torch >= 2.1)",
+        "function": "flop_counter_count",
+        "breakdown": "module",
+        "nodes_add_up": True,
+        "abstract": "the model and its input built on PyTorch's meta device (shapes, no storage),"
+            " counted by FlopCounterMode as usual",
+    },
+}

@@ -90,3 +90,17 @@ def fvcore_count(model_name):
         notes.append("modules fvcore saw no op of: " + ", ".join(uncalled))
     return answer.make(total, _items(analysis, model), build_torch.describe(model), ("torch", torch.__version__),
                        ("fvcore", installed.dist_version("fvcore")), unsupported, notes)
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "fvcore": {
+        "framework": "torch",
+        "unit": "MAC",
+        "recipe": "fvcore.nn.FlopCountAnalysis(model, x).total() in eval mode: its 'flops' are multiply-accumulates",
+        "function": "fvcore_count",
+        "breakdown": "module",
+        "preload": ("fvcore.nn",),
+    },
+}

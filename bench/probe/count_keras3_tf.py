@@ -22,3 +22,18 @@ def frozen(model_name):
     said["notes"] = ["built from the zoo definition with keras.layers (Keras %s on its TensorFlow backend),"
                      " for the seed too: the blog's builder needs tf.keras" % keras.__version__] + said["notes"]
     return said
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "keras3-tf-frozen": {
+        "framework": "tensorflow",
+        "unit": "FLOP",
+        "recipe": "Keras 3 on its TensorFlow backend: a concrete function of the model, variables frozen to"
+            " constants, tf.profiler float_operation over that graph alone",
+        "function": "frozen",
+        "breakdown": "op_type",
+        "nodes_add_up": True,
+    },
+}

@@ -64,3 +64,19 @@ def _keep_gap(answer, gap):
                             "inputs": [], "input_shapes": [], "attrs": {}})
     answer["notes"].append("keras_flops.get_flops returned %d; the recorded nodes of the graph its steps"
                            " build add up to %d" % (answer["raw_total"], answer["raw_total"] - gap))
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "keras-flops": {
+        "framework": "tensorflow",
+        "unit": "FLOP",
+        "recipe": "keras_flops.get_flops(model, batch_size=1): tf.profiler float_operation over the model's frozen"
+            " graph",
+        "function": "get_flops",
+        "breakdown": "op_type",
+        "nodes_add_up": True,
+        "per_sample": "get_flops(model, batch_size=1) traces the model again at a batch of 1",
+    },
+}

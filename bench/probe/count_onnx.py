@@ -179,3 +179,33 @@ def keras_count(model_name):
              " counted as onnx_tool.model_profile(path) counts, every node's MACs kept"
              % (installed.dist_version("tf2onnx"), opset)]
     return _answer(total, nodes, said, build_keras.describe(model), ("tensorflow", tf.__version__), notes)
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    # onnx-tool labels its figures MACs: multiply-accumulates for Conv, Gemm, MatMul and the recurrent
+    # ops' products, plus its own per-value instruction estimates for the rest (1 per add, multiply,
+    # compare or ReLU, 4 per divide, 32 per sigmoid or exp, 76 per Tanh node value, 38 per tanh inside a GRU
+    # or LSTM), all in one "MACs" total.
+    "onnx-tool-torch": {
+        "framework": "torch",
+        "unit": "MAC",
+        "recipe": "torch.onnx.export(model, (x,), path, dynamo=False), then onnx-tool's model_profile over that"
+            " file: its Forward_MACs (multiply-accumulates, plus its instruction estimates for other ops)",
+        "function": "torch_count",
+        "breakdown": "scope",
+        "nodes_add_up": True,
+        "preload": ("onnx_tool",),
+    },
+    "onnx-tool-keras": {
+        "framework": "tensorflow",
+        "unit": "MAC",
+        "recipe": "tf2onnx.convert.from_keras(model, input_signature=[...]), then onnx-tool's model_profile over"
+            " that file: its Forward_MACs (multiply-accumulates, plus its instruction estimates for other ops)",
+        "function": "keras_count",
+        "breakdown": "scope",
+        "nodes_add_up": True,
+        "preload": ("onnx_tool",),
+    },
+}

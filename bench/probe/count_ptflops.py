@@ -325,3 +325,27 @@ def ptflops_aten(model_name):
     unsupported = ["%s (%d time%s)" % (line, times[line], "" if times[line] == 1 else "s") for line in order]
     notes = [shape_note, "ptflops' aten backend places ops on the model's top-level children only (its pre-hooks)"]
     return _answer(model, macs, items, unsupported, notes)
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "ptflops-pytorch": {
+        "framework": "torch",
+        "unit": "MAC",
+        "recipe": "ptflops.get_model_complexity_info(model, shape, backend='pytorch'): module hooks, MACs",
+        "function": "ptflops_pytorch",
+        "breakdown": "module",
+        "per_sample": "ptflops builds its own input, of batch 1, from the shape without the batch dimension",
+        "preload": ("ptflops",),
+    },
+    "ptflops-aten": {
+        "framework": "torch",
+        "unit": "MAC",
+        "recipe": "ptflops.get_model_complexity_info(model, shape, backend='aten'): aten ops, MACs",
+        "function": "ptflops_aten",
+        "breakdown": "module",
+        "per_sample": "ptflops builds its own input, of batch 1, from the shape without the batch dimension",
+        "preload": ("ptflops",),
+    },
+}

@@ -113,3 +113,27 @@ def profile_frozen(model, shape):
     proto = v1.profiler.profile(graph=graph, run_meta=v1.RunMetadata(), cmd="op",
                                 options=v1.profiler.ProfileOptionBuilder.float_operation())
     return _answer(v1, proto, graph, model)
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "tf-profiler-seed": {
+        "framework": "tensorflow",
+        "unit": "FLOP",
+        "recipe": "the blog's recipe verbatim: x = K.random_normal(...), the model built on the Keras"
+            " session graph, tf.profiler float_operation over that whole graph (cmd='op')",
+        "function": "seed_recipe",
+        "breakdown": "op_type",
+        "nodes_add_up": True,
+    },
+    "tf-profiler-frozen": {
+        "framework": "tensorflow",
+        "unit": "FLOP",
+        "recipe": "TF2-native: a concrete function of the model, variables frozen to constants,"
+            " tf.profiler float_operation over that graph alone",
+        "function": "frozen",
+        "breakdown": "op_type",
+        "nodes_add_up": True,
+    },
+}

@@ -98,3 +98,17 @@ def _thop_distribution(installed):
         except Exception:  # importlib.metadata.PackageNotFoundError, or pkg_resources' DistributionNotFound
             continue
     return "thop", "unknown"
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "thop": {
+        "framework": "torch",
+        "unit": "MAC",
+        "recipe": "thop.profile(model, inputs=(x,)): multiply-accumulates; FLOPs = 2 x MACs as the blog does",
+        "function": "thop_count",
+        "breakdown": "module",
+        "preload": ("thop",),
+    },
+}

@@ -68,3 +68,17 @@ def torchinfo_count(model_name):
     ]
     return answer.make(int(stats.total_mult_adds), items, build_torch.describe(model), ("torch", torch.__version__),
                        ("torchinfo", installed.dist_version("torchinfo")), unsupported, notes)
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "torchinfo": {
+        "framework": "torch",
+        "unit": "MAC",
+        "recipe": "torchinfo.summary(model, input_data=x): its 'Total mult-adds'",
+        "function": "torchinfo_count",
+        "breakdown": "module",
+        "preload": ("torchinfo",),
+    },
+}

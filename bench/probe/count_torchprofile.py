@@ -151,3 +151,18 @@ def _where(text, nodes):
         if '"%s"' % node["op"] in text and node["attrs"]["module"] not in places:
             places.append(node["attrs"]["module"])
     return places or ["?"]
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "torchprofile": {
+        "framework": "torch",
+        "unit": "MAC",
+        "recipe": "torchprofile.profile_macs(model, x): a traced graph's MACs",
+        "function": "torchprofile_count",
+        "breakdown": "module",
+        "nodes_add_up": True,
+        "preload": ("torchprofile",),
+    },
+}

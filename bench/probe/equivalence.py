@@ -112,13 +112,18 @@ def _copy_norm(torch, modules, weights, spec):
         _set(torch, modules[0].bias, weights[1])
 
 
-# layer kind -> how its Keras weights go into its PyTorch modules (spec["torch"], in order)
+# layer kind -> how its Keras weights go into its PyTorch modules (spec["torch"], in order), for every
+# declared kind (checked on import); None: no weights of its own (a composite's: its parts')
 WEIGHT_COPIES = {
     "conv1d": _copy_conv, "conv2d": _copy_conv, "depthwise_conv2d": _copy_depthwise,
     "separable_conv2d": _copy_separable, "conv2d_transpose": _copy_transpose, "dense": _copy_dense,
     "gru": _both_ways(_copy_gru), "lstm": _both_ways(_copy_one_bias), "simple_rnn": _both_ways(_copy_one_bias),
     "batch_norm": _copy_batch_norm, "layer_norm": _copy_norm, "rms_norm": _copy_norm, "embedding": _copy_norm,
+    "reshape": None, "flatten": None, "activation": None, "max_pool2d": None, "avg_pool2d": None,
+    "global_avg_pool2d": None, "zero_pad2d": None, "attention": None,
+    "residual": None, "transformer_encoder": None, "llama_block": None,
 }
+zoo.registry("bench/probe/equivalence.py WEIGHT_COPIES", WEIGHT_COPIES, parts_too=True)
 
 
 def _lookup(named, name):
@@ -140,7 +145,7 @@ def _copy_layers(torch, keras_model, named, specs):
         weights = keras_model.get_layer(spec["name"]).get_weights()
         if not weights:
             continue
-        if spec["kind"] not in WEIGHT_COPIES:
+        if WEIGHT_COPIES[spec["kind"]] is None:
             raise ValueError("no weight copy for layer kind %r" % spec["kind"])
         WEIGHT_COPIES[spec["kind"]](torch, [_lookup(named, m) for m in spec["torch"]], weights, spec)
 

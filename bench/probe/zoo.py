@@ -25,39 +25,160 @@ def fingerprint(definition):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# kind -> (required options, optional options); `name`, `kind` and `torch` are always required
+# The layer kinds, each declared once; a registry keyed by kind (each builder's, the weight copy's, the
+# formulas', the user files' field checks) must hold exactly these kinds, checked when it is imported
+# (`registry`). A kind's declaration:
+#   fields: each option of the kind and what it takes (the field types below); `name`, `kind` and `torch`
+#     are every layer's;
+#   required: the fields a layer must give; the others are optional, the builders' defaults when left out;
+#   source: where its multiply-accumulates come from (LayerCost.sources), None where it has none of its own
+#     (a composite's are its parts');
+#   torch: its PyTorch modules' names, as suffixes of the layer's name, in build order;
+#   own_act: whether a non-linear `activation` is a PyTorch module of its own, `<name>_act`, after those;
+#   composite: whether it holds layers of its own (`parts`);
+#   part_of: the composite kinds it is only a part of (built by them): not a layer a definition lists,
+#     so neither a builder's table nor a user's file has it.
+# Field types: "count" (a whole number >= 1), "sizes1" / "sizes2" ([a] / [a, b] of those), "sizes" (one or
+# more), "pads2" ([a, b], whole numbers >= 0), "padding" ("valid", "same", or one whole number >= 0 per
+# spatial axis), "bool", "number" (> 0), "layers" (a list of layer definitions), or a tuple of the values
+# it may take.
+ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "gelu", "silu")  # both builders apply these inside a layer
+NONLINEAR = ("relu", "relu6", "sigmoid", "tanh", "gelu", "silu")  # both builders have these as a layer of its own
+FORMATS = ("channels_last", "channels_first")
+
+
+def declare(required, optional=None, source=None, torch=("",), own_act=False, composite=False, part_of=()):
+    """One kind's declaration (above): `required` and `optional` map each of its fields to the field's type."""
+    fields = dict(required)
+    fields.update(optional or {})
+    return {
+        "fields": fields,
+        "required": tuple(sorted(required)),
+        "source": source,
+        "torch": torch,
+        "own_act": own_act,
+        "composite": composite,
+        "part_of": part_of,
+    }
+
+
+def _conv_kind(sizes):
+    optional = {"activation": ACTIVATIONS, "padding": "padding", "use_bias": "bool", "data_format": FORMATS,
+                "groups": "count"}
+    return declare({"filters": "count", "kernel": sizes, "strides": sizes}, optional, "conv", own_act=True)
+
+
+_RECURRENT = {"return_sequences": "bool", "use_bias": (True,), "bidirectional": "bool"}  # PyTorch keeps the biases
+
 KINDS = {
-    "conv1d": (("filters", "kernel", "strides"), ("activation", "padding", "use_bias", "data_format", "groups")),
-    "conv2d": (("filters", "kernel", "strides"), ("activation", "padding", "use_bias", "data_format", "groups")),
-    "depthwise_conv2d": (("kernel", "strides"), ("activation", "padding", "use_bias", "depth_multiplier")),
-    "separable_conv2d": (("filters", "kernel", "strides"), ("activation", "padding", "use_bias")),
-    "conv2d_transpose": (("filters", "kernel", "strides"), ("activation", "use_bias")),
-    "dense": (("units",), ("activation", "use_bias")),
-    "reshape": (("shape",), ()),
-    "flatten": ((), ()),
-    "activation": (("activation",), ()),
-    "batch_norm": ((), ("epsilon",)),
-    "layer_norm": ((), ("epsilon",)),
-    "rms_norm": ((), ("epsilon",)),
-    "max_pool2d": (("pool", "strides"), ()),
-    "avg_pool2d": (("pool", "strides"), ()),
-    "global_avg_pool2d": ((), ()),
-    "zero_pad2d": (("padding",), ()),
-    "embedding": (("vocab", "dim"), ()),
-    "gru": (
-        ("units",),
-        ("reset_after", "return_sequences", "activation", "recurrent_activation", "time_major", "use_bias",
-         "bidirectional"),
+    "conv1d": _conv_kind("sizes1"),
+    "conv2d": _conv_kind("sizes2"),
+    "depthwise_conv2d": declare(
+        {"kernel": "sizes2", "strides": "sizes2"},
+        {"activation": ACTIVATIONS, "padding": "padding", "use_bias": "bool", "depth_multiplier": "count"},
+        "conv",
+        own_act=True,
     ),
-    "lstm": (("units",), ("return_sequences", "activation", "recurrent_activation", "use_bias", "bidirectional")),
-    "simple_rnn": (("units",), ("return_sequences", "activation", "use_bias", "bidirectional")),
-    "residual": (("body", "shortcut"), ("activation",)),
-    "attention": (("heads", "kv_heads", "head_dim"), ("causal", "rotary_theta")),
-    "transformer_encoder": (("heads", "ffn"), ("activation", "epsilon")),
-    "llama_block": (("heads", "kv_heads", "ffn"), ("epsilon", "rotary_theta")),
+    "separable_conv2d": declare(
+        {"filters": "count", "kernel": "sizes2", "strides": "sizes2"},
+        {"activation": ACTIVATIONS, "padding": "padding", "use_bias": "bool"},
+        "conv",
+        torch=("_depthwise", "_pointwise"),
+        own_act=True,
+    ),
+    "conv2d_transpose": declare(
+        {"filters": "count", "kernel": "sizes2", "strides": "sizes2"},
+        {"activation": ACTIVATIONS, "use_bias": "bool"},
+        "conv",
+        own_act=True,
+    ),
+    "dense": declare({"units": "count"}, {"activation": ACTIVATIONS, "use_bias": "bool"}, "matmul", own_act=True),
+    "reshape": declare({"shape": "sizes"}, torch=()),
+    "flatten": declare({}, torch=()),
+    "activation": declare({"activation": NONLINEAR}),
+    "batch_norm": declare({}, {"epsilon": "number"}),
+    "layer_norm": declare({}, {"epsilon": "number"}),
+    "rms_norm": declare({}, {"epsilon": "number"}),
+    "max_pool2d": declare({"pool": "sizes2", "strides": "sizes2"}),
+    "avg_pool2d": declare({"pool": "sizes2", "strides": "sizes2"}),
+    "global_avg_pool2d": declare({}),
+    "zero_pad2d": declare({"padding": "pads2"}),
+    "embedding": declare({"vocab": "count", "dim": "count"}),
+    # PyTorch's GRU and LSTM run tanh and sigmoid, batch first, and its GRU resets after the product
+    "gru": declare(
+        {"units": "count"},
+        dict(_RECURRENT, reset_after="bool", activation=("tanh",), recurrent_activation=("sigmoid",),
+             time_major=(False,)),
+        "recurrent",
+    ),
+    "lstm": declare(
+        {"units": "count"}, dict(_RECURRENT, activation=("tanh",), recurrent_activation=("sigmoid",)), "recurrent"
+    ),
+    "simple_rnn": declare({"units": "count"}, dict(_RECURRENT, activation=("tanh", "relu")), "recurrent"),
+    "residual": declare({"body": "layers", "shortcut": "layers"}, {"activation": ("linear",) + NONLINEAR},
+                      composite=True),
+    "attention": declare(
+        {"heads": "count", "kv_heads": "count", "head_dim": "count"},
+        {"causal": "bool", "rotary_theta": "number"},
+        "attention",
+        part_of=("transformer_encoder", "llama_block"),
+    ),
+    "transformer_encoder": declare(
+        {"heads": "count", "ffn": "count"}, {"activation": ACTIVATIONS[1:], "epsilon": "number"},  # its FFN's
+        composite=True,
+    ),
+    "llama_block": declare(
+        {"heads": "count", "kv_heads": "count", "ffn": "count"}, {"epsilon": "number", "rotary_theta": "number"},
+        composite=True,
+    ),
 }
 
-COMPOSITE = ("residual", "transformer_encoder", "llama_block")
+COMPOSITE = tuple(sorted(kind for kind in KINDS if KINDS[kind]["composite"]))
+
+
+def listed():
+    """The kinds a definition may list as its layers (and a residual block's): all but parts only."""
+    return sorted(kind for kind in KINDS if not KINDS[kind]["part_of"])
+
+
+# registry name -> (its table keyed by kind, whether it holds the kinds that are only parts too): each
+# table that `registry` checked when its module was imported
+REGISTRIES = {}
+
+
+def registry(name, table, parts_too=False):
+    """Check that a table keyed by layer kind holds exactly the declared kinds (those a definition lists,
+    or all with `parts_too`), and keep it for `check_registries`. Only the keys are read: a kind whose
+    builder needs what this framework lacks fails when it is built, not here."""
+    REGISTRIES[name] = (table, parts_too)
+    _check_registry(name)
+
+
+def check_registries():
+    """Check every table `registry` has kept against today's declarations."""
+    for name in sorted(REGISTRIES):
+        _check_registry(name)
+
+
+def _check_registry(name):
+    """Raise ValueError, one line naming the kind and the registry, unless it holds exactly its kinds."""
+    table, parts_too = REGISTRIES[name]
+    kinds = sorted(KINDS) if parts_too else listed()
+    for kind in kinds:
+        if kind not in table:
+            raise ValueError("layer kind %r: no entry in %s (declared in zoo.KINDS)" % (kind, name))
+    for kind in sorted(table):
+        if kind not in kinds:
+            raise ValueError("layer kind %r: in %s but not declared in zoo.KINDS" % (kind, name))
+
+
+def torch_names(spec):
+    """The PyTorch module names of a layer, as its declaration names them."""
+    declared = KINDS[spec["kind"]]
+    names = [spec["name"] + suffix for suffix in declared["torch"]]
+    if declared["own_act"] and spec.get("activation", "linear") != "linear":
+        names.append(spec["name"] + "_act")
+    return names
 
 
 class DefinitionError(ValueError):
@@ -70,24 +191,26 @@ def check(model_name, definition):
         if key not in definition:
             raise DefinitionError("model %r: missing field %r" % (model_name, key))
     for spec in definition["layers"]:
-        _check_layer(model_name, spec, True)
+        _check_layer(model_name, spec, None)
 
 
-def _check_layer(model_name, spec, top):
+def _check_layer(model_name, spec, composite):
     where = "model %r, layer %r" % (model_name, spec.get("name", "?"))
     if "kind" not in spec or "name" not in spec:
         raise DefinitionError("%s: missing field %r" % (where, "kind" if "name" in spec else "name"))
     if spec["kind"] not in KINDS:
         raise DefinitionError("%s: unknown kind %r (known: %s)" % (where, spec["kind"], ", ".join(sorted(KINDS))))
-    required, optional = KINDS[spec["kind"]]
-    for key in required + ("torch",):
+    declared = KINDS[spec["kind"]]
+    if declared["part_of"] and composite not in declared["part_of"]:
+        raise DefinitionError("%s: kind %r is only a part of %s" % (where, spec["kind"], ", ".join(declared["part_of"])))
+    for key in declared["required"] + ("torch",):
         if key not in spec:
             raise DefinitionError("%s: missing field %r for kind %r" % (where, key, spec["kind"]))
     for key in spec:
-        if key not in required + optional + ("name", "kind", "torch"):
+        if key not in declared["fields"] and key not in ("name", "kind", "torch"):
             raise DefinitionError("%s: unknown field %r for kind %r" % (where, key, spec["kind"]))
     for part in parts(spec):
-        _check_layer(model_name, part, False)
+        _check_layer(model_name, part, spec["kind"])
 
 
 def parts(spec, width=None):
@@ -270,9 +393,19 @@ def resnet50(size=224):
             layers.append(
                 bottleneck("layer%d_%d" % (stage + 1, block), filters, strides if block == 0 else 1, block == 0)
             )
-    layers += [layer("avgpool", "global_avg_pool2d"), layer("fc", "dense", units=1000)]
+    return _image_model("ResNet-50 v1.5 (torchvision's: stride on the 3x3 conv), %dx%d, inference BatchNorm",
+                        size, layers + _classifier())
+
+
+def _classifier():
+    """torchvision's head of a convolutional network: global average pooling, then 1000 classes."""
+    return [layer("avgpool", "global_avg_pool2d"), layer("fc", "dense", units=1000)]
+
+
+def _image_model(summary, size, layers):
+    """A definition on one size x size RGB image (channels-last; NCHW for PyTorch); `summary` takes the size twice."""
     return {
-        "summary": "ResNet-50 v1.5 (torchvision's: stride on the 3x3 conv), %dx%d, inference BatchNorm" % (size, size),
+        "summary": summary % (size, size),
         "verbatim": False,
         "input": [1, size, size, 3],
         "torch_input": [1, 3, size, size],
@@ -292,13 +425,7 @@ def vgg16(size=224):
         layer("fc2", "dense", units=4096, activation="relu"),
         layer("fc3", "dense", units=1000),
     ]
-    return {
-        "summary": "VGG-16 (configuration D), %dx%d, no dropout (inference)" % (size, size),
-        "verbatim": False,
-        "input": [1, size, size, 3],
-        "torch_input": [1, 3, size, size],
-        "layers": layers,
-    }
+    return _image_model("VGG-16 (configuration D), %dx%d, no dropout (inference)", size, layers)
 
 
 def inverted_residual(name, channels, out, strides, expand):
@@ -329,14 +456,8 @@ def mobilenet_v2(size=224):
             layers += inverted_residual("block%d" % block, channels, out, strides if i == 0 else 1, expand)
             channels, block = out, block + 1
     layers += conv_bn("head", 1280, 1, activation="relu6")
-    layers += [layer("avgpool", "global_avg_pool2d"), layer("fc", "dense", units=1000)]
-    return {
-        "summary": "MobileNetV2 (width 1.0, torchvision's), %dx%d, no dropout (inference)" % (size, size),
-        "verbatim": False,
-        "input": [1, size, size, 3],
-        "torch_input": [1, 3, size, size],
-        "layers": layers,
-    }
+    return _image_model("MobileNetV2 (width 1.0, torchvision's), %dx%d, no dropout (inference)", size,
+                        layers + _classifier())
 
 
 def bert_encoder(layers=12, dim=768, heads=12, seq=128, ffn=3072):

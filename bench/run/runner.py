@@ -205,7 +205,7 @@ def run_cell(
     extra: dict[str, bytes] | None = None,
 ) -> Iterator[ProbeRun]:
     """Each job's run, in order, as the probe finishes it; a dead container is replaced for the rest.
-    `extra`: files for /probe/user (bench/models.payload)."""
+    `extra`: files for /probe/user (bench/models/selection.payload)."""
     left = list(keys)
     while left:
         done = 0

@@ -2,15 +2,16 @@
 with how its record maps onto the model's layers, its rule model and the words the report uses.
 
 Adding a counter touches these files and no other (tests/test_counter_registry.py adds one):
-- bench/probe/catalog.py: its entry (framework, unit, recipe, the probe module and function, its flags);
-- bench/probe/count_<tool>.py: the function the entry names, which counts and answers (answer.make);
-- bench/counters/<tool>.py: its adapter, `Adapter("<counter>", ...)` in the module's `ADAPTERS`, found
-  here by walking this package;
+- bench/probe/count_<tool>.py: the function that counts (answering with answer.make) and the counter's one
+  declaration, its entry in the module's COUNTERS literal (catalog.Counter: framework, unit, recipe, function,
+  breakdown, flags), which bench/probe/catalog.py collects without importing the module;
+- bench/counters/<tool>.py: its adapter, `Adapter("<counter>", ...)` in the module's ADAPTERS, found here by
+  walking this package (rules.py holds the rule machinery the adapters share);
 - tests/test_counters_<tool>.py: hand-made records its rule model reproduces, and ones it does not;
-- docker/cells.toml and the cells' pinned requirements under docker/requirements/: the cells that run it;
+- docker/cells.toml, and the pinned requirements of a cell new to the tool: the cells that install and run it;
 - docs/cells-and-counters.md: what it counts and how it is called (tests/test_docs.py checks it is named).
 Importing this package checks both ways that every catalog entry has its probe function and its adapter
-and every adapter its entry, so a counter missing a part is refused before anything runs.
+and every adapter its entry, so a counter missing a part is refused, in one line naming it, before anything runs.
 """
 
 from __future__ import annotations

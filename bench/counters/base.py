@@ -5,13 +5,12 @@ model predicts for it from structure alone (never from the counted number)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
 from bench.probe import catalog, zoo
 from bench.reference.convention import Convention
-from bench.reference.formulas import LayerCost, analyse
 
 __all__ = [
     "Unit",
@@ -19,8 +18,6 @@ __all__ = [
     "Steps",
     "Reading",
     "Adapter",
-    "Module",
-    "torch_modules",
     "outside_definition",
     "nodes_by_module",
 ]
@@ -98,49 +95,6 @@ class Adapter:
     def unit(self) -> Unit:
         """The unit the tool's numbers are, as the counter's catalog entry declares it."""
         return Unit(catalog.COUNTERS[self.counter].unit)
-
-
-@dataclass(frozen=True)
-class Module:
-    """One PyTorch module of a definition's layer, with what a rule model prices it from."""
-
-    spec: dict  # the layer's definition
-    cost: LayerCost  # the layer's reference cost (its output shape, steps)
-    in_shape: tuple[int, ...]  # the layer's input shape
-    index: int  # the module's place among the layer's modules (0: the layer itself; then its activation)
-    name: str
-    config: dict  # the module's options as built (bias, batch_first, ...)
-    owner: str = ""  # for a part of a composite layer (a residual block's conv): that layer
-
-    @property
-    def layer(self) -> str:
-        return self.owner or self.spec["name"]
-
-
-def torch_modules(definition: dict, probe: dict) -> Iterator[Module]:
-    """Every module the definition's layers name, in order, with shapes carried from the input; a
-    composite layer's parts each with their own definition and input, placed on the layer."""
-    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
-    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
-        if cost.parts:
-            yield from _parts(spec, cost, built)
-            continue
-        for index, name in enumerate(spec["torch"]):
-            yield Module(spec, cost, cost.in_shape, index, name, built.get(name, {}))
-
-
-def _parts(spec: dict, cost: LayerCost, built: dict[str, dict]) -> Iterator[Module]:
-    """A composite layer's parts: each part's modules, found under the layer's module by their own names."""
-    container = spec["torch"][0] + "."
-    specs = {part["name"]: part for part in zoo.parts(spec, cost.in_shape[-1])}
-    for part in cost.parts:
-        part_spec = specs[part.name]
-        for index, local in enumerate(part_spec["torch"]):
-            under = [
-                n for n in built if n.startswith(container) and (n == container + local or n.endswith("." + local))
-            ]
-            name = under[0] if len(under) == 1 else container + local
-            yield Module(part_spec, part, part.in_shape, index, name, built.get(name, {}), spec["name"])
 
 
 def outside_definition(

@@ -25,15 +25,8 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import (
-    Adapter,
-    Item,
-    Reading,
-    Steps,
-    outside_definition,
-    torch_modules,
-)
-from bench.counters.rules import conv_macs, image_layout, reference_batch
+from bench.counters.base import Adapter, Item, Reading, Steps, outside_definition
+from bench.counters.rules import conv_macs, image_layout, reference_batch, torch_modules
 from bench.probe import zoo
 from bench.reference.formulas import LayerCost, analyse
 

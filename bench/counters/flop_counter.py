@@ -27,17 +27,8 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import (
-    Adapter,
-    Item,
-    Module,
-    Reading,
-    Steps,
-    nodes_by_module,
-    outside_definition,
-    torch_modules,
-)
-from bench.counters.rules import recorded_shape, time_major
+from bench.counters.base import Adapter, Item, Reading, Steps, nodes_by_module, outside_definition
+from bench.counters.rules import Module, recorded_shape, time_major, torch_modules
 from bench.reference.formulas import FORMULAS as FORMULAS_OF_KINDS
 from bench.reference.formulas import analyse, measure
 

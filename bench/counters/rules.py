@@ -9,13 +9,17 @@ and of the modules after it "activation". `read_modules` places every item on it
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from math import prod
 
-from bench.counters.base import Item, Reading, Steps, outside_definition, torch_modules
+from bench.counters.base import Item, Reading, Steps, outside_definition
+from bench.probe import zoo
+from bench.reference.formulas import LayerCost, analyse
 
 __all__ = [
+    "Module",
+    "torch_modules",
     "Rule",
     "RuleModel",
     "conv_macs",
@@ -43,6 +47,51 @@ def recorded_shape(text: str, signed: bool = False) -> tuple[int, ...] | None:
     dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
     known = all((d.lstrip("-") if signed else d).isdigit() for d in dims)
     return tuple(int(d) for d in dims) if known else None
+
+
+@dataclass(frozen=True)
+class Module:
+    """One PyTorch module of a definition's layer, with what a rule model prices it from."""
+
+    spec: dict  # the layer's definition
+    cost: LayerCost  # the layer's reference cost (its output shape, steps)
+    in_shape: tuple[int, ...]  # the layer's input shape
+    index: int  # the module's place among the layer's modules (0: the layer itself; then its activation)
+    name: str
+    config: dict  # the module's options as built (bias, batch_first, ...)
+    owner: str = ""  # for a part of a composite layer (a residual block's conv): that layer
+    tool: tuple[int, ...] = ()  # the version of the tool that counted it (rules differ between releases)
+
+    @property
+    def layer(self) -> str:
+        return self.owner or self.spec["name"]
+
+
+def torch_modules(definition: dict, probe: dict) -> Iterator[Module]:
+    """Every module the definition's layers name, in order, with shapes carried from the input; a
+    composite layer's parts each with their own definition and input, placed on the layer."""
+    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
+    tool = version(probe["provenance"]["counter_tool"]["version"])
+    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
+        if cost.parts:
+            yield from _parts(spec, cost, built, tool)
+            continue
+        for index, name in enumerate(spec["torch"]):
+            yield Module(spec, cost, cost.in_shape, index, name, built.get(name, {}), tool=tool)
+
+
+def _parts(spec: dict, cost: LayerCost, built: dict[str, dict], tool: tuple[int, ...]) -> Iterator[Module]:
+    """A composite layer's parts: each part's modules, found under the layer's module by their own names."""
+    container = spec["torch"][0] + "."
+    specs = {part["name"]: part for part in zoo.parts(spec, cost.in_shape[-1])}
+    for part in cost.parts:
+        part_spec = specs[part.name]
+        for index, local in enumerate(part_spec["torch"]):
+            under = [
+                n for n in built if n.startswith(container) and (n == container + local or n.endswith("." + local))
+            ]
+            name = under[0] if len(under) == 1 else container + local
+            yield Module(part_spec, part, part.in_shape, index, name, built.get(name, {}), spec["name"], tool)
 
 
 # (layer spec, the layer's input shape, the module's recorded options, the probe's item) -> (prediction, words)

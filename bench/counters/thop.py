@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Module, Reading, Steps, outside_definition, torch_modules
-from bench.counters.rules import time_major, version
+from bench.counters.base import Adapter, Item, Reading, Steps, outside_definition
+from bench.counters.rules import Module, time_major, torch_modules, version
 from bench.reference.formulas import analyse
 
 __all__ = ["ADAPTER", "ADAPTERS", "RULES", "FUNCTIONS"]

@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, outside_definition, torch_modules
-from bench.counters.rules import reference_batch
+from bench.counters.base import Adapter, Item, Reading, Steps, outside_definition
+from bench.counters.rules import reference_batch, torch_modules
 from bench.reference.formulas import LayerCost
 
 __all__ = ["ADAPTER", "ADAPTERS", "RULES"]

@@ -38,17 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from math import prod
 
-from bench.counters.base import (
-    BUCKET_UNDEFINED,
-    Adapter,
-    Item,
-    Reading,
-    Steps,
-    nodes_by_module,
-    outside_definition,
-    torch_modules,
-)
-from bench.counters.rules import recorded_shape, version
+from bench.counters.base import BUCKET_UNDEFINED, Adapter, Item, Reading, Steps, nodes_by_module, outside_definition
+from bench.counters.rules import recorded_shape, torch_modules, version
 from bench.reference.formulas import FORMULAS, analyse, measure
 
 __all__ = ["ADAPTER", "ADAPTERS", "HANDLERS", "HANDLERS_0_0", "ZERO_COST", "ZERO_COST_0_0", "Tables", "tables"]

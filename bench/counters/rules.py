@@ -94,8 +94,10 @@ def _parts(spec: dict, cost: LayerCost, built: dict[str, dict], tool: tuple[int,
             yield Module(part_spec, part, part.in_shape, index, name, built.get(name, {}), spec["name"], tool)
 
 
-# (layer spec, the layer's input shape, the module's recorded options, the probe's item) -> (prediction, words)
-Rule = Callable[[dict, tuple, dict, dict], tuple[Counter[str], str]]
+# Every per-module counter's rules (thop, ptflops, fvcore, torchinfo, calflops, DeepSpeed) take the module as
+# built (its definition, reference cost, input shape, options, place in its layer, the tool's version) and what
+# the probe recorded of it (its item); they give the prediction by component, in the tool's unit, and its words.
+Rule = Callable[[Module, dict], tuple[Counter[str], str]]
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def read_modules(definition: dict, probe: dict, model: RuleModel) -> Reading:
                 words = f"no rule model for {model.tool}'s {item.get('rule') or 'empty rule'} on a {role} module"
                 reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
                 continue
-            predicted, words = rule(spec, module.in_shape, module.config, item)
+            predicted, words = rule(module, item)
             reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, predicted["mac"]))
         if module.index == 0 and module.cost.steps:
             rules = [i.get("rule", "") for i in found or []]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from bench.explain.reconcile import reconcile
-from bench.probe import zoo
+from bench.counters import adapter_for
+from bench.explain.reconcile import Reconciliation, reconcile
+from bench.probe import catalog, variants, zoo
 from bench.records import results
 from bench.reference.convention import PRESETS
 
@@ -91,3 +92,93 @@ def check_every_item_is_placed(made: Callable[[], dict], layer: str = "gru") -> 
             result = reconcile(rec, convention)
             assert result.total == result.reference + sum(a.flops for a in result.adjustments) + result.residual
             assert Counter(r.place for r in result.residuals) == (Counter({layer: 1}) if tampered else Counter())
+
+
+def item(name: str, raw: int, rule: str, **more: object) -> dict:
+    """One item of a per-module counter's breakdown, as its probe function writes it."""
+    return {"name": name, "type": "?", "raw": raw, "rule": rule, **more}
+
+
+def module_record(
+    job: str,
+    definition: dict,
+    items: list[dict],
+    config: dict[str, dict],
+    tool: str = "?",
+    cell: str = "torch-latest",
+    total: int | None = None,
+    framework: str = "2.13.0+cpu",
+    nodes: tuple = (),
+) -> dict:
+    """A record of a counter that reports per module: `items` as its breakdown, `config` module -> the options
+    build_torch.describe records for the modules the items name (the model's own forward is no module)."""
+    names = [name for name in dict.fromkeys(i["name"] for i in items) if not name.startswith("(")]
+    probe = {
+        "counter": job,
+        "raw_total": sum(i["raw"] for i in items) if total is None else total,
+        "breakdown": {"by": catalog.COUNTERS[variants.split(job)[0]].breakdown, "items": items},
+        "nodes": list(nodes),
+        "layers": [{"name": name, "class": "?", "params": 0, "config": config.get(name, {})} for name in names],
+        "definition": definition,
+        "definition_sha256": zoo.fingerprint(definition),
+        "provenance": {
+            "counter_tool": {"name": variants.split(job)[0].split("-")[0], "version": tool},
+            "framework": {"name": "torch", "version": framework},
+        },
+    }
+    return {"cell": cell, "model": "m", "job": job, "probe": probe}
+
+
+def graph_record(
+    job: str,
+    definition: dict,
+    nodes: list[dict],
+    tool: tuple[str, str],
+    framework: tuple[str, str] = ("tensorflow", "2.5.3"),
+    cell: str = "tf-x",
+    total: int | None = None,
+    items: tuple = (),
+    unsupported: tuple = (),
+) -> dict:
+    """A record of a counter that reports a graph's nodes: the total their sum unless given, the breakdown's
+    label the one its catalog entry declares; `tool` and `framework` as (name, version)."""
+    probe = {
+        "counter": job,
+        "raw_total": sum(n["raw"] for n in nodes) if total is None else total,
+        "breakdown": {"by": catalog.COUNTERS[variants.split(job)[0]].breakdown, "items": list(items)},
+        "nodes": nodes,
+        "layers": [],
+        "unsupported": list(unsupported),
+        "definition": definition,
+        "definition_sha256": zoo.fingerprint(definition),
+        "provenance": {
+            "counter_tool": {"name": tool[0], "version": tool[1]},
+            "framework": {"name": framework[0], "version": framework[1]},
+        },
+    }
+    return {"cell": cell, "model": "m", "job": job, "probe": probe}
+
+
+def by_cause(result: Reconciliation) -> dict[tuple[str, str], float]:
+    """Adjustments summed per (cause, layer): a GRU's activations are one adjustment per function."""
+    found: dict[tuple[str, str], float] = {}
+    for adjustment in result.adjustments:
+        key = (adjustment.cause, adjustment.layer)
+        found[key] = found.get(key, 0) + adjustment.flops
+    return found
+
+
+def predicted(rec: dict) -> int:
+    """What the record's counter's rule model predicts for the whole record, in the tool's unit."""
+    probe = rec["probe"]
+    return sum(i.expected for i in adapter_for(rec["job"]).read(probe["definition"], probe).items)
+
+
+def check_the_rule_model_predicts(made: Callable[[], dict], measured: int) -> None:
+    """The record `made` (from a test's hand counts) holds what a container counted, and its counter's rule model
+    predicts exactly that; one item counted one more than its rules make departs from the prediction."""
+    assert made()["probe"]["raw_total"] == measured == predicted(made())
+    tampered = made()
+    tampered["probe"]["breakdown"]["items"][0]["raw"] += 1
+    tampered["probe"]["raw_total"] += 1
+    assert predicted(tampered) == measured != tampered["probe"]["raw_total"]

@@ -7,6 +7,7 @@ record that must break it: where the 2021 rules differ from the newer ones, the 
 with the newer rule model (or the newer record with the 2021 one) leaves a residual naming the layer.
 """
 
+from collections.abc import Callable
 from inspect import Parameter, Signature
 from types import ModuleType, SimpleNamespace
 
@@ -19,6 +20,7 @@ from bench.publish.headings import pinned
 from bench.publish.words import clause, residual_items
 from bench.reference.convention import PRESETS
 from tests import samples
+from tests.samples import by_cause
 
 SEED, CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
 OUTPUTS = 32 * 97 * 127  # the conv's output values
@@ -45,46 +47,18 @@ OLD_TOOLS = {"fvcore": "0.1.5.post20211023", "ptflops-pytorch": "0.6.7", "torchi
 NEW_TOOLS = {"fvcore": "0.1.5.post20221221", "ptflops-pytorch": "0.7.5", "torchinfo": "1.8.0", "torchprofile": "0.1.0"}
 
 
-def record(job: str, tool: str, definition: dict, items: list[tuple], nodes: tuple = (), total: int = -1) -> dict:
+def record(job: str, tool: str, definition: dict, items: list[tuple], nodes: tuple = ()) -> dict:
     """A probe record: items are (module, raw, rule[, fvcore's unsupported ops])."""
-    rows = []
-    for name, raw, rule, *unsupported in items:
-        rows.append(
-            {
-                "name": name,
-                "type": "?",
-                "raw": raw,
-                "rule": rule,
-                **({"unsupported": unsupported[0]} if unsupported else {}),
-            }
-        )
-    names = [n for n in dict.fromkeys(row["name"] for row in rows) if n != ROOT]
-    probe = {
-        "counter": job,
-        "raw_total": sum(row["raw"] for row in rows) if total < 0 else total,
-        "breakdown": {"by": "module", "items": rows},
-        "nodes": list(nodes),
-        "layers": [{"name": n, "class": "?", "params": 0, "config": CONFIG.get(n, {})} for n in names],
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {
-            "counter_tool": {"name": job.split("-")[0], "version": tool},
-            "framework": {"name": "torch", "version": "1.10.1+cu102" if tool == OLD_TOOLS.get(job) else "2.13.0+cpu"},
-        },
-    }
-    return {"cell": "torch-1.10.1", "model": "m", "job": job, "probe": probe}
+    rows = [
+        samples.item(name, raw, rule, **({"unsupported": more[0]} if more else {})) for name, raw, rule, *more in items
+    ]
+    framework = "1.10.1+cu102" if tool == OLD_TOOLS.get(job) else "2.13.0+cpu"
+    return samples.module_record(job, definition, rows, CONFIG, tool, "torch-1.10.1", framework=framework, nodes=nodes)
 
 
 def with_version(rec: dict, tool: str) -> dict:
     rec["probe"]["provenance"]["counter_tool"]["version"] = tool
     return rec
-
-
-def by(result: object) -> dict:
-    summed: dict = {}
-    for a in result.adjustments:
-        summed[(a.cause, a.layer)] = summed.get((a.cause, a.layer), 0) + a.flops
-    return summed
 
 
 # --- ptflops 0.6.7: module hooks only, the Linear bias once, ReLU once
@@ -110,13 +84,20 @@ def ptflops_conv(tool: str = "0.6.7", functional: bool = False) -> dict:
     return record("ptflops-pytorch", tool, CONV, items)
 
 
-def test_the_hand_counts_are_the_containers_numbers() -> None:
-    assert CONV_MACS + OUTPUTS + OUTPUTS + PTFLOPS_GRU + PTFLOPS_FC_2021 == 125814688  # ptflops 0.6.7, seed
-    assert CONV_MACS + 2 * OUTPUTS == 7095744  # ptflops 0.6.7, seed-conv
-    assert (CONV_MACS + FC_MACS, CONV_MACS) == (8691200, 6307328)  # fvcore and torchprofile (+1 for the size mul)
-    assert (TI_CONV + TI_GRU + TI_FC, TI_CONV) == (122996000, 6701536)  # torchinfo 1.5.4
-    # the newer ptflops counts 126,233,472 on the seed: the ReLU again through F.relu, the bias on all 97 rows
-    assert 125814688 + OUTPUTS + (FC_OUT - 256) == 126233472
+# (a record made from the hand counts above, what the torch-1.10.1 container counted)
+MEASURED = [
+    (lambda: ptflops_seed(), 125814688),
+    (lambda: ptflops_conv(), 7095744),
+    (lambda: ptflops_seed(PTFLOPS_FC_LATEST, "0.7.5", functional=True), 126233472),  # torch-latest's ptflops
+    (lambda: fvcore_seed(OLD_TOOLS["fvcore"]), 8691200),
+    (lambda: torchinfo_seed(OLD_TOOLS["torchinfo"]), 122996000),
+    (lambda: tp_seed(), 8691201),  # + 1 for the size multiplication in the model's own forward
+]
+
+
+@pytest.mark.parametrize(("made", "measured"), MEASURED)
+def test_the_2021_rule_models_predict_the_containers_numbers(made: Callable[[], dict], measured: int) -> None:
+    samples.check_the_rule_model_predicts(made, measured)
 
 
 def test_ptflops_0_6_prices_the_linear_bias_once_and_reconciles() -> None:
@@ -126,8 +107,8 @@ def test_ptflops_0_6_prices_the_linear_bias_once_and_reconciles() -> None:
             result.residual == 0 and result.residuals == [] and result.total == 125814688 * PRESETS[name].weight("mac")
         )
     result = reconcile(ptflops_seed(), PRESETS["default"])
-    assert by(result)[("bias", "output")] == 2 * 256 - FC_OUT
-    assert by(result)[("activation", "conv")] == 2 * OUTPUTS - OUTPUTS  # the module hook alone, 2 FLOPs per MAC
+    assert by_cause(result)[("bias", "output")] == 2 * 256 - FC_OUT
+    assert by_cause(result)[("activation", "conv")] == 2 * OUTPUTS - OUTPUTS  # the module hook alone, 2 FLOPs per MAC
     bias = next(a for a in result.adjustments if a.cause == "bias" and a.layer == "output")
     assert "ptflops < 0.7.2" in clause(bias) and "once for all rows" in clause(bias)
     assert result.priced_steps == {"gru": 97}
@@ -154,7 +135,7 @@ def test_the_newer_ptflops_record_read_with_the_2021_rules_leaves_residuals_at_c
 
 def test_ptflops_0_6_seed_conv_counts_the_relu_once() -> None:
     assert reconcile(ptflops_conv(), PRESETS["macs"]).residual == 0
-    assert by(reconcile(ptflops_conv(), PRESETS["default"])) == {
+    assert by_cause(reconcile(ptflops_conv(), PRESETS["default"])) == {
         ("activation", "conv"): OUTPUTS,
         ("bias", "conv"): OUTPUTS,
     }
@@ -306,7 +287,7 @@ def test_torchprofile_0_0_4_reconciles_with_its_own_handler_names() -> None:
     assert "no handler for aten::reshape (skipped, 0)" in items[ROOT]
     conv_record = record("torchprofile", "0.0.4", CONV, [("conv2d", CONV_MACS, ""), ("relu", 0, "")], tuple(TP_CONV))
     conv = reconcile(conv_record, PRESETS["default"])
-    assert conv.residual == 0 and by(conv) == {("bias", "conv"): -OUTPUTS, ("activation", "conv"): -OUTPUTS}
+    assert conv.residual == 0 and by_cause(conv) == {("bias", "conv"): -OUTPUTS, ("activation", "conv"): -OUTPUTS}
 
 
 def test_the_torchprofile_version_picks_the_tables_and_the_counts_still_have_to_match() -> None:

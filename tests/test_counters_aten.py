@@ -9,6 +9,7 @@ from bench.explain.reconcile import reconcile
 from bench.probe import count_flop_counter, count_torchprofile, zoo
 from bench.publish.words import clause, residual_items
 from bench.reference.convention import PRESETS
+from tests import samples
 
 SEED, CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
 CONV_MACS, CONV_OUTPUTS = 32 * 97 * 127 * 16, 32 * 97 * 127  # 4x4 taps on one channel per output
@@ -33,19 +34,8 @@ def node(module: str, op: str, raw: int = 0, shape: str = "()", inputs: tuple = 
 
 
 def record(counter: str, tool: tuple[str, str], definition: dict, raw: dict, nodes: list[dict]) -> dict:
-    items = [{"name": name, "type": "?", "raw": count, "rule": ""} for name, count in raw.items()]
-    layers = [{"name": n, "class": "?", "params": 0, "config": CONFIG.get(n, {})} for n in raw if n != ROOT]
-    probe = {
-        "counter": counter,
-        "raw_total": sum(raw.values()),
-        "breakdown": {"by": "module", "items": items},
-        "nodes": nodes,
-        "layers": layers,
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": tool[0], "version": tool[1]}},
-    }
-    return {"cell": "torch-latest", "model": "m", "job": counter, "probe": probe}
+    items = [samples.item(name, count, "") for name, count in raw.items()]
+    return samples.module_record(counter, definition, items, CONFIG, tool[1], nodes=tuple(nodes))
 
 
 # --- FlopCounterMode -------------------------------------------------------------------------

@@ -7,12 +7,15 @@ from collections.abc import Callable
 
 import pytest
 
-from bench.counters import ADAPTERS, Adapter, Unit, calflops, deepspeed
+from bench.counters import ADAPTERS, Unit, calflops, deepspeed
 from bench.explain.reconcile import reconcile
-from bench.probe import zoo
+from bench.probe import catalog, zoo
 from bench.publish.words import residual_items
 from bench.reference.convention import PRESETS
-from tests.test_counters_torchinfo_calflops import by_cause, calflops_seed
+from tests import samples
+from tests import test_counters_torchinfo_calflops as calflops_tests
+from tests.samples import by_cause
+from tests.test_counters_torchinfo_calflops import calflops_seed
 
 SEED, SEED_CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
 U, D, ROWS = 96, 4064, 97  # GRU units, its input features, the frames (97 one-step sequences in the blog's GRU)
@@ -27,28 +30,11 @@ DS_CONV = 2 * CONV_MACS + OUTPUTS
 DS_RELU = OUTPUTS
 DS_GRU = (2 * W_IH - B + 2 * W_HH - B + U + 3 * U + 3 * U + 2 * B) * 1 * ROWS
 DS_FC = 2 * (ROWS * U) * 256
-DS_MACS = CONV_MACS + ROWS * U * 256  # its second figure: the GRU's hook adds no MACs
 
 
-def record(definition: dict, items: dict, config: dict | None = None, total: int = -1) -> dict:
+def record(definition: dict, items: dict, config: dict | None = None) -> dict:
     """items: module -> (raw, rule, macs); config: module -> recorded options."""
-    config = config or {}
-    rows = [{"name": k, "type": "?", "raw": v[0], "rule": v[1], "macs": v[2]} for k, v in items.items()]
-    layers = [
-        {"name": k, "class": "?", "params": 0, "config": config.get(k, {"bias": True, "batch_first": False})}
-        for k in items
-    ]
-    probe = {
-        "counter": "deepspeed",
-        "raw_total": sum(v[0] for v in items.values()) if total < 0 else total,
-        "breakdown": {"by": "module", "items": rows},
-        "nodes": [],
-        "layers": layers,
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": "deepspeed", "version": "0.19.8"}},
-    }
-    return {"cell": "torch-latest", "model": "m", "job": "deepspeed", "probe": probe}
+    return calflops_tests.record("deepspeed", "0.19.8", definition, items, config)
 
 
 def seed(**override: tuple) -> dict:
@@ -67,11 +53,10 @@ def seed_conv(config: dict | None = None, **override: tuple) -> dict:
     return record(SEED_CONV, {**items, **override}, config)
 
 
-def test_the_measured_counts_are_the_hand_counts() -> None:
-    assert (DS_CONV, DS_RELU, DS_GRU, DS_FC) == (13008864, 394208, 232492704, 4767744)
-    assert DS_CONV + DS_RELU + DS_GRU + DS_FC == 250663520 and DS_CONV + DS_RELU == 13403072
-    assert DS_MACS == 8691200
-    assert ADAPTERS["deepspeed"] is deepspeed.ADAPTER and deepspeed.ADAPTER.unit is Unit.FLOP
+def test_the_rule_model_predicts_the_containers_numbers() -> None:
+    samples.check_the_rule_model_predicts(seed, 250663520)
+    samples.check_the_rule_model_predicts(seed_conv, 13403072)
+    assert ADAPTERS["deepspeed"] is deepspeed.ADAPTER
 
 
 @pytest.mark.parametrize(
@@ -140,13 +125,19 @@ def test_the_rules_are_calflops_own_in_deepspeeds_words() -> None:
     assert "calflops" in {i.name: i.rule for i in twin.items}["sigmoid"]  # the twin: calflops' own words
 
 
-def test_the_macs_note_rests_on_the_recorded_macs() -> None:
-    counted = reconcile(seed(gru=(DS_GRU, "_rnn_forward_hook", 9)), PRESETS["default"])
+@pytest.mark.parametrize("made", [calflops_seed, seed])
+def test_the_macs_note_rests_on_the_recorded_macs(made: Callable[..., dict]) -> None:
+    """calflops and DeepSpeed alike: the note says the MACs figure leaves the GRU out only where it does."""
+    counted = reconcile(made(gru=(DS_GRU, "_rnn_forward_hook", 9)), PRESETS["default"])
     assert not [n for n in counted.notes["gru"] if "MACs figure" in n]
-    assert [n for n in reconcile(seed(), PRESETS["default"]).notes["gru"] if "MACs figure" in n]
+    assert [n for n in reconcile(made(), PRESETS["default"]).notes["gru"] if "MACs figure" in n]
 
 
-def test_the_unit_decides_the_flops_a_count_stands_for() -> None:
-    default = PRESETS["default"]
-    as_macs = reconcile(seed(), default, Adapter("DeepSpeed", Unit.MAC, deepspeed.read))
-    assert as_macs.total == 2 * 250663520 != reconcile(seed(), default).total
+@pytest.mark.parametrize("made", [calflops_seed, seed])
+def test_the_unit_the_catalog_declares_decides_the_flops_a_count_stands_for(
+    made: Callable[..., dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default, job = PRESETS["default"], made()["job"]
+    assert ADAPTERS[job].unit is Unit.FLOP and reconcile(made(), default).total == 250663520
+    monkeypatch.setattr(catalog.COUNTERS[job], "unit", "MAC")  # declared MACs: each counts 2 FLOPs
+    assert ADAPTERS[job].unit is Unit.MAC and reconcile(made(), default).total == 2 * 250663520

@@ -2,6 +2,8 @@
 records, each hand count worked out here from the tools' source, each property beside a record that
 must break it. The numbers are the ones the real containers gave for the seed model."""
 
+from collections.abc import Callable
+
 import pytest
 
 from bench.explain.reconcile import reconcile
@@ -9,6 +11,7 @@ from bench.probe import zoo
 from bench.publish.words import clause, residual_items
 from bench.reference.convention import PRESETS
 from tests import samples
+from tests.samples import by_cause
 
 SEED, CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
 OUTPUTS = 32 * 97 * 127  # the conv's output values: 32 filters, (100-4)/1+1 rows, (256-4)/2+1 columns
@@ -32,24 +35,10 @@ def record(
     job: str, items: list[tuple], definition: dict = SEED, total: int | None = None, config: dict = CONFIG
 ) -> dict:
     """A probe record of (module, raw, rule[, fvcore's unsupported ops]) items."""
-    rows = []
-    for name, raw, rule, *unsupported in items:
-        row = {"name": name, "type": "?", "raw": raw, "rule": rule}
-        if unsupported:
-            row["unsupported"] = unsupported[0]
-        rows.append(row)
-    names = list(dict.fromkeys(name for name, *_ in items))
-    probe = {
-        "counter": job,
-        "raw_total": sum(row["raw"] for row in rows) if total is None else total,
-        "breakdown": {"by": "module", "items": rows},
-        "nodes": [],
-        "layers": [{"name": n, "class": "?", "params": 0, "config": config.get(n, {})} for n in names],
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": job, "version": "?"}},
-    }
-    return {"cell": "torch-latest", "model": "m", "job": job, "probe": probe}
+    rows = [
+        samples.item(name, raw, rule, **({"unsupported": more[0]} if more else {})) for name, raw, rule, *more in items
+    ]
+    return samples.module_record(job, definition, rows, config, total=total)
 
 
 def fvcore_seed(gru: int = 0, conv: int = CONV_MACS) -> dict:
@@ -92,19 +81,12 @@ def aten_seed(gru: int = ATEN_GRU, gru_op: str = "aten.addmm") -> dict:
     )
 
 
-def by(result: object) -> dict:
-    """Adjustments summed per (cause, layer): a GRU's activations are one adjustment per function."""
-    summed: dict = {}
-    for a in result.adjustments:
-        summed[(a.cause, a.layer)] = summed.get((a.cause, a.layer), 0) + a.flops
-    return summed
-
-
-def test_the_hand_counts_are_the_containers_numbers() -> None:
-    assert (CONV_MACS, GRU_MACS, FC_MACS) == (6307328, 116213760, 2383872)
-    assert CONV_MACS + FC_MACS == 8691200  # fvcore, seed
-    assert CONV_MACS + OUTPUTS + 2 * OUTPUTS + PTFLOPS_GRU + FC_MACS + FC_OUT == 126233472  # ptflops-pytorch, seed
-    assert CONV_MACS + OUTPUTS + ATEN_GRU + FC_MACS + FC_OUT == 125379872  # ptflops-aten, seed
+@pytest.mark.parametrize(
+    ("made", "measured"), [(fvcore_seed, 8691200), (pytorch_seed, 126233472), (aten_seed, 125379872)]
+)
+def test_the_rule_models_predict_the_containers_numbers(made: Callable[[], dict], measured: int) -> None:
+    """The records are made from the hand counts above; the torch-latest container counted these numbers."""
+    samples.check_the_rule_model_predicts(made, measured)
 
 
 # --- fvcore
@@ -116,8 +98,8 @@ def test_fvcore_prices_no_step_of_the_gru_it_cannot_handle() -> None:
     assert result.priced_steps == {"gru": 0}
     assert "one aten::gru, for which fvcore has no handle" in result.why["gru"][0]
     step = 2 * GRU_MACS // T + 6 * U + 8 * U + 3 * U  # one step in the reference, in FLOPs
-    assert by(result)[("steps", "gru")] == -T * step
-    assert [cause for cause, layer in by(result) if layer == "gru"] == ["steps"]
+    assert by_cause(result)[("steps", "gru")] == -T * step
+    assert [cause for cause, layer in by_cause(result) if layer == "gru"] == ["steps"]
 
 
 def test_a_gru_count_fvcore_cannot_have_made_is_residual_at_the_gru() -> None:
@@ -135,7 +117,7 @@ def test_fvcore_counts_no_bias_and_no_activation() -> None:
     conv = record("fvcore", [("conv2d", CONV_MACS, "conv", {}), ("relu", 0, "", {})], CONV)
     result = reconcile(conv, PRESETS["default"])
     assert result.residual == 0
-    assert by(result) == {("bias", "conv"): -OUTPUTS, ("activation", "conv"): -OUTPUTS}
+    assert by_cause(result) == {("bias", "conv"): -OUTPUTS, ("activation", "conv"): -OUTPUTS}
     assert "among fvcore's ignored ops" in next(clause(a) for a in result.adjustments if a.cause == "activation")
     assert reconcile(conv, PRESETS["macs"]).adjustments == []
     seed = reconcile(fvcore_seed(), PRESETS["default"])
@@ -175,7 +157,7 @@ def test_ptflops_pytorch_counts_biases_gate_work_and_relu_twice_as_macs() -> Non
     assert result.residual == 0 and result.residuals == []
     assert result.priced_steps == {"gru": 97}
     assert "input.shape[0] x input.shape[1] = 1 x 97" in result.why["gru"][0]
-    assert by(result) == {
+    assert by_cause(result) == {
         ("activation", "conv"): 2 * 2 * OUTPUTS - OUTPUTS,  # the module hook and the patched F.relu, 2 FLOPs each
         ("bias", "conv"): 2 * OUTPUTS - OUTPUTS,
         ("activation", "gru"): -T * 3 * U,  # -2U sigmoid, -U tanh
@@ -239,7 +221,7 @@ def test_ptflops_aten_prices_the_grus_addmms_with_their_biases_and_nothing_else(
     assert result.residual == 0 and result.residuals == []
     assert result.priced_steps == {"gru": 97}
     assert "each of the 1 step(s) torch runs, over 97 row(s) each" in result.why["gru"][0]
-    assert by(result) == {
+    assert by_cause(result) == {
         ("activation", "conv"): -OUTPUTS,
         ("bias", "conv"): OUTPUTS,
         ("activation", "gru"): -T * 3 * U,

@@ -11,20 +11,22 @@ from collections import Counter
 import pytest
 
 from bench import paths
-from bench.counters import keras_flops, tf_profiler
+from bench.counters import keras_flops, rules, tf_profiler
 from bench.explain.reconcile import reconcile
-from bench.probe import zoo
+from bench.probe import answer as probe_answer
+from bench.probe import catalog, zoo
 from bench.publish.headings import pinned
 from bench.publish.words import clause, residual_items
 from bench.records import results
 from bench.reference.convention import PRESETS
+from tests import samples
 
 SEED, CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
 CONV_OUT = 32 * 97 * 127  # the conv's output values
 CONV_FLOPS = 2 * CONV_OUT * 4 * 4 * 1  # 2 per MAC, kernel 4 x 4 x 1 input channel per output
 DENSE_FLOPS = 2 * 97 * 96 * 256  # Tensordot/MatMul: (97, 96) @ (96, 256)
 BODY = "model/gru/PartitionedCall/while/body/_10/while"
-V2_5, V2_21 = tf_profiler.version("2.5.3"), tf_profiler.version("2.21.0")
+V2_5, V2_21 = rules.version("2.5.3"), rules.version("2.21.0")
 
 
 def node(name: str, op: str, raw: int = 0, shape: str = "<unknown>", input_shapes: tuple = ()) -> dict:
@@ -70,20 +72,8 @@ def seed_nodes(dense: int = DENSE_FLOPS) -> list[dict]:
 
 
 def record(definition: dict, nodes: list[dict], tensorflow: str = "2.5.3", total: int | None = None) -> dict:
-    probe = {
-        "counter": "keras-flops",
-        "raw_total": sum(n["raw"] for n in nodes) if total is None else total,
-        "breakdown": {"by": "op_type", "items": []},
-        "nodes": nodes,
-        "layers": [],
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {
-            "counter_tool": {"name": "keras-flops", "version": "0.1.2"},
-            "framework": {"name": "tensorflow", "version": tensorflow},
-        },
-    }
-    return {"cell": "tf-2.5.3", "model": "m", "job": "keras-flops", "probe": probe}
+    tool, framework = ("keras-flops", "0.1.2"), ("tensorflow", tensorflow)
+    return samples.graph_record("keras-flops", definition, nodes, tool, framework, "tf-2.5.3", total)
 
 
 def result(rec: dict, convention: str = "default"):
@@ -239,19 +229,18 @@ def probe_module():
 
 
 def answer(nodes: list[dict], total: int) -> dict:
+    """The answer count_tf gives for these nodes (answer.make), with keras-flops' own total."""
     items = Counter()
     for n in nodes:
         items[n["op"]] += n["raw"]
-    return {
-        "raw_total": total,
-        "breakdown": {"by": "op_type", "items": [{"name": k, "raw": v} for k, v in items.items() if v]},
-        "nodes": nodes,
-        "notes": [],
-    }
+    op_types = [{"name": k, "raw": v} for k, v in items.items() if v]
+    return probe_answer.make(total, op_types, [], ("tensorflow", "2.5.3"), ("keras-flops", "0.1.2"), nodes=nodes)
 
 
 def as_probe(got: dict) -> dict:
-    return dict(got, flops_per_unit=1, flops=got["raw_total"])
+    """The probe's record of that answer (probe.measure)."""
+    breakdown = {"by": catalog.COUNTERS["keras-flops"].breakdown, "items": got["items"]}
+    return dict(got, counter="keras-flops", breakdown=breakdown, flops_per_unit=1, flops=got["raw_total"])
 
 
 def test_a_keras_flops_number_beyond_the_graph_is_kept_and_shown_as_residual(probe_module) -> None:

@@ -10,6 +10,7 @@ from bench.explain.reconcile import reconcile
 from bench.probe import zoo
 from bench.publish.words import residual_items
 from bench.reference.convention import PRESETS
+from tests import samples
 
 SEED, SEED_CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
 U, D, ROWS = 96, 4064, 97
@@ -115,18 +116,11 @@ def keras_seed(scope: str = "model") -> list[dict]:
 
 
 def record(definition: dict, nodes: list[dict], counter: str = "onnx-tool-torch", total: int = -1, said=()) -> dict:
-    probe = {
-        "counter": counter,
-        "raw_total": sum(n["raw"] for n in nodes) if total < 0 else total,
-        "breakdown": {"by": "scope", "items": []},
-        "nodes": nodes,
-        "layers": [],
-        "unsupported": list(said),
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": "onnx-tool", "version": "1.0.1"}},
-    }
-    return {"cell": "torch-latest", "model": "m", "job": counter, "probe": probe}
+    framework = ("torch", "2.13.0+cpu") if counter == "onnx-tool-torch" else ("tensorflow", "2.21.0")
+    total_or_sum = None if total < 0 else total
+    return samples.graph_record(
+        counter, definition, nodes, ("onnx-tool", "1.0.1"), framework, "torch-latest", total_or_sum, unsupported=said
+    )
 
 
 def by_cause(result) -> dict:

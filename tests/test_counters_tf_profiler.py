@@ -5,13 +5,14 @@ transformer-encoder); the prices are worked out by hand here."""
 
 from __future__ import annotations
 
-from bench.counters import tf_profiler
+from bench.counters import rules, tf_profiler
 from bench.explain.reconcile import reconcile
 from bench.probe import zoo
 from bench.reference.convention import PRESETS
+from tests import samples
 
 DECONV = zoo.MODELS["conv2d-transpose"]
-V1_12, V2_5 = tf_profiler.version("1.12.0"), tf_profiler.version("2.5.3")
+V1_12, V2_5 = rules.version("1.12.0"), rules.version("2.5.3")
 # 2 x (1*33*33*8 outputs) x (3*3*8*16 filter elements) / (8 output channels x stride 2 x stride 2)
 DECONV_FLOPS = 2 * (33 * 33 * 8) * (3 * 3 * 8 * 16) // (8 * 2 * 2)
 # (1, 4, 32, 16) @ (1, 4, 16, 32): 2 x 16 x (1*4*32*32) outputs
@@ -45,17 +46,8 @@ def scores(raw: int = SCORES_FLOPS, a: str = "(1, 4, 32, 16)") -> dict:
 
 
 def record(definition: dict, nodes: list[dict], tensorflow: str = "2.5.3") -> dict:
-    probe = {
-        "counter": "tf-profiler-frozen",
-        "raw_total": sum(n["raw"] for n in nodes),
-        "breakdown": {"by": "op_type", "items": []},
-        "nodes": nodes,
-        "layers": [],
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": "tf.profiler", "version": tensorflow}},
-    }
-    return {"cell": "tf-2.5.3", "model": "conv2d-transpose", "job": "tf-profiler-frozen", "probe": probe}
+    tool, framework = ("tf.profiler", tensorflow), ("tensorflow", tensorflow)
+    return samples.graph_record("tf-profiler-frozen", definition, nodes, tool, framework, "tf-2.5.3")
 
 
 def result(rec: dict):

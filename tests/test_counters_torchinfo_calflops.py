@@ -3,14 +3,19 @@ next to a record that must break it. The counts are the ones measured in the tor
 (torch 2.13.0, torchinfo 1.8.0, calflops 0.3.2), each also worked out by hand below from the
 modules' parameter counts, independently of the rule models."""
 
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable
 from types import SimpleNamespace
 
-from bench.counters import ADAPTERS, Adapter, Unit, calflops, torchinfo
+import pytest
+
+from bench.counters import ADAPTERS, Unit
 from bench.explain.reconcile import reconcile
-from bench.probe import count_torchinfo, zoo
+from bench.probe import catalog, count_torchinfo, zoo
 from bench.publish.words import residual_items
 from bench.reference.convention import PRESETS
+from tests import samples
+from tests.samples import by_cause
 
 SEED, SEED_CONV = zoo.MODELS["seed"], zoo.MODELS["seed-conv"]
 U, D, ROWS = 96, 4064, 97  # GRU units, its input features, the frames (97 one-step sequences in the blog's GRU)
@@ -40,26 +45,9 @@ TOY_GRU = {
 
 def record(job: str, version: str, definition: dict, items: dict, config: dict | None = None, total: int = -1) -> dict:
     """items: module -> (raw, rule) or (raw, rule, macs); config: module -> recorded options."""
-    config = config or {}
-    rows = [
-        {"name": k, "type": "?", "raw": v[0], "rule": v[1], **({"macs": v[2]} if len(v) > 2 else {})}
-        for k, v in items.items()
-    ]
-    layers = [
-        {"name": k, "class": "?", "params": 0, "config": config.get(k, {"bias": True, "batch_first": False})}
-        for k in items
-    ]
-    probe = {
-        "counter": job,
-        "raw_total": sum(v[0] for v in items.values()) if total < 0 else total,
-        "breakdown": {"by": "module", "items": rows},
-        "nodes": [],
-        "layers": layers,
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": job, "version": version}},
-    }
-    return {"cell": "torch-latest", "model": "m", "job": job, "probe": probe}
+    rows = [samples.item(k, v[0], v[1], **({"macs": v[2]} if len(v) > 2 else {})) for k, v in items.items()]
+    config = {k: (config or {}).get(k, {"bias": True, "batch_first": False}) for k in items}
+    return samples.module_record(job, definition, rows, config, version, total=None if total < 0 else total)
 
 
 def torchinfo_seed(**override: tuple) -> dict:
@@ -84,21 +72,12 @@ def calflops_seed(**override: tuple) -> dict:
     return record("calflops", "0.3.2", SEED, {**items, **override})
 
 
-def by_cause(result) -> dict:
-    found: dict = defaultdict(float)
-    for adjustment in result.adjustments:
-        found[(adjustment.cause, adjustment.layer)] += adjustment.flops
-    return dict(found)
-
-
 # --- torchinfo -------------------------------------------------------------------------------
 
 
-def test_the_measured_counts_are_the_hand_counts() -> None:
-    assert (TI_CONV, TI_GRU, TI_FC, TI_CONV + TI_GRU + TI_FC) == (6701536, 116269632, 24832, 122996000)
-    assert (CF_CONV, CF_RELU, CF_GRU, CF_FC) == (13008864, 394208, 232492704, 4767744)
-    assert CF_CONV + CF_RELU + CF_GRU + CF_FC == 250663520
-    assert ADAPTERS["torchinfo"].unit is Unit.MAC and ADAPTERS["calflops"].unit is Unit.FLOP
+@pytest.mark.parametrize(("made", "measured"), [(torchinfo_seed, 122996000), (calflops_seed, 250663520)])
+def test_the_rule_models_predict_the_containers_numbers(made: Callable[..., dict], measured: int) -> None:
+    samples.check_the_rule_model_predicts(made, measured)
 
 
 def test_torchinfo_seed_reconciles_with_every_cause_named() -> None:
@@ -203,16 +182,13 @@ def test_calflops_rules_are_chosen_by_the_recorded_call_and_the_layer() -> None:
     assert gelu.residual == CF_RELU and "no rule model for calflops' 'gelu'" in residual_items(gelu.residuals[0])[0]
 
 
-def test_the_macs_note_rests_on_the_recorded_macs() -> None:
-    counted = reconcile(calflops_seed(gru=(CF_GRU, "_rnn_forward_hook", 9)), PRESETS["default"])
-    assert not [n for n in counted.notes["gru"] if "MACs figure" in n]
-    assert [n for n in reconcile(calflops_seed(), PRESETS["default"]).notes["gru"] if "MACs figure" in n]
-
-
-def test_the_unit_decides_the_flops_a_count_stands_for() -> None:
+def test_the_unit_the_catalog_declares_decides_the_flops_a_torchinfo_count_stands_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     default = PRESETS["default"]
-    as_macs = reconcile(calflops_seed(), default, Adapter("calflops", Unit.MAC, calflops.read))
-    assert as_macs.total == 2 * 250663520 != reconcile(calflops_seed(), default).total
-    as_flops = reconcile(torchinfo_seed(), default, Adapter("torchinfo", Unit.FLOP, torchinfo.read))
-    assert as_flops.residual == 0 and as_flops.total == 122996000 != reconcile(torchinfo_seed(), default).total
+    as_declared = reconcile(torchinfo_seed(), default).total
+    assert ADAPTERS["torchinfo"].unit is Unit.MAC
+    monkeypatch.setattr(catalog.COUNTERS["torchinfo"], "unit", "FLOP")
+    as_flops = reconcile(torchinfo_seed(), default)
+    assert as_flops.residual == 0 and as_flops.total == 122996000 != as_declared
     assert Counter(a.cause for a in as_flops.adjustments)["mac"] == 2  # conv and gru priced at 1 FLOP (output: rows)

@@ -3,11 +3,12 @@ test_recorded.py and, on fresh runs, in test_matrix_docker.py)."""
 
 from collections import Counter
 
-from bench.counters import tf_profiler
+from bench.counters import rules, tf_profiler
 from bench.explain.reconcile import Drift, reconcile
 from bench.probe import zoo
 from bench.publish.words import clause, definition_note, residual_items
 from bench.reference.convention import PRESETS
+from tests import samples
 
 DENSE = {
     "input": [1, 8],
@@ -40,33 +41,14 @@ def matmul(name: str, raw: int, rows: int = 1, inner: int = 8, out: int = 4) -> 
 
 
 def tf_record(definition: dict, nodes: list[dict], version: str = "2.21.0", total: int | None = None) -> dict:
-    probe = {
-        "counter": "tf-profiler-seed",
-        "raw_total": sum(n["raw"] for n in nodes) if total is None else total,
-        "breakdown": {"by": "op_type", "items": []},
-        "nodes": nodes,
-        "layers": [],
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": "tf.profiler", "version": version}},
-    }
-    return {"cell": "tf-x", "model": "m", "job": "tf-profiler-seed", "probe": probe}
+    tool, framework = ("tf.profiler", version), ("tensorflow", version)
+    return samples.graph_record("tf-profiler-seed", definition, nodes, tool, framework, total=total)
 
 
 def thop_record(raw: dict, version: str, definition: dict) -> dict:
-    items = [{"name": k, "raw": v[0], "rule": v[1], "type": "?"} for k, v in raw.items()]
-    layers = [{"name": k, "class": "?", "params": 0, "config": {"bias": True, "batch_first": False}} for k in raw]
-    probe = {
-        "counter": "thop",
-        "raw_total": sum(v[0] for v in raw.values()),
-        "breakdown": {"by": "module", "items": items},
-        "nodes": [],
-        "layers": layers,
-        "definition": definition,
-        "definition_sha256": zoo.fingerprint(definition),
-        "provenance": {"counter_tool": {"name": "thop", "version": version}},
-    }
-    return {"cell": "torch-x", "model": "m", "job": "thop", "probe": probe}
+    items = [samples.item(k, v[0], v[1]) for k, v in raw.items()]
+    config = dict.fromkeys(raw, {"bias": True, "batch_first": False})
+    return samples.module_record("thop", definition, items, config, version, "torch-x")
 
 
 def dense_nodes(matmul_raw: int = 64) -> list[dict]:
@@ -126,8 +108,8 @@ def test_an_op_without_a_rule_that_was_counted_is_residual() -> None:
 
 def test_addv2_has_a_rule_in_tensorflow_2_21_and_none_in_2_5() -> None:
     add = node("output/add", "AddV2", 4)
-    assert tf_profiler.rule_status(add, tf_profiler.version("2.21.0")) == "counted"
-    assert tf_profiler.rule_status(add, tf_profiler.version("2.5.3")) == "no-rule"
+    assert tf_profiler.rule_status(add, rules.version("2.21.0")) == "counted"
+    assert tf_profiler.rule_status(add, rules.version("2.5.3")) == "no-rule"
     assert tf_profiler.rule_status(node("x/MatMul", "MatMul", 0, "(None, 4)"), (2, 21)) == "shape-unknown"
     nodes = dense_nodes() + [add]
     assert reconcile(tf_record(DENSE, nodes, "2.21.0"), PRESETS["default"]).residual == 0

@@ -8,6 +8,7 @@ breakdown and total), a rule model of another counter version, a layer off by on
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -17,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from bench import paths
-from bench.counters import adapter_for, tf_profiler
+from bench.counters import ADAPTERS, adapter_for, rules, tf_profiler
 from bench.explain.reconcile import reconcile
 from bench.models import big, selection
-from bench.probe import variants, zoo
+from bench.probe import catalog, variants, zoo
 from bench.publish.words import residual_items
 from bench.records import results, seal
 from bench.records.results import DIRTY
@@ -70,16 +71,21 @@ def check_every_measurement_reconciles_to_zero(where: Path) -> int:
 
 
 def check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(where: Path) -> int:
-    """Each graph counter's rule model says of every node what the tool said (counted, no rule, shapes unknown)."""
-    checked = 0
+    """Each graph counter's rule model says of every node what the tool said (counted, no rule, shapes unknown),
+    and every node of TensorFlow's graph counters (their catalog breakdown is by op type) is checked: none
+    left out, and some at all."""
+    checked = seen = 0
     for entry in measurements(where):
+        probe = entry["probe"]
+        if catalog.COUNTERS[variants.split(entry["job"])[0]].breakdown == "op_type":
+            seen += len(probe["nodes"])
         adapter = adapter_for(entry["job"])
         if adapter.rule_status is None:
             continue
-        probe = entry["probe"]
         wrong = [n["name"] for n in probe["nodes"] if adapter.rule_status(n, probe) != n["rule"]]
         assert not wrong, (entry["cell"], entry["model"], entry["job"], wrong[:5])
         checked += len(probe["nodes"])
+    assert checked == seen > 0, f"checked {checked} of the {seen} nodes of TensorFlow's graph counters"
     return checked
 
 
@@ -107,7 +113,7 @@ def check_a_rule_model_of_another_version_leaves_a_residual(where: Path) -> None
     record["probe"]["provenance"]["counter_tool"]["version"] = "2.5.3"  # no AddV2 rule
     places = {r.place for r in reconcile(record, PRESETS["default"]).residuals}
     assert "gru" in places and "conv" not in places
-    tf = tf_profiler.version("2.5.3")
+    tf = rules.version("2.5.3")
     assert any(tf_profiler.rule_status(n, tf) != n["rule"] for n in record["probe"]["nodes"])
     thop = find(where, "torch-1.10.1", "seed-conv", "thop")
     thop["probe"]["provenance"]["counter_tool"]["version"] = "0.1.1"  # no conv bias
@@ -207,7 +213,49 @@ def test_every_committed_measurement_reconciles_to_zero() -> None:
 
 
 def test_the_tf_rule_model_says_of_every_committed_node_what_tensorflow_said() -> None:
-    check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(paths.RESULTS)
+    assert check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(paths.RESULTS) > 0
+
+
+def copied(tmp_path: Path, *records: tuple[str, str, str]) -> Path:
+    """A results folder holding these committed records alone."""
+    for cell, model, counter in records:
+        (tmp_path / cell / model).mkdir(parents=True, exist_ok=True)
+        shutil.copy(paths.RESULTS / cell / model / f"{counter}.json", tmp_path / cell / model)
+    return tmp_path
+
+
+def test_the_tf_node_check_checks_every_node_of_the_tf_records(tmp_path: Path) -> None:
+    where = copied(tmp_path, ("tf-1.12.0", "seed", "tf-profiler-seed"), ("torch-latest", "seed", "thop"))
+    nodes = find(where, "tf-1.12.0", "seed", "tf-profiler-seed")["probe"]["nodes"]
+    assert check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(where) == len(nodes) > 0
+
+
+def test_the_tf_node_check_fails_without_tf_records(tmp_path: Path) -> None:
+    where = copied(tmp_path, ("torch-latest", "seed", "thop"))
+    with pytest.raises(AssertionError, match="checked 0 of the 0 nodes"):
+        check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(where)
+
+
+def test_the_tf_node_check_fails_where_a_tf_counter_checks_no_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    where = copied(tmp_path, ("tf-1.12.0", "seed", "tf-profiler-seed"))
+    nodes = len(find(where, "tf-1.12.0", "seed", "tf-profiler-seed")["probe"]["nodes"])
+    unchecked = dataclasses.replace(ADAPTERS["tf-profiler-seed"], rule_status=None)
+    monkeypatch.setitem(ADAPTERS, "tf-profiler-seed", unchecked)
+    with pytest.raises(AssertionError, match=f"checked 0 of the {nodes} nodes"):
+        check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(where)
+
+
+def test_the_tf_node_check_fails_where_the_rule_model_says_otherwise(tmp_path: Path) -> None:
+    where = copied(tmp_path, ("tf-1.12.0", "seed", "tf-profiler-seed"))
+    path = where / "tf-1.12.0" / "seed" / "tf-profiler-seed.json"
+    record = json.loads(path.read_text())
+    node = next(n for n in record["probe"]["nodes"] if n["rule"] == "counted")
+    node["rule"] = "no-rule"  # what TensorFlow would have said had it no rule for the op
+    path.write_text(json.dumps(seal.sealed(record)))
+    with pytest.raises(AssertionError, match=node["name"]):
+        check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(where)
 
 
 def test_a_tampered_committed_node_is_residual_at_its_layer() -> None:

@@ -4,7 +4,8 @@ from collections import Counter
 
 import pytest
 
-from bench.counters.base import outside_definition, torch_modules
+from bench.counters.base import outside_definition
+from bench.counters.rules import torch_modules
 from bench.probe import zoo
 from bench.reference.formulas import FORMULAS, analyse, measure
 
@@ -141,8 +142,10 @@ def test_a_composite_layers_modules_are_its_parts_placed_on_it() -> None:
     names = ["encoder.query", "encoder.key", "encoder.value", "encoder.attention", "encoder.output", "encoder.norm1"]
     names += ["encoder.ffn1", "encoder.ffn1_act", "encoder.ffn2", "encoder.norm2", "encoder.dropout"]
     probe = {"layers": [{"name": n, "config": {}} for n in names]}
+    probe["provenance"] = {"counter_tool": {"name": "thop", "version": "0.1.1"}}
     modules = list(torch_modules(definition, probe))
     assert [m.name for m in modules] == names[:-1]
+    assert {m.tool for m in modules} == {(0, 1, 1)}  # the counting tool's version, for its rules
     assert {m.layer for m in modules} == {"encoder"}
     assert modules[6].spec["units"] == 256 and modules[8].in_shape == (1, 32, 256)
     items = [{"name": n, "raw": 1} for n in names]

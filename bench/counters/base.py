@@ -5,14 +5,12 @@ model predicts for it from structure alone (never from the counted number)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from math import prod
 
-from bench.probe import zoo
+from bench.probe import catalog, zoo
 from bench.reference.convention import Convention
-from bench.reference.formulas import LayerCost, analyse
 
 __all__ = [
     "Unit",
@@ -20,12 +18,8 @@ __all__ = [
     "Steps",
     "Reading",
     "Adapter",
-    "Module",
-    "torch_modules",
     "outside_definition",
     "nodes_by_module",
-    "image_layout",
-    "conv_macs",
 ]
 
 BUCKET_UNDEFINED = "modules outside the definition"
@@ -81,10 +75,11 @@ class Reading:
 
 @dataclass(frozen=True)
 class Adapter:
-    """One counter on the host: its unit, how its record maps onto the model, its rule model, its words."""
+    """One counter on the host: how its record maps onto the model, its rule model, its words. What the
+    counter is (framework, unit, recipe) is its catalog entry's, named by `counter`, and said there alone."""
 
+    counter: str  # its name in bench/probe/catalog.py
     tool: str  # how the report names the tool
-    unit: Unit
     read: Callable[[dict, dict], Reading]  # (definition, probe document) -> Reading
     outside: str = ""  # one sentence on why the counter counts work outside the model, if it does
     # for graph counters: what the rule model expects the tool to say of a node (counted, no-rule,
@@ -96,48 +91,10 @@ class Adapter:
     def column(self) -> str:
         return self.family or self.tool
 
-
-@dataclass(frozen=True)
-class Module:
-    """One PyTorch module of a definition's layer, with what a rule model prices it from."""
-
-    spec: dict  # the layer's definition
-    cost: LayerCost  # the layer's reference cost (its output shape, steps)
-    in_shape: tuple[int, ...]  # the layer's input shape
-    index: int  # the module's place among the layer's modules (0: the layer itself; then its activation)
-    name: str
-    config: dict  # the module's options as built (bias, batch_first, ...)
-    owner: str = ""  # for a part of a composite layer (a residual block's conv): that layer
-
     @property
-    def layer(self) -> str:
-        return self.owner or self.spec["name"]
-
-
-def torch_modules(definition: dict, probe: dict) -> Iterator[Module]:
-    """Every module the definition's layers name, in order, with shapes carried from the input; a
-    composite layer's parts each with their own definition and input, placed on the layer."""
-    built = {row["name"]: row.get("config", {}) for row in probe["layers"]}
-    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
-        if cost.parts:
-            yield from _parts(spec, cost, built)
-            continue
-        for index, name in enumerate(spec["torch"]):
-            yield Module(spec, cost, cost.in_shape, index, name, built.get(name, {}))
-
-
-def _parts(spec: dict, cost: LayerCost, built: dict[str, dict]) -> Iterator[Module]:
-    """A composite layer's parts: each part's modules, found under the layer's module by their own names."""
-    container = spec["torch"][0] + "."
-    specs = {part["name"]: part for part in zoo.parts(spec, cost.in_shape[-1])}
-    for part in cost.parts:
-        part_spec = specs[part.name]
-        for index, local in enumerate(part_spec["torch"]):
-            under = [
-                n for n in built if n.startswith(container) and (n == container + local or n.endswith("." + local))
-            ]
-            name = under[0] if len(under) == 1 else container + local
-            yield Module(part_spec, part, part.in_shape, index, name, built.get(name, {}), spec["name"])
+    def unit(self) -> Unit:
+        """The unit the tool's numbers are, as the counter's catalog entry declares it."""
+        return Unit(catalog.COUNTERS[self.counter].unit)
 
 
 def outside_definition(
@@ -163,36 +120,9 @@ def outside_definition(
     return found
 
 
-def recorded_shape(text: str) -> tuple[int, ...] | None:
-    """A shape as a torch probe records it, "(1, 32, 97, 127)"; None where it is no tuple of known sizes."""
-    text = text.strip()
-    if not (text.startswith("(") and text.endswith(")")):
-        return None
-    dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
-    return tuple(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
-
-
 def nodes_by_module(probe: dict) -> dict[str, list[dict]]:
     """The ops a dispatch-level counter recorded, grouped by the module that ran them (attrs.module)."""
     found: dict[str, list[dict]] = {}
     for node in probe.get("nodes", []):
         found.setdefault(node.get("attrs", {}).get("module", ""), []).append(node)
     return found
-
-
-def image_layout(spec: dict, shape: tuple) -> tuple[int, int, tuple[int, ...]]:
-    """(batch, channels, spatial dims) of an image-like shape, in the definition's layout."""
-    batch, *rest = shape
-    if spec.get("data_format", "channels_last") == "channels_first":
-        return batch, rest[0], tuple(rest[1:])
-    return batch, rest[-1], tuple(rest[:-1])
-
-
-def conv_macs(spec: dict, in_shape: tuple, out_shape: tuple, kernel: list, groups: int) -> tuple[int, int]:
-    """A torch conv's (MACs, outputs) as the per-module counters price it: kernel taps x in_channels x
-    (out_channels // groups) per output position (a depthwise conv, groups = in_channels: taps x channels),
-    and out_channels values per output position."""
-    batch, channels, _ = image_layout(spec, in_shape)
-    _, filters, dims = image_layout(spec, out_shape)
-    positions = batch * prod(dims)
-    return prod(kernel) * channels * (filters // groups) * positions, filters * positions

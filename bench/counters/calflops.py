@@ -25,33 +25,23 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import (
-    Adapter,
-    Item,
-    Reading,
-    Steps,
-    Unit,
-    conv_macs,
-    image_layout,
-    outside_definition,
-    torch_modules,
-)
+from bench.counters.base import Adapter, Item, Reading, Steps, outside_definition
+from bench.counters.rules import Module, Rule, conv_macs, image_layout, reference_batch, torch_modules
 from bench.probe import zoo
-from bench.reference.formulas import LayerCost, analyse
+from bench.reference.formulas import analyse
 
-__all__ = ["ADAPTER"]
+__all__ = ["ADAPTER", "ADAPTERS"]
 
 GATES = {"gru": 3, "lstm": 4, "simple_rnn": 1}
 # _rnn_flops's element-wise FLOPs per cell evaluation, in hidden units
 RNN_ELEMENTWISE = {"gru": 1 + 3 + 3, "lstm": 4 + 3 + 3, "simple_rnn": 1}
 ACTIVATIONS = {"relu", "prelu", "elu", "leaky_relu", "relu6", "silu", "gelu"}  # patched: input.numel()
 
-Rule = Callable[[dict, tuple, LayerCost, dict], tuple[Counter[str], str]]
 
-
-def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _conv(module: Module, item: dict) -> tuple[Counter[str], str]:
     """2 x kernel taps x in_channels x out_channels / groups x batch x output positions, plus a FLOP per
     output for the bias."""
+    spec, in_shape, cost, config = module.spec, module.in_shape, module.cost, module.config
     groups = image_layout(spec, in_shape)[1] if spec["kind"] == "depthwise_conv2d" else spec.get("groups", 1)
     macs, outputs = conv_macs(spec, in_shape, cost.out_shape, spec["kernel"], groups)
     predicted = Counter({"mac": 2 * macs})
@@ -64,17 +54,19 @@ def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[C
     return predicted, words
 
 
-def _separable_depthwise(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _separable_depthwise(module: Module, item: dict) -> tuple[Counter[str], str]:
     """The depthwise half of a separable conv: F.conv2d with groups = in_channels (taps x channels per
     output position), no bias."""
+    spec, in_shape, cost = module.spec, module.in_shape, module.cost
     batch, channels, _ = image_layout(spec, in_shape)
     dims = image_layout(spec, cost.out_shape)[2]
     predicted = Counter({"mac": 2 * prod(spec["kernel"]) * channels * batch * prod(dims)})
     return predicted, "_conv_flops_compute on the depthwise conv: 2 FLOPs per multiply-accumulate"
 
 
-def _separable_pointwise(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _separable_pointwise(module: Module, item: dict) -> tuple[Counter[str], str]:
     """The pointwise half: a 1x1 F.conv2d over the depthwise output, with the layer's bias."""
+    spec, in_shape, cost, config = module.spec, module.in_shape, module.cost, module.config
     batch, channels, _ = image_layout(spec, in_shape)
     _, filters, dims = image_layout(spec, cost.out_shape)
     outputs = batch * filters * prod(dims)
@@ -91,8 +83,9 @@ def transposed(true_output: bool) -> Rule:
     per output position, where calflops 0.3.2 computes the output size with the forward conv's formula,
     (d - k) // s + 1 (so far fewer positions), and DeepSpeed with the transposed one, (d - 1) x s + k."""
 
-    def rule(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
-        batch, channels, dims = image_layout(spec, in_shape)
+    def rule(module: Module, item: dict) -> tuple[Counter[str], str]:
+        spec, cost, config = module.spec, module.cost, module.config
+        batch, channels, dims = image_layout(spec, module.in_shape)
         _, filters, out_dims = image_layout(spec, cost.out_shape)
         predicted = Counter({"mac": 2 * batch * prod(dims) * channels * filters * prod(spec["kernel"])})
         words = "_conv_trans_flops_compute: 2 FLOPs per multiply-accumulate over the input positions"
@@ -114,26 +107,30 @@ def transposed(true_output: bool) -> Rule:
     return rule
 
 
-def _batch_norm(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _batch_norm(module: Module, item: dict) -> tuple[Counter[str], str]:
+    in_shape, config = module.in_shape, module.config
     affine = config.get("affine", True)
     predicted = Counter({"elementwise": (2 if affine else 1) * prod(in_shape)})
     return predicted, f"_batch_norm_flops_compute (inference): input.numel() x {2 if affine else 1}"
 
 
-def _layer_norm(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _layer_norm(module: Module, item: dict) -> tuple[Counter[str], str]:
+    in_shape, config = module.in_shape, module.config
     affine = config.get("elementwise_affine", True)
     predicted = Counter({"elementwise": (5 if affine else 4) * prod(in_shape), "act:rsqrt": 0})
     return predicted, f"_layer_norm_flops_compute: input.numel() x {5 if affine else 4} (its estimate), no rsqrt"
 
 
-def _pool(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _pool(module: Module, item: dict) -> tuple[Counter[str], str]:
+    in_shape = module.in_shape
     return Counter({"elementwise": prod(in_shape)}), "_pool_flops_compute: input.numel(), whatever the window"
 
 
-def _attention(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _attention(module: Module, item: dict) -> tuple[Counter[str], str]:
     """Two torch.matmul calls, Q K^T and A V, each 2 x batch x heads x T x T x head_dim (_matmul_flops_compute:
     2 x prod(input.shape) x other.shape[-1]); the scale, mask and rotary products are Tensor operators and
     torch.softmax is not F.softmax, none patched."""
+    spec, in_shape = module.spec, module.in_shape
     batch, steps, _ = in_shape
     macs = batch * spec["heads"] * steps * steps * spec["head_dim"]
     predicted = Counter({"mac": 2 * 2 * macs, "elementwise": 0, "act:softmax": 0})
@@ -144,7 +141,7 @@ def _attention(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tu
     return predicted, words
 
 
-def _embedding(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _embedding(module: Module, item: dict) -> tuple[Counter[str], str]:
     return Counter(), "_embedding_flops_compute: 0"
 
 
@@ -158,26 +155,30 @@ UNPATCHED = {
 }
 
 
-def _zero(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _zero(module: Module, item: dict) -> tuple[Counter[str], str]:
     """Every component of the layer's reference, priced 0."""
+    spec, cost = module.spec, module.cost
     return Counter({component: 0 for component in cost.total()}), UNPATCHED[spec["kind"]] + ": 0"
 
 
-def _linear(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _linear(module: Module, item: dict) -> tuple[Counter[str], str]:
     """2 x input.numel() x out_features; the bias is not counted."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     predicted = Counter({"mac": 2 * prod(in_shape) * spec["units"]})
     if config.get("bias"):
         predicted["bias"] = 0
     return predicted, "_linear_flops_compute: 2 x input.numel() x out_features, the bias not counted"
 
 
-def _activation(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _activation(module: Module, item: dict) -> tuple[Counter[str], str]:
     """A patched activation: input.numel() FLOPs, on the layer's output."""
+    spec, cost = module.spec, module.cost
     return Counter({f"act:{spec['activation']}": prod(cost.out_shape)}), "patched activation: input.numel() FLOPs"
 
 
-def _rnn(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _rnn(module: Module, item: dict) -> tuple[Counter[str], str]:
     """_rnn_forward_hook: _rnn_flops per cell evaluation, times input.shape[0] x input.shape[1]."""
+    spec, in_shape, cost, config = module.spec, module.in_shape, module.cost, module.config
     evaluations, features, units = in_shape[0] * in_shape[1], in_shape[-1], spec["units"]
     gates = GATES[spec["kind"]] * units
     per_cell = Counter(
@@ -200,7 +201,8 @@ def _rnn(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Co
     return predicted, words
 
 
-def _unpatched(spec: dict, in_shape: tuple, cost: LayerCost, config: dict) -> tuple[Counter[str], str]:
+def _unpatched(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec = module.spec
     activation = spec.get("activation", "linear")
     predicted = Counter() if activation == "linear" else Counter({f"act:{activation}": 0})
     return predicted, "its forward calls no function calflops patches: 0"
@@ -257,7 +259,7 @@ def reader(owner: str, patcher: str, transpose: Rule) -> Callable[[dict, dict], 
                 words = f"no rule model for {owner} {item.get('rule', '')!r} on a {spec['kind']} layer"
                 reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
             else:
-                predicted, words = rule(spec, module.in_shape, cost, module.config)
+                predicted, words = rule(module, item)
                 if rule is _unpatched:
                     words = f"its forward calls no function {patcher} patches: 0"
                 macs = cost.total()["mac"] if module.index == 0 else 0  # the multiply-accumulates its rule prices
@@ -288,7 +290,7 @@ def _composite(definition: dict, item: Item, counted: dict[str, dict]) -> Item:
     ):
         return item
     cost = next(c for c in analyse(definition) if c.name == spec["name"])
-    predicted, words = _activation(spec, cost.in_shape, cost, {})
+    predicted, words = _activation(Module(spec, cost, cost.in_shape, 1, item.name, {}), {})
     return Item(item.name, item.place, item.counted, predicted, words + " on the block's sum")
 
 
@@ -314,10 +316,11 @@ def _macs_note(owner: str, spec: dict, module: str, item: dict, reading: Reading
 def _steps(spec: dict, in_shape: tuple) -> Steps:
     """input.shape[0] x input.shape[1] is sequences x steps, in either order: every cell evaluation."""
     evaluations = in_shape[0] * in_shape[1]
-    batch = in_shape[1] if spec.get("time_major", False) else in_shape[0]
+    batch = reference_batch(spec, in_shape)
     why = f"_rnn_forward_hook multiplies by input.shape[0] x input.shape[1] = {evaluations} cell evaluations"
     return Steps(evaluations // batch, (why,))
 
 
 read = reader("calflops'", "calflops", transposed(False))
-ADAPTER = Adapter("calflops", Unit.FLOP, read, family="calflops, DeepSpeed")
+ADAPTER = Adapter("calflops", "calflops", read, family="calflops, DeepSpeed")
+ADAPTERS = (ADAPTER,)

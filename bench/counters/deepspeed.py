@@ -19,9 +19,11 @@ words naming the tool are DeepSpeed's own.
 from __future__ import annotations
 
 from bench.counters import calflops
-from bench.counters.base import Adapter, Unit
+from bench.counters.base import Adapter
 
-__all__ = ["ADAPTER", "read"]
+__all__ = ["ADAPTER", "ADAPTERS", "read"]
 
 read = calflops.reader("DeepSpeed's", "DeepSpeed's flops profiler", calflops.transposed(True))
-ADAPTER = Adapter("DeepSpeed flops profiler", Unit.FLOP, read, family="calflops, DeepSpeed")  # calflops derives from it
+# calflops derives from it: one summary column for both
+ADAPTER = Adapter("deepspeed", "DeepSpeed flops profiler", read, family="calflops, DeepSpeed")
+ADAPTERS = (ADAPTER,)

@@ -27,22 +27,12 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import (
-    Adapter,
-    Item,
-    Module,
-    Reading,
-    Steps,
-    Unit,
-    nodes_by_module,
-    outside_definition,
-    recorded_shape,
-    torch_modules,
-)
+from bench.counters.base import Adapter, Item, Reading, Steps, nodes_by_module, outside_definition
+from bench.counters.rules import Module, recorded_shape, time_major, torch_modules
 from bench.reference.formulas import FORMULAS as FORMULAS_OF_KINDS
 from bench.reference.formulas import analyse, measure
 
-__all__ = ["ADAPTER", "FORMULAS", "node_macs"]
+__all__ = ["ADAPTER", "ADAPTERS", "FORMULAS", "node_macs"]
 
 ROOT = "(the model's own forward)"  # the probe's item for ops outside every submodule
 OUTSIDE = "(outside the model)"  # the probe's item for ops under 'Global' alone
@@ -125,12 +115,6 @@ def _cost(spec: dict, in_shape: tuple) -> Counter[str]:
     return analyse({"input": list(in_shape), "layers": [dict(spec, activation="linear")]})[0].once
 
 
-def _time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:
-    """(steps, batch, features) as nn.GRU reads the input: without batch_first, axis 0 is time."""
-    first, second, features = in_shape
-    return (second, first, features) if config.get("batch_first") else (first, second, features)
-
-
 def _ops(nodes: list[dict]) -> list[str]:
     """The ops a module dispatched, in order; the pointwise ones alone where it ran any (views and
     copies without a formula say nothing about the work the counter left out)."""
@@ -159,7 +143,7 @@ def _conv_or_dense(spec: dict, in_shape: tuple, config: dict, ops: list[str]) ->
 def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Counter[str], str, int]:
     """Every cell evaluation's gate matrix products at 2 FLOPs per MAC; biases, gate adds and
     products, sigmoid and tanh are pointwise ops no formula prices."""
-    steps, batch, features = _time_major(in_shape, config)
+    steps, batch, features = time_major(in_shape, config)
     units = spec["units"]
     zero = Counter(
         {"mac": 0, "elementwise": 0, f"act:{spec['recurrent_activation']}": 0, f"act:{spec['activation']}": 0}
@@ -260,7 +244,7 @@ def _steps(spec: dict, in_shape: tuple, module: Module, nodes: list[dict], readi
     macs = sum(node_macs(n, onednn=onednn) for n in products)
     step_macs = cost.step["mac"]
     priced = macs // step_macs if step_macs else 0
-    seen, batch, _ = _time_major(in_shape, config)
+    seen, batch, _ = time_major(in_shape, config)
     if products and seen != cost.steps:
         reading.notes.setdefault(spec["name"], []).append(
             f"nn.GRU without batch_first reads the {in_shape} input as {batch} sequences of {seen} step:"
@@ -294,8 +278,9 @@ def _steps(spec: dict, in_shape: tuple, module: Module, nodes: list[dict], readi
 
 
 ADAPTER = Adapter(
+    "torch-flop-counter",
     "FlopCounterMode",
-    Unit.FLOP,
     read,
     outside="FlopCounterMode counts every op dispatched inside its context, whichever module runs it",
 )
+ADAPTERS = (ADAPTER,)

@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections import Counter
 from math import prod
 
-from bench.counters.base import Adapter, Reading, Steps, Unit
-from bench.counters.ptflops import Rule, RuleModel, read_modules
+from bench.counters.base import Adapter, Reading, Steps
+from bench.counters.rules import Module, Rule, RuleModel, read_modules
 from bench.reference.formulas import measure
 
-__all__ = ["ADAPTER", "RULES"]
+__all__ = ["ADAPTER", "ADAPTERS", "RULES"]
 
 # what torch.jit records for a recurrent layer's call: one op for the whole layer, none with an fvcore handle
 RECURRENT_OPS = {"gru": "aten::gru", "lstm": "aten::lstm", "simple_rnn": "aten::rnn_tanh"}
@@ -49,9 +49,10 @@ def _bias(config: dict) -> Counter[str]:
     return Counter({"bias": 0}) if config.get("bias") else Counter()
 
 
-def _conv(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _conv(module: Module, item: dict) -> tuple[Counter[str], str]:
     """conv_flop_jit on a (grouped) convolution: batch x weight size x output positions, which is
     output values x input channels per group x kernel taps: the reference's MACs; the bias ignored."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     predicted = Counter({"mac": _once(spec, in_shape)["mac"]}) + _bias(config)
     return predicted, "conv (conv_flop_jit): batch x weight size x output positions; the bias is ignored"
 
@@ -60,23 +61,26 @@ def _depthwise_of(spec: dict) -> dict:
     return dict(spec, kind="depthwise_conv2d", activation="linear", use_bias=False)
 
 
-def _separable_depthwise(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _separable_depthwise(module: Module, item: dict) -> tuple[Counter[str], str]:
     """A SeparableConv2D's first module is its depthwise convolution (groups = channels)."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     predicted = Counter({"mac": _once(_depthwise_of(spec), in_shape)["mac"]}) + _bias(config)
     return predicted, "conv (conv_flop_jit) on the depthwise part: output values x kernel taps; no bias"
 
 
-def _transposed_new(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _transposed_new(module: Module, item: dict) -> tuple[Counter[str], str]:
     """fvcore 0.1.5.post20221221 reads aten::_convolution's `transposed` flag and prices a transposed
     convolution on its input positions: batch x weight size x input positions, the reference's MACs."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     predicted = Counter({"mac": _once(spec, in_shape)["mac"]}) + _bias(config)
     return predicted, "conv (conv_flop_jit, transposed): batch x weight size x input positions; the bias is ignored"
 
 
-def _transposed_old(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _transposed_old(module: Module, item: dict) -> tuple[Counter[str], str]:
     """fvcore 0.1.5.post20211023 has no transposed branch: batch x output positions x out_shape[1] x
     w_shape[1] x kernel taps. A ConvTranspose2d's weight is (in, out, kh, kw), so w_shape[1] is the
     filters again, not the input channels: filters x filters x taps per output position."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     cost = measure(dict(spec, activation="linear"), in_shape)
     channels_last = spec.get("data_format", "channels_last") == "channels_last"
     out_dims = cost.out_shape[1:-1] if channels_last else cost.out_shape[2:]
@@ -89,9 +93,10 @@ def _transposed_old(spec: dict, in_shape: tuple, config: dict, item: dict) -> tu
     )
 
 
-def _separable_pointwise(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _separable_pointwise(module: Module, item: dict) -> tuple[Counter[str], str]:
     """A module after a layer's first one that runs a convolution: a SeparableConv2D's 1x1 pointwise
     part, priced on the depthwise part's output; any other layer has no second convolution."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     if spec["kind"] != "separable_conv2d":
         return Counter(), f"no rule model for a convolution in a {spec['kind']} layer's second module"
     depthwise = measure(_depthwise_of(spec), in_shape)
@@ -100,23 +105,26 @@ def _separable_pointwise(spec: dict, in_shape: tuple, config: dict, item: dict) 
     return predicted, "conv (conv_flop_jit) on the 1x1 pointwise part: output values x input channels; no bias"
 
 
-def _linear(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _linear(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     predicted = Counter({"mac": prod(in_shape) * spec["units"]}) + _bias(config)
     return predicted, f"{item['rule']} ({item['rule']}_flop_jit): input size x out features; the bias is ignored"
 
 
-def _attention(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _attention(module: Module, item: dict) -> tuple[Counter[str], str]:
     """The attention module's two matrix products (Q K^T, A V) traced as aten::matmul (or bmm):
     matmul_flop_jit prices each at the first operand's size x the second's last axis, the
     reference's MACs; the scale, mask, softmax and rotary ops are unsupported ops, 0."""
+    spec, in_shape = module.spec, module.in_shape
     zero = {k: 0 for k in _once(spec, in_shape) if k != "mac"}
     predicted = Counter({"mac": _once(spec, in_shape)["mac"], **zero})
     seen = _unsupported(item)
     return predicted, f"{item['rule']} ({item['rule']}_flop_jit) on Q K^T and A V; unsupported, 0: {seen or 'none'}"
 
 
-def _batch_norm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _batch_norm(module: Module, item: dict) -> tuple[Counter[str], str]:
     """batchnorm_flop_jit in eval mode: one per input value, two with the affine weight and bias."""
+    in_shape, config = module.in_shape, module.config
     per = 2 if config.get("bias", True) else 1
     return Counter({"elementwise": per * prod(in_shape)}), (
         f"batch_norm (batchnorm_flop_jit, not training): {per} per input value"
@@ -124,21 +132,24 @@ def _batch_norm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[
     )
 
 
-def _layer_norm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _layer_norm(module: Module, item: dict) -> tuple[Counter[str], str]:
     """norm_flop_counter(2): 5 per input value with the affine weight ("5 is just a rough estimate"), 4 without."""
+    in_shape, config = module.in_shape, module.config
     per = 5 if config.get("bias", True) else 4
     predicted = Counter({"elementwise": per * prod(in_shape), "act:rsqrt": 0})
     return predicted, f"layer_norm (norm_flop_counter): {per} per input value, fvcore's 'rough estimate'"
 
 
-def _global_pool(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _global_pool(module: Module, item: dict) -> tuple[Counter[str], str]:
     """elementwise_flop_counter(1, 0) on aten::adaptive_avg_pool2d: one per input value."""
+    in_shape = module.in_shape
     words = "adaptive_avg_pool2d (elementwise_flop_counter(1, 0)): one per input value"
     return Counter({"elementwise": prod(in_shape)}), words
 
 
-def _unpriced(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _unpriced(module: Module, item: dict) -> tuple[Counter[str], str]:
     """A module whose every traced op has no fvcore handle (its unsupported list) or is ignored."""
+    spec, in_shape = module.spec, module.in_shape
     predicted = Counter({k: 0 for k in _once(spec, in_shape)})
     seen = _unsupported(item)
     if seen:
@@ -146,13 +157,15 @@ def _unpriced(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Co
     return predicted, "the module's ops are all among fvcore's ignored ops: 0"
 
 
-def _recurrent(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _recurrent(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec = module.spec
     seen = _unsupported(item) or "nothing"
     op = RECURRENT_OPS[spec["kind"]]
     return Counter(), f"fvcore has no handle for {op}: the layer is one unsupported op, 0 (it reported {seen})"
 
 
-def _activation(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _activation(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec = module.spec
     name = spec.get("activation", "linear")
     predicted = Counter() if name == "linear" else Counter({f"act:{name}": 0})
     seen = _unsupported(item)
@@ -202,4 +215,5 @@ def read(definition: dict, probe: dict) -> Reading:
     return read_modules(definition, probe, model_for(probe["provenance"]["counter_tool"]["version"]))
 
 
-ADAPTER = Adapter("fvcore", Unit.MAC, read)
+ADAPTER = Adapter("fvcore", "fvcore", read)
+ADAPTERS = (ADAPTER,)

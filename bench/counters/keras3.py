@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.base import Adapter, Item, Reading, Steps
 from bench.reference.formulas import analyse
 
 BUCKET_OUTSIDE = "outside the model"
@@ -400,4 +400,5 @@ def _steps(layer: str, loops: list[dict], items: list[Item], step_macs: int) -> 
     return Steps(priced, (f"no while loop: the layer's {macs:,} multiply-accumulates hold {priced} steps' worth",))
 
 
-ADAPTER = Adapter("XLA cost analysis", Unit.FLOP, read)
+ADAPTER = Adapter("keras3-jax-xla", "XLA cost analysis", read)
+ADAPTERS = (ADAPTER,)

@@ -13,10 +13,11 @@ from __future__ import annotations
 from math import prod
 
 from bench.counters import tf_profiler
-from bench.counters.base import Adapter, Reading, Unit
-from bench.counters.tf_profiler import Priced, Rule, shape
+from bench.counters.base import Adapter, Reading
+from bench.counters.rules import recorded_shape, version
+from bench.counters.tf_profiler import Priced, Rule
 
-__all__ = ["ADAPTER", "OWN_RULES", "rule_status"]
+__all__ = ["ADAPTER", "ADAPTERS", "OWN_RULES", "rule_status"]
 
 
 def _fused_batch_norm(node: dict) -> Priced | None:
@@ -24,7 +25,7 @@ def _fused_batch_norm(node: dict) -> Priced | None:
     given = node.get("input_shapes", [])
     if len(given) < 5:
         return None
-    x, mean, variance = shape(given[0]), shape(given[3]), shape(given[4])
+    x, mean, variance = recorded_shape(given[0]), recorded_shape(given[3]), recorded_shape(given[4])
     if x is None or mean is None or variance is None:
         return None
     return Priced(2 * prod(x) + 5 * prod(variance) + prod(mean))
@@ -57,7 +58,8 @@ def read(definition: dict, probe: dict) -> Reading:
 
 
 def _status_in(node: dict, probe: dict) -> str:
-    return rule_status(node, tf_profiler.version(probe["provenance"]["framework"]["version"]))
+    return rule_status(node, version(probe["provenance"]["framework"]["version"]))
 
 
-ADAPTER = Adapter("keras-flops", Unit.FLOP, read, rule_status=_status_in)
+ADAPTER = Adapter("keras-flops", "keras-flops", read, rule_status=_status_in)
+ADAPTERS = (ADAPTER,)

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from functools import partial
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.base import Adapter, Item, Reading, Steps
+from bench.counters.rules import recorded_shape
 from bench.reference.formulas import LayerCost, analyse
 
-__all__ = ["ADAPTER_KERAS", "ADAPTER_TORCH", "Priced", "price"]
+__all__ = ["ADAPTERS", "ADAPTER_KERAS", "ADAPTER_TORCH", "Priced", "price"]
 
 BUCKET = "nodes outside the layers"
 ADD = MUL = CMP = 1  # onnx-tool's ADD_MACS, MUL_MACS, CMP_MACS
@@ -110,22 +111,23 @@ class Priced:
         return self.parts["mac"]
 
 
-def shape(text: str) -> Shape | None:
-    text = text.strip()
-    if not (text.startswith("(") and text.endswith(")")):
-        return None
-    dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
-    return tuple(int(d) for d in dims) if all(d.lstrip("-").isdigit() for d in dims) else None
-
-
 def _ins(node: dict) -> list[Shape]:
-    return [shape(s) or () for s in node["input_shapes"]]
+    return [recorded_shape(s, signed=True) or () for s in node["input_shapes"]]
+
+
+# op -> onnx-tool's words for its products: output values x the weight's volume past its first dimension
+CONVOLUTIONS = {
+    "Conv": "ConvNode: output values x kernel volume (channels per group x taps)",
+    "ConvTranspose": "ConvTransposeNode: output values x weight volume past its input channels",
+}
 
 
 def _conv(node: dict, out: int) -> Priced:
-    kernel = _ins(node)[1]
-    parts = Counter({"mac": out * prod(kernel[1:])})
-    words = "ConvNode: output values x kernel volume (channels per group x taps)"
+    """ConvNode and ConvTransposeNode alike: the weight's first dimension is the one not multiplied (the
+    output channels of a Conv, the input channels of a ConvTranspose)."""
+    weight = _ins(node)[1]
+    parts = Counter({"mac": out * prod(weight[1:])})
+    words = CONVOLUTIONS[node["op"]]
     if len(node["inputs"]) == 3:
         parts["bias"] = out * ADD
         words += ", + 1 per output value for its bias input"
@@ -169,17 +171,6 @@ def _recurrent(node: dict, out: int) -> Priced:
     return Priced(parts, words)
 
 
-def _conv_transpose(node: dict, out: int) -> Priced:
-    """ConvTransposeNode: output values x the weight's volume past its first (input channel) dimension."""
-    weight = _ins(node)[1]
-    parts = Counter({"mac": out * prod(weight[1:])})
-    words = "ConvTransposeNode: output values x weight volume past its input channels"
-    if len(node["inputs"]) == 3:
-        parts["bias"] = out * ADD
-        words += ", + 1 per output value for its bias input"
-    return Priced(parts, words)
-
-
 def _normalising(node: dict, out: int) -> Priced | None:
     """Pools and normalisations, all element-wise work in the reference."""
     op, given = node["op"], _ins(node)[0] if node["input_shapes"] else ()
@@ -204,20 +195,18 @@ def _normalising(node: dict, out: int) -> Priced | None:
 def price(node: dict) -> Priced:
     """onnx-tool 1.0.1's MACs for one recorded node, from its op type, shapes and attributes."""
     op, attrs = node["op"], node["attrs"]
-    out_shape = shape(node["shape"])
+    out_shape = recorded_shape(node["shape"], signed=True)
     out = prod(out_shape) if out_shape is not None else 0
     if str(attrs.get("profiler", "")).startswith("hidden"):
         return Priced(Counter(), f"{op}: hidden by model_profile (NoMacsOps), not profiled: 0")
     if node["rule"] == "no-rule":
         return Priced(Counter(), f"{op}: not registered for profiling in onnx-tool: 0")
-    if op == "Conv":
+    if op in CONVOLUTIONS:
         return _conv(node, out)
     if op in ("Gemm", "MatMul"):
         return _gemm(node, out)
     if op in CELLS:
         return _recurrent(node, out)
-    if op == "ConvTranspose":
-        return _conv_transpose(node, out)
     normalising = _normalising(node, out)
     if normalising is not None:
         return normalising
@@ -346,7 +335,7 @@ def _steps(cost: LayerCost, nodes: list[dict]) -> Steps:
     if not cells:
         kinds = ", ".join(sorted({n["op"] for n in nodes})) or "no node"
         return Steps(priced, (f"the export holds {cost.name} as {kinds}, no recurrent op: {priced} steps' worth",))
-    x = shape(cells[0]["input_shapes"][0]) or ()
+    x = recorded_shape(cells[0]["input_shapes"][0], signed=True) or ()
     why = (
         f"the export holds {cost.name} as one ONNX {cells[0]['op']} op ({cells[0]['name']}) whose input X is"
         f" {x} (seq_length, batch_size, input_size); onnx-tool prices it over seq_length x batch_size rows:"
@@ -355,5 +344,6 @@ def _steps(cost: LayerCost, nodes: list[dict]) -> Steps:
     return Steps(priced, (why,))
 
 
-ADAPTER_TORCH = Adapter("onnx-tool", Unit.MAC, partial(read, placer=torch_place))
-ADAPTER_KERAS = Adapter("onnx-tool", Unit.MAC, partial(read, placer=keras_place))
+ADAPTER_TORCH = Adapter("onnx-tool-torch", "onnx-tool", partial(read, placer=torch_place))
+ADAPTER_KERAS = Adapter("onnx-tool-keras", "onnx-tool", partial(read, placer=keras_place))
+ADAPTERS = (ADAPTER_TORCH, ADAPTER_KERAS)

@@ -15,16 +15,13 @@ and once per row from 0.7.2 on ((in x out + out) x rows); the patched functions 
 so the second count of a ReLU come with 0.7.1. A record whose tool version cannot be read gets the
 rules of 0.7.5, the newest modelled.
 
-`read_modules` is the reader shared by the per-module counters (fvcore uses it too): each probe
-item is one (module, rule) pair, and a rule model maps (role, rule) to a prediction, where the
-role of a layer's first module is the layer's kind and of the modules after it "activation".
+Both are read by the per-module reader (rules.read_modules), as fvcore is.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from math import prod
 
 from bench.counters.base import (
@@ -32,41 +29,28 @@ from bench.counters.base import (
     Item,
     Reading,
     Steps,
-    Unit,
+)
+from bench.counters.rules import (
+    Module,
+    Rule,
+    RuleModel,
     conv_macs,
     image_layout,
-    outside_definition,
-    torch_modules,
+    read_modules,
+    reference_batch,
+    time_major,
+    version,
 )
-from bench.counters.thop import version
 from bench.probe import zoo
 from bench.reference.formulas import analyse
 
 __all__ = [
+    "ADAPTERS",
     "ATEN",
     "PYTORCH",
-    "Rule",
-    "RuleModel",
-    "read_modules",
     "conv_geometry",
-    "time_major",
-    "reference_batch",
     "pytorch_rules",
 ]
-
-
-# (layer spec, the layer's input shape, the module's recorded options, the probe's item) -> (prediction, words)
-Rule = Callable[[dict, tuple, dict, dict], tuple[Counter[str], str]]
-
-
-@dataclass(frozen=True)
-class RuleModel:
-    """A per-module counter's rules, keyed by (role, the tool's rule name as the probe recorded it)."""
-
-    tool: str
-    rules: dict[tuple[str, str], Rule]
-    steps: Callable[[dict, tuple, dict], Steps]  # (GRU spec, its input shape, module options) -> steps priced
-    unpriced: frozenset[str] = frozenset()  # the tool's rule names under which a module priced nothing, no step
 
 
 def conv_geometry(spec: dict, in_shape: tuple) -> tuple[int, int, int, tuple[int, ...]]:
@@ -74,17 +58,6 @@ def conv_geometry(spec: dict, in_shape: tuple) -> tuple[int, int, int, tuple[int
     batch, channels, *dims = in_shape
     out = tuple((d - k) // s + 1 for d, k, s in zip(dims, spec["kernel"], spec["strides"], strict=True))
     return batch, channels, spec["filters"], out
-
-
-def time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:
-    """(steps, batch, features) as nn.GRU reads its input: without batch_first, axis 0 is time."""
-    first, second, features = in_shape
-    return (second, first, features) if config.get("batch_first") else (first, second, features)
-
-
-def reference_batch(spec: dict, in_shape: tuple) -> int:
-    """The batch the reference reads a recurrent layer's input with (formulas._recurrent)."""
-    return in_shape[1] if spec.get("time_major", False) else in_shape[0]
 
 
 def _activation_values(spec: dict, in_shape: tuple) -> int:
@@ -95,51 +68,6 @@ def _activation_values(spec: dict, in_shape: tuple) -> int:
 def _act(spec: dict, amount: int) -> Counter[str]:
     name = spec.get("activation", "linear")
     return Counter() if name == "linear" else Counter({f"act:{name}": amount})
-
-
-def read_modules(definition: dict, probe: dict, model: RuleModel) -> Reading:
-    """Place every (module, rule) item of the probe's breakdown on its layer, predicted by the rule model."""
-    by_module: dict[str, list[dict]] = {}
-    for item in probe["breakdown"]["items"]:
-        by_module.setdefault(item["name"], []).append(item)
-    reading = Reading([])
-    for module in torch_modules(definition, probe):
-        spec = module.spec
-        role = spec["kind"] if module.index == 0 else "activation"
-        found = by_module.get(module.name)
-        if not found:
-            reading.items.append(Item(module.name, module.layer, 0, Counter(), f"not in {model.tool}'s breakdown"))
-        for item in found or []:
-            rule = model.rules.get((role, item.get("rule", "")))
-            if rule is None:
-                words = f"no rule model for {model.tool}'s {item.get('rule') or 'empty rule'} on a {role} module"
-                reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
-                continue
-            predicted, words = rule(spec, module.in_shape, module.config, item)
-            reading.items.append(Item(module.name, module.layer, item["raw"], predicted, words, predicted["mac"]))
-        if module.index == 0 and module.cost.steps:
-            rules = [i.get("rule", "") for i in found or []]
-            if any((spec["kind"], r) in model.rules and r not in model.unpriced for r in rules):
-                reading.steps[module.layer] = model.steps(spec, module.in_shape, module.config)
-            elif rules and all(r in model.unpriced for r in rules):
-                reading.steps[module.layer] = Steps(0, (f"{model.tool} priced no op in {module.name}",))
-            else:
-                why = f"{model.tool} priced {module.name} by no rule the rule model knows"
-                reading.steps[module.layer] = Steps(0, (why,))
-            _note_batch(spec, module.in_shape, module.config, module.cost.steps, reading)
-    rest = [item for items in by_module.values() for item in items]
-    reading.items += outside_definition(definition, rest, lambda i: f"{i.get('rule') or 'work'} outside its modules")
-    return reading
-
-
-def _note_batch(spec: dict, in_shape: tuple, config: dict, steps: int, reading: Reading) -> None:
-    seen, batch, _ = time_major(in_shape, config)
-    if seen != steps:
-        reading.notes.setdefault(spec["name"], []).append(
-            f"nn.GRU without batch_first reads the {in_shape} input as {batch} sequences of {seen} step:"
-            f" the cell still runs {seen * batch} times, so the count matches {steps} steps of one sequence,"
-            " though the outputs differ (see the equivalence check)"
-        )
 
 
 # --- the pytorch backend: module hooks (ptflops/pytorch_ops.py) and patched functions
@@ -153,9 +81,10 @@ def _groups(spec: dict, in_shape: tuple) -> int:
     return image_layout(spec, in_shape)[1] if spec["kind"] == "depthwise_conv2d" else spec.get("groups", 1)
 
 
-def _hook_conv(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_conv(module: Module, item: dict) -> tuple[Counter[str], str]:
     """conv_flops_counter_hook: taps x in_channels x (out_channels // groups) per output position, plus
     batch x prod(output.shape[1:]) for the bias."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     macs, outputs = conv_macs(spec, in_shape, _out_shape(spec, in_shape), spec["kernel"], _groups(spec, in_shape))
     predicted = Counter({"mac": macs})
     if config.get("bias"):
@@ -166,17 +95,19 @@ def _hook_conv(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[C
     )
 
 
-def _hook_depthwise(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_depthwise(module: Module, item: dict) -> tuple[Counter[str], str]:
     """A separable conv's first nn.Conv2d, the depthwise one (groups = channels, no bias)."""
+    spec, in_shape = module.spec, module.in_shape
     batch, channels, _ = image_layout(spec, in_shape)
     dims = image_layout(spec, _out_shape(spec, in_shape))[2]
     predicted = Counter({"mac": batch * prod(dims) * channels * prod(spec["kernel"])})
     return predicted, "conv_flops_counter_hook on the depthwise conv: kernel taps x channels per output position"
 
 
-def _hook_pointwise(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_pointwise(module: Module, item: dict) -> tuple[Counter[str], str]:
     """A separable conv's second nn.Conv2d, the 1x1 pointwise one with the layer's bias (the only conv
     hook a layer's later module gets)."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     if spec["kind"] != "separable_conv2d":
         return Counter(), f"conv_flops_counter_hook on a later module of a {spec['kind']} layer: no rule"
     batch, channels, _ = image_layout(spec, in_shape)
@@ -188,9 +119,10 @@ def _hook_pointwise(spec: dict, in_shape: tuple, config: dict, item: dict) -> tu
     return predicted, "conv_flops_counter_hook on the 1x1 pointwise conv: in x out channels per output position"
 
 
-def _hook_transpose(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_transpose(module: Module, item: dict) -> tuple[Counter[str], str]:
     """ptflops 0.7.5 hooks nn.ConvTranspose2d with conv_flops_counter_hook(transpose=True): taps x in x out
     channels per INPUT position, and the bias per output value."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     batch, channels, dims = image_layout(spec, in_shape)
     out = _out_shape(spec, in_shape)
     predicted = Counter({"mac": batch * prod(dims) * channels * spec["filters"] * prod(spec["kernel"])})
@@ -199,9 +131,10 @@ def _hook_transpose(spec: dict, in_shape: tuple, config: dict, item: dict) -> tu
     return predicted, "conv_flops_counter_hook(transpose=True): kernel taps x in x out channels per input position"
 
 
-def _hook_transpose_as_conv(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_transpose_as_conv(module: Module, item: dict) -> tuple[Counter[str], str]:
     """ptflops < 0.7.5 hooks nn.ConvTranspose2d with the plain conv hook: taps x in x out channels per OUTPUT
     position of the transposed conv (its larger output), and the bias per output value."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     batch, channels, _ = image_layout(spec, in_shape)
     _, filters, dims = image_layout(spec, _out_shape(spec, in_shape))
     outputs = batch * filters * prod(dims)
@@ -212,9 +145,10 @@ def _hook_transpose_as_conv(spec: dict, in_shape: tuple, config: dict, item: dic
     return predicted, words
 
 
-def _hook_bn(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_bn(module: Module, item: dict) -> tuple[Counter[str], str]:
     """bn_flops_counter_hook: input.numel(), doubled when the module has `affine` set (nn.LayerNorm's flag is
     elementwise_affine, so a LayerNorm is priced input.numel() once); no rsqrt."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     affine = spec["kind"] == "batch_norm" and config.get("affine", True)
     predicted = Counter({"elementwise": (2 if affine else 1) * prod(in_shape)})
     if spec["kind"] == "layer_norm":
@@ -223,14 +157,16 @@ def _hook_bn(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Cou
     return predicted, "bn_flops_counter_hook: input.numel() x 2 (affine)"
 
 
-def _hook_pool(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_pool(module: Module, item: dict) -> tuple[Counter[str], str]:
+    in_shape = module.in_shape
     return Counter({"elementwise": prod(in_shape)}), f"{item['rule'] or 'pool'}: input.numel(), whatever the window"
 
 
-def _attention_matmul(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _attention_matmul(module: Module, item: dict) -> tuple[Counter[str], str]:
     """The attention's two torch.matmul calls (Q K^T, A V), each prod(input.shape) x other.shape[-1]; the
     scale, mask and rotary products are Tensor operators, not the torch.mul ptflops patches, and
     torch.softmax is not F.softmax: 0."""
+    spec, in_shape = module.spec, module.in_shape
     batch, steps, _ = in_shape
     macs = 2 * batch * spec["heads"] * steps * steps * spec["head_dim"]
     words = f"{item['rule']}: Q K^T and A V, prod(input.shape) x other.shape[-1] each; softmax and scale not patched"
@@ -247,13 +183,15 @@ NO_HOOK = {
 }
 
 
-def _no_module_hook(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _no_module_hook(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec, in_shape = module.spec, module.in_shape
     cost = analyse({"input": list(in_shape), "layers": [spec]})[0]
     zero = Counter({component: 0 for component in cost.total() if spec["kind"] != "attention" or component != "mac"})
     return zero, NO_HOOK[spec["kind"]] + ": 0"
 
 
-def _hook_linear(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_linear(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     rows = prod(in_shape[:-1])
     predicted = Counter({"mac": rows * in_shape[-1] * spec["units"]})
     if config.get("bias"):
@@ -261,8 +199,9 @@ def _hook_linear(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple
     return predicted, "linear_flops_counter_hook: in x out per row, one per bias value per row"
 
 
-def _hook_linear_once(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_linear_once(module: Module, item: dict) -> tuple[Counter[str], str]:
     """ptflops < 0.7.2: np.prod(input.shape) x out features, plus out features once for the bias."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     predicted = Counter({"mac": prod(in_shape) * spec["units"]})
     if config.get("bias"):
         predicted["bias"] = spec["units"]
@@ -276,9 +215,10 @@ GATES = {"gru": 3, "lstm": 4, "simple_rnn": 1}
 RNN_ELEMENTWISE = {"gru": 1 + 3 + 3, "lstm": 4 + 3 + 3, "simple_rnn": 1}
 
 
-def _hook_rnn(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_rnn(module: Module, item: dict) -> tuple[Counter[str], str]:
     """rnn_flops: |W_ih| + |W_hh| = G U (D + U) per cell, the element-wise work of RNN_ELEMENTWISE, both bias
     vectors (2 G U); times input.shape[0] x input.shape[1], times 2 when bidirectional."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     first, second, features = in_shape
     units, gates = spec["units"], GATES[spec["kind"]] * spec["units"]
     cells = first * second * (2 if spec.get("bidirectional") else 1)  # shape[0] ("batch") x shape[1] ("seq_length")
@@ -302,11 +242,13 @@ def _zero_gru_activations(spec: dict) -> Counter[str]:
     return Counter({f"act:{name}": 0 for name in names if name != "linear"})
 
 
-def _hook_relu(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _hook_relu(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec, in_shape = module.spec, module.in_shape
     return _act(spec, _activation_values(spec, in_shape)), "relu_flops_counter_hook: one per output value"
 
 
-def _functional_numel(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _functional_numel(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec, in_shape = module.spec, module.in_shape
     if spec["kind"] in POOLS:
         words = f"{item['rule']}: input.numel(), on top of the module's own hook (ptflops patches the function)"
         return Counter({"elementwise": prod(in_shape)}), words
@@ -316,11 +258,13 @@ def _functional_numel(spec: dict, in_shape: tuple, config: dict, item: dict) -> 
     return _act(spec, _activation_values(spec, in_shape)), words
 
 
-def _no_functional(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _no_functional(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec = module.spec
     return _act(spec, 0), f"{item['rule']}: ptflops < 0.7.1 patches no function, so none is priced: 0"
 
 
-def _no_hook(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _no_hook(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec = module.spec
     return _act(spec, 0), "no ptflops hook for the module's class: 0"
 
 
@@ -373,8 +317,8 @@ PYTORCH_RULES: dict[tuple[str, str], Rule] = {
 def _aten(rule: Rule, words: str) -> Rule:
     """An aten rule that prices as a pytorch-backend hook does, in conv_flop's words."""
 
-    def aten_rule(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
-        predicted, _ = rule(spec, in_shape, config, item)
+    def aten_rule(module: Module, item: dict) -> tuple[Counter[str], str]:
+        predicted, _ = rule(module, item)
         return predicted, words
 
     return aten_rule
@@ -389,34 +333,38 @@ _aten_transpose = _aten(
 )
 
 
-def _aten_pointwise(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
-    predicted, words = _hook_pointwise(spec, in_shape, config, item)
+def _aten_pointwise(module: Module, item: dict) -> tuple[Counter[str], str]:
+    predicted, words = _hook_pointwise(module, item)
     return predicted, words if not predicted else CONV_FLOP + " of the 1x1 pointwise conv, plus outputs when biased"
 
 
-def _aten_addmm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _aten_addmm(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec, in_shape = module.spec, module.in_shape
     rows = prod(in_shape[:-1])
     predicted = Counter({"mac": rows * in_shape[-1] * spec["units"], "bias": rows * spec["units"]})
     return predicted, "aten.addmm (addmm_flop): rows x in x out, plus rows x out for the bias operand"
 
 
-def _aten_mm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _aten_mm(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec, in_shape = module.spec, module.in_shape
     rows = prod(in_shape[:-1])
     return Counter({"mac": rows * in_shape[-1] * spec["units"]}), f"{item['rule']} (matmul_flop): rows x in x out"
 
 
-def _aten_bmm(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _aten_bmm(module: Module, item: dict) -> tuple[Counter[str], str]:
     """torch.matmul of 4-D tensors reaches the dispatch mode as aten.bmm (aten.matmul under inference_mode):
     Q K^T and A V, n x c x t x d each; the scale, mask, softmax and rotary ops are zero-ops."""
+    spec, in_shape = module.spec, module.in_shape
     batch, steps, _ = in_shape
     macs = 2 * batch * spec["heads"] * steps * steps * spec["head_dim"]
     words = f"{item['rule']} for Q K^T and A V, batch x heads x T x T x head_dim each; scale, mask, softmax zero-ops"
     return Counter({"mac": macs, "elementwise": 0, "act:softmax": 0}), words
 
 
-def _aten_rnn(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _aten_rnn(module: Module, item: dict) -> tuple[Counter[str], str]:
     """torch's CPU RNN, GRU and LSTM: x @ W_ih + b_ih for every row of the sequence and h @ W_hh + b_hh at each
     step, each an aten.addmm, for each direction; the gate sums, products and activations are zero-ops."""
+    spec, in_shape, config = module.spec, module.in_shape, module.config
     steps, batch, features = time_major(in_shape, config)
     gates = GATES[spec["kind"]] * spec["units"]
     rows = steps * batch * (2 if spec.get("bidirectional") else 1)
@@ -438,9 +386,10 @@ BLOCK_OPS: dict[tuple[str, str], Rule] = {
 }
 
 
-def _aten_block(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _aten_block(module: Module, item: dict) -> tuple[Counter[str], str]:
     """ptflops' aten backend places ops on the model's top-level children only: a composite block's op is
     summed over its parts. aten.addmm prices the biased projections, aten.mm the unbiased ones."""
+    spec, in_shape = module.spec, module.in_shape
     cost = analyse({"input": list(in_shape), "layers": [spec]})[0]
     specs = {part["name"]: part for part in zoo.parts(spec, in_shape[-1])}
     predicted: Counter[str] = Counter()
@@ -451,20 +400,23 @@ def _aten_block(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[
         biased = part_spec.get("use_bias", True)
         if rule is None or (part_spec["kind"] == "dense" and biased != (item["rule"] == "aten.addmm")):
             continue
-        found, _ = rule(part_spec, part.in_shape, {"bias": biased}, item)
+        priced_as = Module(part_spec, part, part.in_shape, 0, module.name, {"bias": biased}, module.owner, module.tool)
+        found, _ = rule(priced_as, item)
         predicted.update(found)
         priced.append(part.name)
     return predicted, f"{item['rule']} over the block's parts ({', '.join(priced) or 'none'}), on the block's module"
 
 
-def _aten_zero(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _aten_zero(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec = module.spec
     return _act(spec, 0), "no aten op ptflops prices (aten.relu, aten.sigmoid, ... are zero-ops): 0"
 
 
-def _aten_unpriced(spec: dict, in_shape: tuple, config: dict, item: dict) -> tuple[Counter[str], str]:
+def _aten_unpriced(module: Module, item: dict) -> tuple[Counter[str], str]:
     """A layer's module in which ptflops priced no aten op: every op it dispatched is one ptflops' table lacks.
     Under torch.inference_mode nn.Conv2d, nn.Linear and nn.GRU reach the dispatch mode whole (aten.conv2d,
     aten.linear, aten.gru: autograd does not decompose them first), and ptflops treats those as zero-ops."""
+    spec, in_shape = module.spec, module.in_shape
     cost = analyse({"input": list(in_shape), "layers": [spec]})[0]
     predicted = Counter({component: 0 for component in cost.total()})
     words = "no aten op ptflops prices ran in the module (its zero-op warnings name the ops it saw): 0"
@@ -516,6 +468,7 @@ def composite_items(definition: dict, probe: dict, reading: Reading, model: Rule
     """A composite block's own items: its activation module (`<block>.act`, on a residual sum), priced by the
     model's activation rules with the block as the layer, and what the aten backend places on the block's
     module itself (by the block's kind). The residual sum is Tensor.__add__, which no ptflops engine prices."""
+    tool = version(probe["provenance"]["counter_tool"]["version"])
     composite = [spec for spec in definition["layers"] if spec["kind"] in zoo.COMPOSITE]
     blocks = {spec["torch"][0] + ".act": spec for spec in composite} | {spec["torch"][0]: spec for spec in composite}
     costs = {cost.name: cost for cost in analyse(definition)}
@@ -532,7 +485,8 @@ def composite_items(definition: dict, probe: dict, reading: Reading, model: Rule
         if rule is None or found["raw"] != item.counted:
             items.append(item)
             continue
-        predicted, words = rule(spec, costs[spec["name"]].in_shape, {}, found)
+        on = Module(spec, costs[spec["name"]], costs[spec["name"]].in_shape, int(role == "activation"), item.name, {})
+        predicted, words = rule(replace(on, tool=tool), found)
         words += " (on the block's sum)" if role == "activation" else ""
         items.append(Item(item.name, item.place, item.counted, predicted, words, predicted["mac"]))
     reading.items = items
@@ -558,5 +512,6 @@ def read_aten(definition: dict, probe: dict) -> Reading:
     return reading
 
 
-PYTORCH = Adapter("ptflops (pytorch backend)", Unit.MAC, read_pytorch, family="ptflops")
-ATEN = Adapter("ptflops (aten backend)", Unit.MAC, read_aten, family="ptflops")
+PYTORCH = Adapter("ptflops-pytorch", "ptflops (pytorch backend)", read_pytorch, family="ptflops")
+ATEN = Adapter("ptflops-aten", "ptflops (aten backend)", read_aten, family="ptflops")
+ADAPTERS = (PYTORCH, ATEN)

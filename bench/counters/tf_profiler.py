@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit
+from bench.counters.base import Adapter, Item, Reading, Steps
+from bench.counters.rules import recorded_shape, version
 from bench.reference.formulas import analyse
 
-__all__ = ["ADAPTER_SEED", "ADAPTER_FROZEN", "rule_status", "version"]
+__all__ = ["ADAPTERS", "ADAPTER_SEED", "ADAPTER_FROZEN", "ADAPTER_KERAS3", "rule_status"]
 
 Shape = tuple[int, ...]
 
@@ -47,17 +48,6 @@ BUCKET_OTHER = "other graph ops outside any layer"
 # --- the rule model: TensorFlow's registered FLOPs rules --------------------------------------
 
 
-def shape(text: str) -> Shape | None:
-    """A shape as TensorFlow prints it ("(1, 96)", "(96,)", "()"); None unless fully known."""
-    text = text.strip()
-    if not (text.startswith("(") and text.endswith(")")):
-        return None
-    dims = [d.strip() for d in text[1:-1].split(",") if d.strip()]
-    if not all(d.isdigit() for d in dims):
-        return None
-    return tuple(int(d) for d in dims)
-
-
 @dataclass(frozen=True)
 class Priced:
     flops: int
@@ -71,7 +61,7 @@ def _elements(shapes: list[Shape | None], per: int = 1) -> Priced | None:
 
 def _out(per: int = 1) -> Callable[[dict], Priced | None]:
     """Binary element-wise ops: `per` FLOPs per output value."""
-    return lambda node: _elements([shape(node["shape"])], per)
+    return lambda node: _elements([recorded_shape(node["shape"])], per)
 
 
 def _in(per: int = 1, minus: int = 0) -> Callable[[dict], Priced | None]:
@@ -86,12 +76,12 @@ def _in(per: int = 1, minus: int = 0) -> Callable[[dict], Priced | None]:
 
 def _input(node: dict, index: int) -> Shape | None:
     shapes = node.get("input_shapes", [])
-    return shape(shapes[index]) if index < len(shapes) else None
+    return recorded_shape(shapes[index]) if index < len(shapes) else None
 
 
 def _matmul(node: dict) -> Priced | None:
     """2 x k x outputs, k the inner dimension of the first operand."""
-    a, out = _input(node, 0), shape(node["shape"])
+    a, out = _input(node, 0), recorded_shape(node["shape"])
     if a is None or out is None or len(a) != 2:
         return None
     k = a[0] if node.get("attrs", {}).get("transpose_a") else a[1]
@@ -100,7 +90,7 @@ def _matmul(node: dict) -> Priced | None:
 
 def _conv2d(node: dict) -> Priced | None:
     """2 x outputs x kernel height x kernel width x input channels (the filter's first three dims)."""
-    kernel, out = _input(node, 1), shape(node["shape"])
+    kernel, out = _input(node, 1), recorded_shape(node["shape"])
     if kernel is None or out is None:
         return None
     macs = prod(out) * prod(kernel[:3])
@@ -110,7 +100,7 @@ def _conv2d(node: dict) -> Priced | None:
 def _batch_matmul(node: dict) -> Priced | None:
     """2 x k x outputs, k the LAST dimension of the first operand whatever its adjoint: TensorFlow's rule
     reads a `transpose_a` attribute, which BatchMatMul ops do not have (theirs is `adj_x`)."""
-    a, out = _input(node, 0), shape(node["shape"])
+    a, out = _input(node, 0), recorded_shape(node["shape"])
     if a is None or out is None or len(a) < 2:
         return None
     return Priced(2 * a[-1] * prod(out), a[-1] * prod(out))
@@ -119,7 +109,7 @@ def _batch_matmul(node: dict) -> Priced | None:
 def _conv2d_backprop_input(node: dict) -> Priced | None:
     """A transposed conv: 2 x outputs x filter elements / (output channels x stride product), floored
     (flops_registry.py's formula; Python 2's `/` floors, and so does the profiler's integer count)."""
-    kernel, out, strides = _input(node, 1), shape(node["shape"]), node.get("attrs", {}).get("strides")
+    kernel, out, strides = _input(node, 1), recorded_shape(node["shape"]), node.get("attrs", {}).get("strides")
     if kernel is None or out is None or not strides:
         return None
     macs = prod(out) * prod(kernel) // (out[-1] * strides[1] * strides[2])
@@ -127,12 +117,12 @@ def _conv2d_backprop_input(node: dict) -> Priced | None:
 
 
 def _backprop_shapes_known(node: dict) -> bool:
-    return _input(node, 1) is not None and shape(node["shape"]) is not None
+    return _input(node, 1) is not None and recorded_shape(node["shape"]) is not None
 
 
 def _depthwise(node: dict) -> Priced | None:
     """2 x outputs x kernel height x kernel width."""
-    kernel, out = _input(node, 1), shape(node["shape"])
+    kernel, out = _input(node, 1), recorded_shape(node["shape"])
     if kernel is None or out is None:
         return None
     macs = prod(out) * prod(kernel[:2])
@@ -141,7 +131,7 @@ def _depthwise(node: dict) -> Priced | None:
 
 def _reduction(reduce: int, finalize: int) -> Callable[[dict], Priced | None]:
     def rule(node: dict) -> Priced | None:
-        given, out = _input(node, 0), shape(node["shape"])
+        given, out = _input(node, 0), recorded_shape(node["shape"])
         if given is None or out is None:
             return None
         return Priced(prod(given) * reduce + prod(out) * (finalize - reduce))
@@ -155,7 +145,7 @@ def _add_n(node: dict) -> Priced | None:
 
 
 def _pool(node: dict) -> Priced | None:
-    out = shape(node["shape"])
+    out = recorded_shape(node["shape"])
     return None if out is None else Priced(prod(node.get("attrs", {}).get("ksize", [1])) * prod(out))
 
 
@@ -207,10 +197,6 @@ RULES: dict[str, Rule] = {
     "AvgPool": Rule(_pool, "1 FLOP per window tap per output"),
     "MaxPool": Rule(_pool, "1 FLOP per window tap per output"),
 }
-
-
-def version(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split("+")[0].split(".")[:3] if p.isdigit())
 
 
 def rules_for(tf_version: tuple[int, ...], own: dict[str, Rule] | None = None) -> dict[str, Rule]:
@@ -414,10 +400,13 @@ def _status_in(node: dict, probe: dict) -> str:
 
 
 ADAPTER_SEED = Adapter(
+    "tf-profiler-seed",
     "tf.profiler",
-    Unit.FLOP,
     read,
     outside="the recipe profiles the whole graph it built, not just the model",
     rule_status=_status_in,
 )
-ADAPTER_FROZEN = Adapter("tf.profiler", Unit.FLOP, read, rule_status=_status_in)
+ADAPTER_FROZEN = Adapter("tf-profiler-frozen", "tf.profiler", read, rule_status=_status_in)
+# Keras 3 on TensorFlow, profiled the TF2 way: the same graph counter, read the same way
+ADAPTER_KERAS3 = Adapter("keras3-tf-frozen", "tf.profiler", read, rule_status=_status_in)
+ADAPTERS = (ADAPTER_SEED, ADAPTER_FROZEN, ADAPTER_KERAS3)

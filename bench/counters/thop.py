@@ -17,16 +17,11 @@ from collections import Counter
 from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Module, Reading, Steps, Unit, outside_definition, torch_modules
+from bench.counters.base import Adapter, Item, Reading, Steps, outside_definition
+from bench.counters.rules import Module, Rule, time_major, torch_modules
 from bench.reference.formulas import analyse
 
-__all__ = ["ADAPTER", "RULES", "FUNCTIONS", "version"]
-
-Rule = Callable[[Module, tuple], tuple[Counter[str], str]]
-
-
-def version(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.replace("-", ".").split(".")[:3] if p.isdigit())
+__all__ = ["ADAPTER", "ADAPTERS", "RULES", "FUNCTIONS"]
 
 
 def _linear_cost(spec: dict, in_shape: tuple) -> Counter[str]:
@@ -61,21 +56,23 @@ def _bias(macs: Counter[str], outputs: int, config: dict, thop: tuple) -> str:
     return ", none for the bias (thop >= 0.1)"
 
 
-def _conv(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _conv(module: Module, item: dict) -> tuple[Counter[str], str]:
     """count_convNd: output elements x in_channels / groups x kernel taps (+ 1 for a bias before 0.1)."""
+    thop = module.tool
     spec, config = module.spec, module.config
     if spec["kind"] == "separable_conv2d":
-        return _separable(module, thop)
+        return _separable(module, item)
     if spec["kind"] == "conv2d_transpose":
-        return _transpose_as_conv(module, thop)
+        return _transpose_as_conv(module, item)
     out = module.cost.out_shape
     macs = Counter({"mac": _linear_cost(spec, module.in_shape)["mac"]})
     words = "count_convNd: a MAC per kernel tap per output" + _bias(macs, prod(out), config, thop)
     return macs, words
 
 
-def _separable(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _separable(module: Module, item: dict) -> tuple[Counter[str], str]:
     """A separable conv is two nn.Conv2d: the depthwise one (groups = channels) and the 1x1 pointwise one."""
+    thop = module.tool
     spec, out = module.spec, module.cost.out_shape
     channels, positions = _channels(spec, module.in_shape), _positions(spec, out)
     if module.index == 0:
@@ -87,9 +84,10 @@ def _separable(module: Module, thop: tuple) -> tuple[Counter[str], str]:
     return macs, words + _bias(macs, prod(out), module.config, thop)
 
 
-def _transpose_as_conv(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _transpose_as_conv(module: Module, item: dict) -> tuple[Counter[str], str]:
     """thop < 2 prices nn.ConvTranspose2d with count_convNd: per OUTPUT element in_channels x kernel taps,
     where the transposed conv does in_channels x kernel taps per INPUT position and output channel."""
+    thop = module.tool
     spec, out = module.spec, module.cost.out_shape
     reference = _linear_cost(spec, module.in_shape)["mac"]
     priced = prod(out) * _channels(spec, module.in_shape) * prod(spec["kernel"])
@@ -98,7 +96,7 @@ def _transpose_as_conv(module: Module, thop: tuple) -> tuple[Counter[str], str]:
     return macs, words + _bias(macs, prod(out), module.config, thop)
 
 
-def _convt(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _convt(module: Module, item: dict) -> tuple[Counter[str], str]:
     """count_convtNd (ultralytics-thop): input positions x output channels x kernel taps, no bias."""
     macs = Counter({"mac": _linear_cost(module.spec, module.in_shape)["mac"]})
     if module.config.get("bias"):
@@ -106,7 +104,7 @@ def _convt(module: Module, thop: tuple) -> tuple[Counter[str], str]:
     return macs, "count_convtNd: a MAC per kernel tap per input position and output channel, none for the bias"
 
 
-def _linear(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _linear(module: Module, item: dict) -> tuple[Counter[str], str]:
     macs = Counter({"mac": _linear_cost(module.spec, module.in_shape)["mac"]})
     if module.config.get("bias"):
         macs["bias"] = 0
@@ -126,11 +124,11 @@ CELLS: dict[str, Callable[[int, int], tuple[int, int, int]]] = {
 ACTIVATIONS = {"gru": ("recurrent_activation", "activation"), "lstm": ("recurrent_activation", "activation")}
 
 
-def _recurrent(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _recurrent(module: Module, item: dict) -> tuple[Counter[str], str]:
     """count_gru / count_lstm / count_rnn: the cell's price times steps x batch as thop reads the input, per
     direction; the biases and the gate sums and products as MACs, the activations not at all."""
     spec = module.spec
-    steps, batch, features = _time_major(module.in_shape, module.config)
+    steps, batch, features = time_major(module.in_shape, module.config)
     mac, elementwise, bias = CELLS[spec["kind"]](features, spec["units"])
     times = steps * batch * (2 if spec.get("bidirectional") else 1)
     macs = Counter({"mac": mac * times, "elementwise": elementwise * times})
@@ -144,7 +142,7 @@ def _recurrent(module: Module, thop: tuple) -> tuple[Counter[str], str]:
     return macs, words
 
 
-def _normalization(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _normalization(module: Module, item: dict) -> tuple[Counter[str], str]:
     """count_normalization (thop >= 0.1): 2 per input value, twice that with an affine weight and bias."""
     values = prod(module.in_shape)
     affine = bool(module.config.get("bias"))
@@ -153,16 +151,17 @@ def _normalization(module: Module, thop: tuple) -> tuple[Counter[str], str]:
     return macs, "count_normalization: 2 per input value" + (", x 2 for the affine weight and bias" if affine else "")
 
 
-def _bn(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _bn(module: Module, item: dict) -> tuple[Counter[str], str]:
     """count_bn (thop < 0.1): 2 per input value in eval mode (subtract, divide, gamma, beta)."""
     macs = _zeros(module)
     macs["elementwise"] = 2 * prod(module.in_shape)
     return macs, "count_bn: 2 per input value"
 
 
-def _avgpool(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _avgpool(module: Module, item: dict) -> tuple[Counter[str], str]:
     """count_avgpool: thop < 2 one per output; ultralytics-thop one add per input in each window and
     one divide per output (windows clipped to the input as torch pads them)."""
+    thop = module.tool
     spec, out = module.spec, module.cost.out_shape
     if thop < (1,):
         return Counter({"elementwise": prod(out)}), "count_avgpool: one per output value"
@@ -176,21 +175,21 @@ def _avgpool(module: Module, thop: tuple) -> tuple[Counter[str], str]:
     return Counter({"elementwise": inputs + prod(out)}), "count_avgpool: one per input in each window, one per output"
 
 
-def _adaptive_avgpool(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _adaptive_avgpool(module: Module, item: dict) -> tuple[Counter[str], str]:
     """count_adap_avgpool to a 1 x 1 output: H x W adds and one divide per output value, every version."""
     values, outputs = prod(module.in_shape), prod(module.cost.out_shape)
     return Counter({"elementwise": values + outputs}), "count_adap_avgpool: the window's values + 1 per output"
 
 
-def _zero(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _zero(module: Module, item: dict) -> tuple[Counter[str], str]:
     return _zeros(module), "zero_ops: 0"
 
 
-def _embedding(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _embedding(module: Module, item: dict) -> tuple[Counter[str], str]:
     return _zeros(module), "count_embedding: a gather, 0"
 
 
-def _none(module: Module, thop: tuple) -> tuple[Counter[str], str]:
+def _none(module: Module, item: dict) -> tuple[Counter[str], str]:
     return _zeros(module), "no thop rule for the module's class: 0"
 
 
@@ -211,7 +210,7 @@ RULES: dict[str, Rule] = {
 }
 
 
-def _matmul(module: Module) -> tuple[Counter[str], str]:
+def _matmul(module: Module, item: dict) -> tuple[Counter[str], str]:
     """_count_matmul on attention's two products: q @ k^T and softmax(...) @ v, each batch x heads x T x T
     x head_dim; the scaling, mask, rotary products and softmax are no product it prices."""
     spec = module.spec
@@ -221,22 +220,22 @@ def _matmul(module: Module) -> tuple[Counter[str], str]:
 
 
 # ultralytics-thop's functional rules (as the probe names them) -> the rule model, by the layer kinds modelled
-FUNCTIONS: dict[str, tuple[Callable[[Module], tuple[Counter[str], str]], frozenset[str]]] = {
+FUNCTIONS: dict[str, tuple[Rule, frozenset[str]]] = {
     "_count_matmul": (_matmul, frozenset({"attention"})),
 }
 
 
-def _predict(module: Module, item: dict, thop: tuple) -> tuple[Counter[str], str] | None:
+def _predict(module: Module, item: dict) -> tuple[Counter[str], str] | None:
     """The module's own rule, plus the functional products counted inside it; None where either is unmodelled."""
     rule = RULES.get(item.get("rule", ""))
     if rule is None:
         return None
-    predicted, words = rule(module, thop)
+    predicted, words = rule(module, item)
     for name in sorted(item.get("functions", {})):
         function, kinds = FUNCTIONS.get(name, (None, frozenset()))
         if function is None or module.spec["kind"] not in kinds:
             return None
-        more, said = function(module)
+        more, said = function(module, item)
         predicted.update(more)
         words = f"{words}; {said}"
     return predicted, words
@@ -244,11 +243,10 @@ def _predict(module: Module, item: dict, thop: tuple) -> tuple[Counter[str], str
 
 def read(definition: dict, probe: dict) -> Reading:
     counted = {item["name"]: item for item in probe["breakdown"]["items"]}
-    thop = version(probe["provenance"]["counter_tool"]["version"])
     reading = Reading([])
     for module in torch_modules(definition, probe):
         item = counted.get(module.name)
-        found = _predict(module, item, thop) if item else None
+        found = _predict(module, item) if item else None
         if item is None:
             reading.items.append(Item(module.name, module.layer, 0, Counter(), "not in thop's breakdown"))
         elif found is None:
@@ -264,16 +262,10 @@ def read(definition: dict, probe: dict) -> Reading:
     return reading
 
 
-def _time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:
-    """(steps, batch, features) as nn.GRU reads the input: without batch_first, axis 0 is time."""
-    first, second, features = in_shape
-    return (second, first, features) if config.get("batch_first") else (first, second, features)
-
-
 def _steps(module: Module, reading: Reading) -> Steps:
     """thop prices every cell evaluation it sees: time steps x sequences as the module reads the input."""
     spec, in_shape, steps = module.spec, module.in_shape, module.cost.steps
-    seen, batch, _ = _time_major(in_shape, module.config)
+    seen, batch, _ = time_major(in_shape, module.config)
     reference_batch = in_shape[0]
     if seen != steps:
         reading.notes.setdefault(spec["name"], []).append(
@@ -284,4 +276,5 @@ def _steps(module: Module, reading: Reading) -> Steps:
     return Steps(seen * batch // reference_batch, (f"thop prices each of the {seen * batch} cell evaluations",))
 
 
-ADAPTER = Adapter("thop", Unit.MAC, read)
+ADAPTER = Adapter("thop", "thop", read)
+ADAPTERS = (ADAPTER,)

@@ -20,26 +20,25 @@ serves both cells, and their records reconcile to residual 0 with it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from math import prod
 
-from bench.counters.base import Adapter, Item, Reading, Steps, Unit, outside_definition, torch_modules
+from bench.counters.base import Adapter, Item, Reading, Steps, outside_definition
+from bench.counters.rules import Module, Rule, reference_batch, torch_modules
 from bench.reference.formulas import LayerCost
 
-__all__ = ["ADAPTER", "RULES"]
+__all__ = ["ADAPTER", "ADAPTERS", "RULES"]
 
 GATES = {"gru": 3, "lstm": 4, "simple_rnn": 1}
 
 NORMS = frozenset({"batch_norm", "layer_norm", "rms_norm"})
 
-Rule = Callable[[dict, tuple, LayerCost, dict, int], tuple[Counter[str], str]]
 
-
-def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
+def _conv(module: Module, item: dict) -> tuple[Counter[str], str]:
     """weight and bias sizes times batch x output spatial positions (the channel axis left out). A conv's
     weight is filters x channels / groups x taps; a transposed conv's is channels x filters x taps, priced at
     every output position though it runs at every input position; a separable conv is two Conv2d, the
     depthwise one (channels x taps) then the pointwise one (filters x channels)."""
+    spec, in_shape, cost, config, index = module.spec, module.in_shape, module.cost, module.config, module.index
     channels_first = spec.get("data_format", "channels_last") == "channels_first"
     channels = in_shape[1] if channels_first else in_shape[-1]
     out = cost.out_shape
@@ -59,8 +58,9 @@ def _conv(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int
     return predicted, words
 
 
-def _first_axis(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
+def _first_axis(module: Module, item: dict) -> tuple[Counter[str], str]:
     """weight and bias sizes times output_size[0]: the first axis alone, whatever the rank."""
+    spec, in_shape, cost, config = module.spec, module.in_shape, module.cost, module.config
     rows, kind = cost.out_shape[0], spec["kind"]
     words = f"calculate_macs: weight and bias sizes x output_size[0] = {rows}"
     if kind == "embedding":  # a lookup table's size, priced as if each entry were multiplied
@@ -76,9 +76,10 @@ def _first_axis(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, inde
     return predicted, words
 
 
-def _first_two_axes(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
+def _first_two_axes(module: Module, item: dict) -> tuple[Counter[str], str]:
     """Each weight_*/bias_* size times output_size[0] x output_size[1]: one pricing per cell evaluation;
     a bidirectional layer has each of them twice (weight_ih_l0_reverse, ...)."""
+    spec, in_shape, cost, config = module.spec, module.in_shape, module.cost, module.config
     evaluations, features, units = in_shape[0] * in_shape[1], in_shape[-1], spec["units"]
     gates = GATES[spec["kind"]] * (2 if spec.get("bidirectional") else 1)
     predicted = Counter({"mac": evaluations * gates * units * (features + units)})
@@ -94,7 +95,8 @@ def _first_two_axes(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, 
     return predicted, words
 
 
-def _no_parameters(spec: dict, in_shape: tuple, cost: LayerCost, config: dict, index: int) -> tuple[Counter[str], str]:
+def _no_parameters(module: Module, item: dict) -> tuple[Counter[str], str]:
+    spec, cost, index = module.spec, module.cost, module.index
     if index == 0:  # the layer itself (a pool, attention): every component it costs, priced 0
         predicted = Counter({component: 0 for component in (*cost.once, *cost.step)})
         return predicted, "calculate_macs: no parameters, 0"
@@ -129,7 +131,7 @@ def read(definition: dict, probe: dict) -> Reading:
             words = f"no rule model for torchinfo's {item.get('rule', '')!r} on a {spec['kind']} layer"
             reading.items.append(Item(module.name, module.layer, item["raw"], Counter(), words))
         else:
-            predicted, words = rule(spec, module.in_shape, cost, module.config, module.index)
+            predicted, words = rule(module, item)
             partial = spec["kind"] == "dense" and item["rule"] == "output_size[0]"
             partial = partial and prod(cost.out_shape[:-1]) != cost.out_shape[0]
             cause = "rows" if partial else ""
@@ -156,7 +158,7 @@ def _rows_note(spec: dict, cost: LayerCost, reading: Reading) -> None:
 def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, reading: Reading) -> Steps:
     """output_size[0] x output_size[1] is sequences x steps, in either order: every cell evaluation."""
     evaluations = in_shape[0] * in_shape[1]
-    batch = in_shape[1] if spec.get("time_major", False) else in_shape[0]
+    batch = reference_batch(spec, in_shape)
     if not spec.get("time_major", False) and not config.get("batch_first", True):
         reading.notes.setdefault(spec["name"], []).append(
             f"nn.GRU without batch_first reads the {in_shape} input as {in_shape[1]} sequences of {in_shape[0]}"
@@ -167,4 +169,5 @@ def _steps(spec: dict, in_shape: tuple, config: dict, cost: LayerCost, reading: 
     return Steps(evaluations // batch, (why,))
 
 
-ADAPTER = Adapter("torchinfo", Unit.MAC, read)
+ADAPTER = Adapter("torchinfo", "torchinfo", read)
+ADAPTERS = (ADAPTER,)

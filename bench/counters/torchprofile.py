@@ -38,22 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from math import prod
 
-from bench.counters.base import (
-    BUCKET_UNDEFINED,
-    Adapter,
-    Item,
-    Reading,
-    Steps,
-    Unit,
-    nodes_by_module,
-    outside_definition,
-    recorded_shape,
-    torch_modules,
-)
-from bench.counters.thop import version
+from bench.counters.base import BUCKET_UNDEFINED, Adapter, Item, Reading, Steps, nodes_by_module, outside_definition
+from bench.counters.rules import recorded_shape, torch_modules, version
 from bench.reference.formulas import FORMULAS, analyse, measure
 
-__all__ = ["ADAPTER", "HANDLERS", "HANDLERS_0_0", "ZERO_COST", "ZERO_COST_0_0", "Tables", "tables"]
+__all__ = ["ADAPTER", "ADAPTERS", "HANDLERS", "HANDLERS_0_0", "ZERO_COST", "ZERO_COST_0_0", "Tables", "tables"]
 
 ROOT = "(the model's own forward)"  # the probe's item for nodes outside every submodule
 BUCKET_SIZES = "size arithmetic in the model's forward"
@@ -107,24 +96,10 @@ size slice softmax softshrink split split_with_sizes sqrt squeeze stack sub sum 
 unfold unsqueeze upsample_nearest2d view zeros
 """.split()
 }
-# torchprofile 0.0.4's handlers tuple, operator by operator (handlers named without the underscore)
-HANDLERS_0_0 = {
-    "aten::addmm": "addmm",
-    "aten::addmv": "addmv",
-    "aten::bmm": "bmm",
-    "aten::linear": "matmul",
-    "aten::matmul": "matmul",
-    "aten::mul": "mul",
-    "aten::mul_": "mul",
-    "aten::_convolution": "convolution",
-    **dict.fromkeys(("aten::batch_norm", "aten::instance_norm", "aten::layer_norm", "aten::group_norm"), "norm"),
-    **dict.fromkeys(
-        AVG_POOL_OPS,
-        "avg_pool_or_mean",
-    ),
-    "aten::leaky_relu": "leaky_relu",
-    "aten::upsample_bilinear2d": "upsample_bilinear2d",
-}
+# torchprofile 0.0.4's handlers tuple, operator by operator: 0.1.0's handlers for the operators it had already,
+# named without the underscore (0.1.0 added the attention, LSTM, einsum, grid-sampler and baddbmm handlers)
+NEW_IN_0_1 = ("aten::scaled_dot_product_attention", "aten::lstm", "aten::einsum", "aten::grid_sampler", "aten::baddbmm")
+HANDLERS_0_0 = {op: handler.lstrip("_") for op, handler in HANDLERS.items() if op not in NEW_IN_0_1}
 # operators torchprofile 0.0.4 knows and prices at 0 (the entries of its handlers tuple with None, prim:: left out)
 ZERO_COST_0_0 = {
     f"aten::{op}"
@@ -409,10 +384,11 @@ def _steps(ops: list[str], known: Tables, macs: int, step_macs: int) -> Steps:
 
 ADAPTER = Adapter(
     "torchprofile",
-    Unit.MAC,
+    "torchprofile",
     read,
     outside=(
         "the torch.jit trace records the size arithmetic of the model's own forward (the blog multiplies"
         " two sizes for its reshape) as aten::mul on 0-d tensors, and torchprofile prices every aten::mul"
     ),
 )
+ADAPTERS = (ADAPTER,)

@@ -38,7 +38,10 @@ TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
     "sizes2": (_wholes(2), "two whole numbers >= 1, as [a, b]"),
     "sizes": (_wholes(None), "a list of whole numbers >= 1"),
     "pads2": (_wholes(2, 0), "two whole numbers >= 0, as [a, b]"),
-    "padding": (lambda v: v in ("valid", "same") or _wholes(None, 0)(v), "'valid', 'same' or [a, b] of numbers >= 0"),
+    "padding": (
+        lambda v: v in ("valid", "same") or _wholes(None, 0)(v),
+        "'valid', 'same' or a whole number >= 0 per axis, as [a, b]",
+    ),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "number": (lambda v: type(v) in (int, float) and v > 0, "a number > 0"),
     "text": (lambda v: isinstance(v, str), "a string"),

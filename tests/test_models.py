@@ -16,7 +16,7 @@ import pytest
 from bench import paths
 from bench.explain import batching, peers
 from bench.explain.reconcile import reconcile
-from bench.models import selection, userdefs
+from bench.models import selection
 from bench.probe import catalog, zoo
 from bench.publish import explained
 from bench.records import results
@@ -142,7 +142,7 @@ def test_the_readme_example_loads_and_completes_into_the_zoos_format() -> None:
     model = selection.find("mine", paths.MODELS)
     assert model.source == "models/mine.toml" or model.source.endswith("models/mine.toml")
     modules = [layer["torch"] for layer in model.definition["layers"]]
-    assert modules == [["conv", "conv_relu"], [], ["gru"], ["tags", "tags_sigmoid"]]
+    assert modules == [["conv", "conv_act"], [], ["gru"], ["tags", "tags_act"]]
     assert model.definition["layers"][0]["strides"] == [1, 2] and model.definition["layers"][0]["data_format"]
     assert "```toml\n" + EXAMPLE in (paths.ROOT / "README.md").read_text()  # the README shows this very file
 
@@ -154,7 +154,7 @@ def test_the_readme_example_loads_and_completes_into_the_zoos_format() -> None:
         ("filters = 16\n", "", "layers[0].filters: missing (conv2d needs filters: a whole number >= 1)"),
         ("filters = 16", "filtres = 16", "layers[0].filtres: unknown field of conv2d (did you mean 'filters'?)"),
         ("filters = 16", "filters = 0", "layers[0].filters: 0 is not a whole number >= 1"),
-        ('activation = "relu"', 'activation = "gelu"', "layers[0].activation: 'gelu' is not one of 'relu'"),
+        ('activation = "relu"', 'activation = "swish"', "layers[0].activation: 'swish' is not one of 'linear', 'relu'"),
         ("units = 64", 'units = "64"', "layers[2].units: '64' is not a whole number >= 1"),
         ("input = [1, 1, 64, 128]", "inputs = [1, 1, 64, 128]", "inputs: unknown field at the top level"),
         (
@@ -216,14 +216,6 @@ def test_a_user_model_may_not_take_a_zoo_models_name(tmp_path: Path) -> None:
     assert selection.find("seed", tmp_path).source == "zoo"  # the zoo's comes first; the file is refused alone:
     with pytest.raises(selection.ModelError, match="is a zoo model already"):
         selection._definition(tmp_path / "seed.toml")
-
-
-def test_every_kind_a_definition_may_use_is_one_the_probe_builds_and_the_reference_prices() -> None:
-    from bench.reference.formulas import FORMULAS
-
-    for kind, fields in userdefs.KINDS.items():
-        required, optional = zoo.KINDS[kind]  # the zoo's kinds are those both builders build
-        assert kind in FORMULAS and set(required) <= set(fields) <= set(required + optional)
 
 
 # --- Python files in models/<name>.py

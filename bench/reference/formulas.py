@@ -22,7 +22,7 @@ from math import prod
 
 from bench.probe import zoo
 
-__all__ = ["LayerCost", "FORMULAS", "SOURCES", "formula", "measure", "analyse", "block_parts"]
+__all__ = ["LayerCost", "FORMULAS", "formula", "measure", "analyse", "block_parts"]
 
 Shape = tuple[int, ...]
 
@@ -50,20 +50,8 @@ class LayerCost:
         return whole
 
 
+# kind -> its formula, one per kind of zoo.KINDS (checked when this module is imported)
 FORMULAS: dict[str, Callable[[dict, Shape], LayerCost]] = {}
-# kind -> where its multiply-accumulates come from (LayerCost.sources); composites sum their parts'
-SOURCES = {
-    "conv1d": "conv",
-    "conv2d": "conv",
-    "depthwise_conv2d": "conv",
-    "separable_conv2d": "conv",
-    "conv2d_transpose": "conv",
-    "dense": "matmul",
-    "attention": "attention",
-    "gru": "recurrent",
-    "lstm": "recurrent",
-    "simple_rnn": "recurrent",
-}
 
 
 def formula(kind: str) -> Callable:
@@ -419,11 +407,16 @@ def measure(spec: dict, in_shape: Shape) -> LayerCost:
         for part in cost.parts:
             sources.update(part.sources)
     else:
-        macs = cost.total()["mac"]
-        sources = Counter({SOURCES[spec["kind"]]: macs}) if macs else Counter()
+        macs, source = cost.total()["mac"], zoo.KINDS[spec["kind"]]["source"]
+        if macs and source is None:
+            raise ValueError(f"layer kind {spec['kind']!r}: multiply-accumulates but no source in zoo.KINDS")
+        sources = Counter({source: macs}) if macs else Counter()
     return replace(cost, in_shape=tuple(in_shape), sources=sources)
 
 
 def analyse(definition: dict) -> list[LayerCost]:
     """Every layer's cost, in order, with shapes carried from the model's input."""
     return _sequence(definition["layers"], tuple(definition["input"]))
+
+
+zoo.registry("bench/reference/formulas.py FORMULAS", FORMULAS, parts_too=True)

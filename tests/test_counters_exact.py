@@ -152,3 +152,43 @@ def test_work_on_no_layer_is_a_residual_too() -> None:
     record["probe"]["raw_total"] += 10
     result = reconcile(record, PRESETS["default"], exact.ADAPTER)
     assert result.residual == 10
+
+
+def _encoder(definition: dict) -> tuple[dict, tuple, int]:
+    spec = definition["layers"][0]
+    return spec, tuple(definition["input"]), spec["ffn"]
+
+
+def test_the_fused_transformer_kernels_are_priced_as_the_reference_prices_the_layer() -> None:
+    spec, (batch, steps, width), ffn = _encoder(zoo.MODELS["transformer-encoder"])
+    src, heads = T((batch, steps, width)), spec["heads"]
+    weights = [T((3 * width, width)), T((3 * width,)), T((width, width)), T((width,))]
+    norms = [T((width,))] * 4
+    ffns = [T((ffn, width)), T((ffn,)), T((width, ffn)), T((width,))]
+    args = [src, width, heads, *weights, True, False, 1e-5, *norms, *ffns, None]
+    assert price("aten._transformer_encoder_layer_fwd", args, src) == +measure(spec, (batch, steps, width)).total()
+    relu = price("aten._transformer_encoder_layer_fwd", [*args[:7], False, *args[8:]], src)
+    assert relu != +measure(spec, (batch, steps, width)).total()
+    # the attention alone, as its fused CPU kernels and the composite take it: the reference's attention part
+    attention = next(p for p in zoo.parts(spec, width) if p["kind"] == "attention")
+    q = T((batch, heads, steps, width // heads))
+    reference = +measure(attention, (batch, steps, width)).total()
+    assert price("aten.scaled_dot_product_attention", [q, q, q], q) == reference
+    assert price("aten._scaled_dot_product_flash_attention_for_cpu", [q, q, q, 0.0, False], q) == reference
+    causal = price("aten._scaled_dot_product_flash_attention_for_cpu", [q, q, q, 0.0, True], q)
+    assert causal == +measure(dict(attention, causal=True), (batch, steps, width)).total()
+
+
+def test_einsum_and_whole_recurrent_ops_have_formulas() -> None:
+    assert price("aten.einsum", ["bij,bjk->bik", [T((2, 3, 4)), T((2, 4, 5))]], T((2, 3, 5))) == {"mac": 120}
+    with pytest.raises(NotImplementedError, match="einsum"):
+        price("aten.einsum", ["ij,jk,kl->il", [T((2, 3)), T((3, 4)), T((4, 5))]], T((2, 5)))
+    # nn.LSTM(16, 32) on (1, 20, 16), batch_first: PyTorch's b_ih and b_hh, 4 x 32 each
+    params = [T((128, 16)), T((128, 32)), T((128,)), T((128,))]
+    got = price(
+        "aten.lstm",
+        [T((1, 20, 16)), [T((1, 1, 32)), T((1, 1, 32))], params, True, 1, 0.0, False, False, True],
+        T((1, 20, 32)),
+    )
+    reference = +measure(zoo.MODELS["lstm"]["layers"][0], (1, 20, 16)).total()
+    assert got == reference + Counter({"bias": 20 * 128})  # the second bias vector the reference does not hold

@@ -150,6 +150,88 @@ def _nothing(args, out):
     return {}
 
 
+def _add(*costs):
+    total = {}
+    for cost in costs:
+        for component, count in cost.items():
+            total[component] = total.get(component, 0) + count
+    return total
+
+
+def _attention_core(batch_heads, queries, keys, head_dim, masked):
+    """softmax(Q K^T x scale [+ mask]) V over batch x heads: Q K^T and A V, head_dim multiply-accumulates per
+    score each; the scale (and the mask) one element-wise op per score; one softmax evaluation per score (the
+    reference's attention)."""
+    scores = batch_heads * queries * keys
+    return {"mac": 2 * scores * head_dim, "elementwise": scores * (2 if masked else 1), "act:softmax": scores}
+
+
+def _sdpa(args, out):
+    """scaled_dot_product_attention and its CPU kernels (flash, efficient, math) (query, key, value,
+    attn_mask, dropout_p, is_causal, ...): queries (..., L, E), keys (..., S, E)."""
+    query, key = args[0], args[1]
+    masked = (len(args) > 3 and _tensor(args[3]) is not None) or (len(args) > 5 and args[5] is True)
+    return _attention_core(_prod(query.shape[:-2]), query.shape[-2], key.shape[-2], query.shape[-1], masked)
+
+
+def _sdpa_flash_cpu(args, out):
+    """_scaled_dot_product_flash_attention_for_cpu (query, key, value, dropout_p, is_causal, attn_mask, ...)."""
+    query, key = args[0], args[1]
+    masked = (len(args) > 4 and args[4] is True) or (len(args) > 5 and _tensor(args[5]) is not None)
+    return _attention_core(_prod(query.shape[:-2]), query.shape[-2], key.shape[-2], query.shape[-1], masked)
+
+
+def _mha(query, key, embed_dim, heads, has_bias, masked):
+    """Multi-head attention with packed q, k, v projections and the output projection (batch first)."""
+    batch, queries, keys = query.shape[0], query.shape[1], key.shape[1]
+    rows, key_rows = batch * queries, batch * keys
+    projections = {"mac": rows * embed_dim * embed_dim + 2 * key_rows * embed_dim * embed_dim}
+    projections["mac"] += rows * embed_dim * embed_dim  # the output projection
+    if has_bias:
+        projections["bias"] = 2 * rows * embed_dim + 2 * key_rows * embed_dim
+    core = _attention_core(batch * heads, queries, keys, embed_dim // heads, masked)
+    return _add(projections, core)
+
+
+def _native_mha(args, out):
+    """_native_multi_head_attention (query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight,
+    proj_bias, mask, ...)."""
+    masked = len(args) > 9 and _tensor(args[9]) is not None
+    return _mha(args[0], args[1], int(args[3]), int(args[4]), _tensor(args[6]) is not None, masked)
+
+
+def _encoder_layer(args, out):
+    """_transformer_encoder_layer_fwd (src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias,
+    use_gelu, norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1,
+    ffn_bias_1, ffn_weight_2, ffn_bias_2, mask, ...): nn.TransformerEncoderLayer's fast path whole: attention,
+    two residual adds, two LayerNorms, the FFN with its activation (the reference's transformer_encoder)."""
+    src, embed_dim, heads, ffn = args[0], int(args[1]), int(args[2]), args[14].shape[0]
+    masked = len(args) > 18 and _tensor(args[18]) is not None
+    rows, values = _prod(src.shape[:-1]), src.numel
+    norms = _layer_norm([src, [embed_dim]], src)
+    feed = {"mac": 2 * rows * embed_dim * ffn, "bias": rows * ffn + rows * embed_dim}
+    activation = {"act:gelu" if args[7] else "act:relu": rows * ffn}
+    return _add(_mha(src, src, embed_dim, heads, True, masked), norms, norms, feed, activation,
+                {"elementwise": 2 * values})
+
+
+def _einsum(args, out):
+    """einsum (equation, operands) of two operands: one multiply-accumulate per point of the joint index space
+    (every distinct index's size multiplied)."""
+    equation, operands = args[0].replace(" ", ""), args[1]
+    inputs = equation.split("->")[0].split(",")
+    if len(operands) != 2 or "." in equation:
+        raise NotImplementedError("exact: no formula for einsum %r over %d operands" % (equation, len(operands)))
+    sizes = {}
+    for index, letters in enumerate(inputs):
+        shape = operands[index].shape
+        if len(letters) != len(shape):
+            raise NotImplementedError("exact: einsum %r does not name every axis of %r" % (equation, shape))
+        for axis, letter in enumerate(letters):
+            sizes[letter] = max(shape[axis], sizes.get(letter, 1))
+    return {"mac": _prod(sizes.values())}
+
+
 # Ops that compute nothing: views, layout, copies, creation, indexing, lookups.
 ZERO = (
     "aten.view", "aten._unsafe_view", "aten.reshape", "aten._reshape_alias", "aten.permute", "aten.transpose",
@@ -213,6 +295,17 @@ FORMULAS = {
     "aten.silu": (_per_value("act:silu"), "one silu per value"),
     "aten.rsqrt": (_per_value("act:rsqrt"), "one rsqrt per value"),
     "aten._softmax": (_per_value("act:softmax"), "one softmax evaluation per value"),
+    "aten.einsum": (_einsum, "one multiply-accumulate per point of the joint index space"),
+    "aten.scaled_dot_product_attention": (_sdpa, "2 x scores x head_dim multiply-accumulates, the scale (and"
+                                                 " mask) per score, one softmax per score"),
+    "aten._scaled_dot_product_attention_math": (_sdpa, "as aten.scaled_dot_product_attention"),
+    "aten._scaled_dot_product_efficient_attention": (_sdpa, "as aten.scaled_dot_product_attention"),
+    "aten._scaled_dot_product_flash_attention_for_cpu": (_sdpa_flash_cpu, "as aten.scaled_dot_product_attention"),
+    "aten._native_multi_head_attention": (_native_mha, "q, k, v and output projections, attention as"
+                                                       " aten.scaled_dot_product_attention"),
+    "aten._transformer_encoder_layer_fwd": (_encoder_layer, "attention, residual adds, LayerNorms and the FFN"
+                                                            " of nn.TransformerEncoderLayer, as the reference's"
+                                                            " transformer_encoder"),
     "aten.softmax": (_per_value("act:softmax"), "one softmax evaluation per value"),
 }
 FORMULAS.update(dict((op, (_nothing, "computes nothing")) for op in ZERO))
@@ -232,6 +325,22 @@ def recurrent(kind, steps, batch, features, units, directions, biases):
     return dict((k, v) for k, v in cost.items() if v)
 
 
+def _recurrent_op(kind):
+    """aten.gru / lstm / rnn_tanh / rnn_relu reaching the mode whole, outside an nn module of its kind (input,
+    hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)."""
+    def price(args, out):
+        x, hx, params = args[0], args[1], args[2]
+        if int(args[4]) != 1:
+            raise NotImplementedError("exact: no formula for a %d-layer %s" % (int(args[4]), kind))
+        units = (hx[0] if isinstance(hx, list) else hx).shape[-1]
+        shape = x.shape if len(x.shape) == 3 else (x.shape[0], 1, x.shape[1])
+        steps, batch = (shape[1], shape[0]) if args[8] else (shape[0], shape[1])
+        directions = 2 if args[7] else 1
+        biases = sum(p.numel for p in params if len(p.shape) == 1)
+        return recurrent(kind, steps, batch, shape[2], units, directions, biases)
+    return price
+
+
 # nn module class -> (gates, per unit of one cell evaluation: component -> count)
 RECURRENT = {
     "GRU": (3, {"elementwise": 8, "act:sigmoid": 2, "act:tanh": 1}),
@@ -239,6 +348,11 @@ RECURRENT = {
     "RNN_TANH": (1, {"elementwise": 1, "act:tanh": 1}),
     "RNN_RELU": (1, {"elementwise": 1, "act:relu": 1}),
 }
+
+
+for _op, _kind in (("aten.gru", "GRU"), ("aten.lstm", "LSTM"), ("aten.rnn_tanh", "RNN_TANH"),
+                  ("aten.rnn_relu", "RNN_RELU")):
+    FORMULAS[_op] = (_recurrent_op(_kind), "every cell evaluation: gate products, both biases, the cell's arithmetic")
 
 
 def price(op, args, out):

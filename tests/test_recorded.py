@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,21 @@ def check_every_measurement_reconciles_to_zero(where: Path) -> int:
             assert result.total == result.reference + sum(a.flops for a in result.adjustments) + result.residual
             rows += 1
     return rows
+
+
+def check_every_exact_record_is_the_reference(entries: list[dict]) -> int:
+    """The project's own counter gives the reference itself: under every convention and variant, no adjustment
+    at all and no residual (its rule model is the identity on components: not explained, equal)."""
+    checked = 0
+    for entry in entries:
+        if variants.split(entry["job"])[0] != "exact":
+            continue
+        for convention in CONVENTIONS:
+            result = reconcile(entry, convention)
+            said = (entry["model"], entry["job"], convention.name, result.adjustments, result.residuals)
+            assert result.adjustments == [] and result.residual == 0 and result.total == result.reference, said
+        checked += 1
+    return checked
 
 
 def check_the_tf_rule_model_says_of_every_node_what_tensorflow_said(where: Path) -> int:
@@ -210,6 +226,20 @@ def test_a_changed_lock_makes_the_committed_records_stale(tmp_path: Path, monkey
 
 def test_every_committed_measurement_reconciles_to_zero() -> None:
     assert check_every_measurement_reconciles_to_zero(paths.RESULTS) >= 1000 * len(CONVENTIONS)
+
+
+def test_every_committed_exact_record_is_the_reference() -> None:
+    check_every_exact_record_is_the_reference(measurements(paths.RESULTS))
+
+
+@pytest.mark.parametrize("change", [{"conv2d": {"mac": 1}}, {"conv2d": {"act:relu": -1}}, {"gru": {"bias": -96}}])
+def test_an_exact_record_off_by_one_component_fails_the_check(change: dict) -> None:
+    from tests.test_counters_exact import _record
+
+    assert check_every_exact_record_is_the_reference([_record(zoo.MODELS["seed"])]) == 1
+    wrong = _record(zoo.MODELS["seed"], {module: Counter(c) for module, c in change.items()})
+    with pytest.raises(AssertionError, match="seed"):
+        check_every_exact_record_is_the_reference([dict(wrong, model="seed")])
 
 
 def test_the_tf_rule_model_says_of_every_committed_node_what_tensorflow_said() -> None:

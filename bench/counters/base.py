@@ -86,6 +86,9 @@ class Adapter:
     # shape-unknown), checked against what the tool said
     rule_status: Callable[[dict, dict], str] | None = None
     family: str = ""  # the front page's summary column, shared by counters of one tool (default: `tool`)
+    # its items count the reference's components themselves (each item predicts one component): the convention
+    # prices each by its component, where a tool's number in its unit is priced by the unit alone
+    components: bool = False
 
     @property
     def column(self) -> str:

@@ -14,6 +14,7 @@ comes out is data (numbers and the evidence they rest on); bench/publish/ words 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
@@ -21,7 +22,7 @@ from bench.counters import Adapter, Item, Steps, Unit, adapter_for
 from bench.explain import batching
 from bench.models import selection
 from bench.probe import variants, zoo
-from bench.reference.convention import Convention
+from bench.reference.convention import PRESETS, Convention
 from bench.reference.formulas import LayerCost, analyse
 
 __all__ = [
@@ -192,10 +193,11 @@ class Reconciliation:
     notes: dict[str, list[str]] = field(default_factory=dict)  # layer -> other evidence-backed remarks
     definition_note: DefinitionNote | None = None  # set when the record's definition is not today's
     outside_why: str = ""  # the adapter's sentence on why the counter counts work outside the model
+    priced: float | None = None  # a counter of components (Adapter.components): its items priced by the convention
 
     @property
     def total(self) -> float:
-        return self.raw_total * self.unit_flops
+        return self.raw_total * self.unit_flops if self.priced is None else self.priced
 
     @property
     def residual(self) -> float:
@@ -223,6 +225,7 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
     adapter = adapter or adapter_for(record["job"])
     reading = adapter.read(definition, probe)
     factor = adapter.unit.flops(convention)
+    price = _pricing(adapter, convention, factor)
     costs = analyse(definition)
     result = Reconciliation(
         record["cell"],
@@ -241,7 +244,7 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
     )
     for cost in costs:
         steps = reading.steps.get(cost.name)
-        result.adjustments += _layer(cost, reading.at(cost.name), steps, convention, adapter, factor)
+        result.adjustments += _layer(cost, reading.at(cost.name), steps, convention, adapter, price)
         if cost.steps:
             result.steps[cost.name] = cost.steps
             result.priced_steps[cost.name] = steps.priced if steps else 0
@@ -257,13 +260,32 @@ def reconcile(record: dict, convention: Convention, adapter: Adapter | None = No
     for place in layers + buckets:
         off = [item for item in reading.at(place) if item.counted != item.expected]
         if off:
-            delta = sum(item.counted - item.expected for item in off)
+            delta = sum((item.counted - item.expected) * price(_component_of(item)) for item in off)
             departures = tuple(Departure(i.name, i.counted, i.expected, adapter.unit, i.rule) for i in off)
-            result.residuals.append(Residual(place, delta * factor, departures))
-    gap = probe["raw_total"] - sum(item.counted for item in reading.items)
+            result.residuals.append(Residual(place, delta, departures))
+    if adapter.components:  # its total is its items priced; its raw_total, the default convention's
+        result.priced = sum(item.counted * price(_component_of(item)) for item in reading.items)
+        result.unit_flops = result.priced / result.raw_total if result.raw_total else 1.0
+        default = _pricing(adapter, PRESETS["default"], 1)
+        gap = probe["raw_total"] - sum(item.counted * default(_component_of(item)) for item in reading.items)
+    else:
+        gap = probe["raw_total"] - sum(item.counted for item in reading.items)
     if gap:
         result.residuals.append(Residual("total", gap * factor, (Gap(gap, adapter.unit),)))
     return result
+
+
+def _pricing(adapter: Adapter, convention: Convention, factor: float) -> Callable[[str], float]:
+    """FLOPs per counted unit of a component: the unit's price, or for a counter of components the
+    convention's weight of the component itself."""
+    if adapter.components:
+        return convention.weight
+    return lambda component: factor
+
+
+def _component_of(item: Item) -> str:
+    """The one component a counter of components' item counts."""
+    return next(iter(item.predicted), "")
 
 
 def _pinned(provenance: dict, display: str) -> Pinned:
@@ -284,7 +306,12 @@ def _definition_note(model: str, probe: dict) -> DefinitionNote | None:
 
 
 def _layer(
-    cost: LayerCost, items: list[Item], steps: Steps | None, convention: Convention, adapter: Adapter, factor: float
+    cost: LayerCost,
+    items: list[Item],
+    steps: Steps | None,
+    convention: Convention,
+    adapter: Adapter,
+    price: Callable[[str], float],
 ) -> list[Adjustment]:
     """The layer's prediction minus its reference: a step adjustment, then one per component."""
     expected: Counter[str] = Counter(cost.once)
@@ -302,11 +329,13 @@ def _layer(
         predicted.update(item.predicted)
     for component in sorted(set(expected) | set(predicted)):
         weight = convention.weight(component) if expected[component] else 0
-        have, want = predicted[component] * factor, expected[component] * weight
+        have, want = predicted[component] * price(component), expected[component] * weight
         if have != want:
             evidence = [item for item in items if component in item.predicted]
             adjustments.append(
-                _component(cost.name, component, expected[component], weight, have - want, evidence, adapter, factor)
+                _component(
+                    cost.name, component, expected[component], weight, have - want, evidence, adapter, price(component)
+                )
             )
     return adjustments
 

@@ -1,0 +1,501 @@
+"""exact: the project's own counter. A TorchDispatchMode prices every aten op a forward pass dispatches by a
+formula from its arguments' shapes, in the analytic reference's own vocabulary (bench/reference/formulas.py):
+per module, per component (`mac`, `bias`, `elementwise`, `act:<name>`). Returns the probe's common answer.
+
+Why it has no blind spot: an op without a formula here is a loud failure naming the op, never a silent 0, and
+the ops that compute nothing (views, copies, creation, lookups) are listed by name as costing nothing. Why it
+gives one number whatever the switches: a composite op (aten.linear, aten.conv2d, aten.layer_norm) reaches the
+mode whole under inference_mode and as its parts (addmm, convolution, native_layer_norm) elsewhere; each form
+has a formula and the two agree. A recurrent layer runs as one fused op (aten.lstm, oneDNN's
+aten.mkldnn_rnn_layer) or as aten's per-step loop of matrix products and gate arithmetic, by backend and grad
+mode: module hooks say which layer an op runs in, and the ops inside an nn.RNN/GRU/LSTM are priced once, as the
+layer's recurrent op, from its input and weights (RECURRENT). The formulas read shapes alone, so CPU, meta and
+fake tensors give the same number.
+
+The formulas are plain functions of shapes (no torch), so the host tests them on recorded shapes.
+"""
+from __future__ import absolute_import, division, print_function
+
+# FLOPs per component under the reference's default convention: what raw_total and each item's raw are in
+# (the host prices the components by any convention)
+DEFAULT = {"mac": 2}
+ROOT = "(the model's own forward)"  # ops outside every submodule
+
+
+class T(object):
+    """A tensor argument, as the formulas see it: its shape."""
+
+    def __init__(self, shape):
+        self.shape = tuple(int(d) for d in shape)
+
+    @property
+    def numel(self):
+        return _prod(self.shape)
+
+    def __repr__(self):
+        return "T%s" % (self.shape,)
+
+
+def _prod(values):
+    total = 1
+    for value in values:
+        total *= int(value)
+    return total
+
+
+def _tensor(value):
+    return value if isinstance(value, T) else None
+
+
+def _per_value(component):
+    """One `component` per value of the op's output (element-wise ops, activations)."""
+    def price(args, out):
+        return {component: out.numel}
+    return price
+
+
+def _matrix(args, out):
+    """mm / bmm (a, b): one multiply-accumulate per output value per value of the shared axis."""
+    return {"mac": out.numel * args[0].shape[-1]}
+
+
+def _added(args, out):
+    """addmm / baddbmm (input, a, b): the products, and the added input once per output value."""
+    return {"mac": out.numel * args[1].shape[-1], "bias": out.numel}
+
+
+def _linear(args, out):
+    """aten.linear (x, weight, bias): x's rows x in x out, and the bias once per output value."""
+    cost = {"mac": out.numel * args[1].shape[-1]}
+    if len(args) > 2 and _tensor(args[2]):
+        cost["bias"] = out.numel
+    return cost
+
+
+def _matmul(args, out):
+    """aten.matmul whole (under inference_mode): broadcast products, one per output value per shared value."""
+    return {"mac": out.numel * args[0].shape[-1]}
+
+
+def _convolution(args, out, transposed=False):
+    """A convolution (input, weight, bias, ...): an ordinary one costs each output value its group's input
+    channels x kernel taps (weight (out, in / groups, *kernel)); a transposed one costs every input position the
+    whole weight ((in, out / groups, *kernel)); the bias once per output value."""
+    x, weight = args[0], args[1]
+    if transposed:
+        cost = {"mac": x.shape[0] * _prod(x.shape[2:]) * weight.numel}
+    else:
+        cost = {"mac": out.numel * _prod(weight.shape[1:])}
+    if len(args) > 2 and _tensor(args[2]):
+        cost["bias"] = out.numel
+    return cost
+
+
+def _aten_convolution(args, out):
+    """aten.convolution / _convolution (input, weight, bias, stride, padding, dilation, transposed, ...)."""
+    return _convolution(args, out, bool(args[6]) if len(args) > 6 else False)
+
+
+def _conv_transpose(args, out):
+    return _convolution(args, out, True)
+
+
+def _batch_norm(args, out):
+    """Inference BatchNorm: scale and shift per value (2 element-wise), as the reference folds it."""
+    return {"elementwise": 2 * args[0].numel}
+
+
+def _layer_norm(args, out):
+    """LayerNorm over the normalized axes, n values per row: 7n element-wise and one rsqrt per row (the
+    reference's layer_norm)."""
+    x, normalized = args[0], args[1]
+    n = _prod(normalized)
+    rows = x.numel // n
+    return {"elementwise": 7 * n * rows, "act:rsqrt": rows}
+
+
+def _reduce(args, out):
+    """mean / sum over axes: one op per input value (n - 1 adds and, for a mean, one division per result)."""
+    return {"elementwise": args[0].numel}
+
+
+def _pool_window(args):
+    """A square window when the kernel is given as one size."""
+    kernel = args[1] if isinstance(args[1], (list, tuple)) else [args[1]]
+    return _prod(list(kernel) * 2 if len(kernel) == 1 else kernel)
+
+
+def _max_pool(args, out):
+    """max_pool2d (input, kernel_size, ...): k - 1 comparisons per output value."""
+    return {"elementwise": out.numel * (_pool_window(args) - 1)}
+
+
+def _avg_pool(args, out):
+    """avg_pool2d (input, kernel_size, ...): k - 1 adds and a division per output value."""
+    return {"elementwise": out.numel * _pool_window(args)}
+
+
+def _adaptive_avg_pool(args, out):
+    """adaptive average pooling: every input value added once (and a division per output): one op per input."""
+    return {"elementwise": args[0].numel}
+
+
+def _hardtanh(args, out):
+    """hardtanh(x, 0, 6) is relu6; any other bounds are a clamp, one element-wise op per value."""
+    bounds = tuple(float(a) for a in args[1:3]) if len(args) >= 3 else (-1.0, 1.0)
+    return {"act:relu6": out.numel} if bounds == (0.0, 6.0) else {"elementwise": out.numel}
+
+
+def _nothing(args, out):
+    return {}
+
+
+def _add(*costs):
+    total = {}
+    for cost in costs:
+        for component, count in cost.items():
+            total[component] = total.get(component, 0) + count
+    return total
+
+
+def _attention_core(batch_heads, queries, keys, head_dim, masked):
+    """softmax(Q K^T x scale [+ mask]) V over batch x heads: Q K^T and A V, head_dim multiply-accumulates per
+    score each; the scale (and the mask) one element-wise op per score; one softmax evaluation per score (the
+    reference's attention)."""
+    scores = batch_heads * queries * keys
+    return {"mac": 2 * scores * head_dim, "elementwise": scores * (2 if masked else 1), "act:softmax": scores}
+
+
+def _sdpa(args, out):
+    """scaled_dot_product_attention and its CPU kernels (flash, efficient, math) (query, key, value,
+    attn_mask, dropout_p, is_causal, ...): queries (..., L, E), keys (..., S, E)."""
+    query, key = args[0], args[1]
+    masked = (len(args) > 3 and _tensor(args[3]) is not None) or (len(args) > 5 and args[5] is True)
+    return _attention_core(_prod(query.shape[:-2]), query.shape[-2], key.shape[-2], query.shape[-1], masked)
+
+
+def _sdpa_flash_cpu(args, out):
+    """_scaled_dot_product_flash_attention_for_cpu (query, key, value, dropout_p, is_causal, attn_mask, ...)."""
+    query, key = args[0], args[1]
+    masked = (len(args) > 4 and args[4] is True) or (len(args) > 5 and _tensor(args[5]) is not None)
+    return _attention_core(_prod(query.shape[:-2]), query.shape[-2], key.shape[-2], query.shape[-1], masked)
+
+
+def _mha(query, key, embed_dim, heads, has_bias, masked):
+    """Multi-head attention with packed q, k, v projections and the output projection (batch first)."""
+    batch, queries, keys = query.shape[0], query.shape[1], key.shape[1]
+    rows, key_rows = batch * queries, batch * keys
+    projections = {"mac": rows * embed_dim * embed_dim + 2 * key_rows * embed_dim * embed_dim}
+    projections["mac"] += rows * embed_dim * embed_dim  # the output projection
+    if has_bias:
+        projections["bias"] = 2 * rows * embed_dim + 2 * key_rows * embed_dim
+    core = _attention_core(batch * heads, queries, keys, embed_dim // heads, masked)
+    return _add(projections, core)
+
+
+def _native_mha(args, out):
+    """_native_multi_head_attention (query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight,
+    proj_bias, mask, ...)."""
+    masked = len(args) > 9 and _tensor(args[9]) is not None
+    return _mha(args[0], args[1], int(args[3]), int(args[4]), _tensor(args[6]) is not None, masked)
+
+
+def _encoder_layer(args, out):
+    """_transformer_encoder_layer_fwd (src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias,
+    use_gelu, norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1,
+    ffn_bias_1, ffn_weight_2, ffn_bias_2, mask, ...): nn.TransformerEncoderLayer's fast path whole: attention,
+    two residual adds, two LayerNorms, the FFN with its activation (the reference's transformer_encoder)."""
+    src, embed_dim, heads, ffn = args[0], int(args[1]), int(args[2]), args[14].shape[0]
+    masked = len(args) > 18 and _tensor(args[18]) is not None
+    rows, values = _prod(src.shape[:-1]), src.numel
+    norms = _layer_norm([src, [embed_dim]], src)
+    feed = {"mac": 2 * rows * embed_dim * ffn, "bias": rows * ffn + rows * embed_dim}
+    activation = {"act:gelu" if args[7] else "act:relu": rows * ffn}
+    return _add(_mha(src, src, embed_dim, heads, True, masked), norms, norms, feed, activation,
+                {"elementwise": 2 * values})
+
+
+def _einsum(args, out):
+    """einsum (equation, operands) of two operands: one multiply-accumulate per point of the joint index space
+    (every distinct index's size multiplied)."""
+    equation, operands = args[0].replace(" ", ""), args[1]
+    inputs = equation.split("->")[0].split(",")
+    if len(operands) != 2 or "." in equation:
+        raise NotImplementedError("exact: no formula for einsum %r over %d operands" % (equation, len(operands)))
+    sizes = {}
+    for index, letters in enumerate(inputs):
+        shape = operands[index].shape
+        if len(letters) != len(shape):
+            raise NotImplementedError("exact: einsum %r does not name every axis of %r" % (equation, shape))
+        for axis, letter in enumerate(letters):
+            sizes[letter] = max(shape[axis], sizes.get(letter, 1))
+    return {"mac": _prod(sizes.values())}
+
+
+# Ops that compute nothing: views, layout, copies, creation, indexing, lookups.
+ZERO = (
+    "aten.view", "aten._unsafe_view", "aten.reshape", "aten._reshape_alias", "aten.permute", "aten.transpose",
+    "aten.t", "aten.expand", "aten.clone", "aten.contiguous", "aten.detach", "aten.alias", "aten.slice",
+    "aten.select", "aten.unsqueeze", "aten.squeeze", "aten.flatten", "aten.unflatten", "aten.split",
+    "aten.split_with_sizes", "aten.chunk", "aten.unbind", "aten.cat", "aten.stack", "aten.copy_", "aten._to_copy",
+    "aten.to", "aten.lift_fresh", "aten.empty", "aten.empty_like", "aten.empty_strided", "aten.new_empty",
+    "aten.new_empty_strided", "aten.zeros", "aten.zeros_like", "aten.new_zeros", "aten.ones_like", "aten.full",
+    "aten.fill_", "aten.zero_", "aten.embedding", "aten.index_select", "aten.repeat_interleave", "aten.repeat",
+    "aten.constant_pad_nd", "aten.pad", "aten.as_strided", "aten.narrow", "aten.dropout", "aten.native_dropout",
+    "aten.feature_dropout", "aten.movedim", "aten.swapaxes", "aten.expand_as", "aten.view_as", "aten.reshape_as",
+    "aten.is_same_size", "aten._has_compatible_shallow_copy_type", "aten.resize_", "aten.set_",
+    "aten._local_scalar_dense", "aten.sym_size", "aten.sym_stride", "aten.sym_numel", "aten.sym_storage_offset",
+    "aten.arange", "aten.triu", "aten.tril", "aten.index", "aten.gather", "prim.device", "prim.layout",
+)
+
+# op packet -> (formula, its words); each returns the op's components
+FORMULAS = {
+    "aten.mm": (_matrix, "M x K x N multiply-accumulates"),
+    "aten.bmm": (_matrix, "B x M x K x N multiply-accumulates"),
+    "aten.addmm": (_added, "M x K x N multiply-accumulates, one bias add per output"),
+    "aten.baddbmm": (_added, "B x M x K x N multiply-accumulates, one add of the input per output"),
+    "aten.linear": (_linear, "rows x in x out multiply-accumulates, one bias add per output"),
+    "aten.matmul": (_matmul, "output values x the shared axis multiply-accumulates"),
+    "aten.convolution": (_aten_convolution, "output values x in/groups x kernel taps (transposed: input"
+                                            " positions x the whole weight), one bias add per output"),
+    "aten._convolution": (_aten_convolution, "as aten.convolution"),
+    "aten.mkldnn_convolution": (_aten_convolution, "as aten.convolution"),
+    "aten.conv1d": (_convolution, "output values x in/groups x kernel taps, one bias add per output"),
+    "aten.conv2d": (_convolution, "output values x in/groups x kernel taps, one bias add per output"),
+    "aten.conv_transpose1d": (_conv_transpose, "input positions x the whole weight, one bias add per output"),
+    "aten.conv_transpose2d": (_conv_transpose, "input positions x the whole weight, one bias add per output"),
+    "aten.batch_norm": (_batch_norm, "2 element-wise per value"),
+    "aten._batch_norm_impl_index": (_batch_norm, "2 element-wise per value"),
+    "aten.native_batch_norm": (_batch_norm, "2 element-wise per value"),
+    "aten._native_batch_norm_legit": (_batch_norm, "2 element-wise per value"),
+    "aten._native_batch_norm_legit_no_training": (_batch_norm, "2 element-wise per value"),
+    "aten.layer_norm": (_layer_norm, "7n element-wise and one rsqrt per row"),
+    "aten.native_layer_norm": (_layer_norm, "7n element-wise and one rsqrt per row"),
+    "aten.max_pool2d": (_max_pool, "k - 1 comparisons per output"),
+    "aten.max_pool2d_with_indices": (_max_pool, "k - 1 comparisons per output"),
+    "aten.mkldnn_max_pool2d": (_max_pool, "k - 1 comparisons per output"),
+    "aten.avg_pool2d": (_avg_pool, "k - 1 adds and a division per output"),
+    "aten.adaptive_avg_pool2d": (_adaptive_avg_pool, "one op per input value"),
+    "aten._adaptive_avg_pool2d": (_adaptive_avg_pool, "one op per input value"),
+    "aten.mean": (_reduce, "one op per input value"),
+    "aten.sum": (_reduce, "one op per input value"),
+    "aten.add": (_per_value("elementwise"), "one per output value"),
+    "aten.sub": (_per_value("elementwise"), "one per output value"),
+    "aten.rsub": (_per_value("elementwise"), "one per output value"),
+    "aten.mul": (_per_value("elementwise"), "one per output value"),
+    "aten.div": (_per_value("elementwise"), "one per output value"),
+    "aten.neg": (_per_value("elementwise"), "one per output value"),
+    "aten.pow": (_per_value("elementwise"), "one per output value"),
+    "aten.relu": (_per_value("act:relu"), "one relu per value"),
+    "aten.relu6": (_per_value("act:relu6"), "one relu6 per value"),
+    "aten.hardtanh": (_hardtanh, "relu6 (bounds 0, 6) per value, else one clamp per value"),
+    "aten.sigmoid": (_per_value("act:sigmoid"), "one sigmoid per value"),
+    "aten.tanh": (_per_value("act:tanh"), "one tanh per value"),
+    "aten.gelu": (_per_value("act:gelu"), "one gelu per value"),
+    "aten.silu": (_per_value("act:silu"), "one silu per value"),
+    "aten.rsqrt": (_per_value("act:rsqrt"), "one rsqrt per value"),
+    "aten._softmax": (_per_value("act:softmax"), "one softmax evaluation per value"),
+    "aten.einsum": (_einsum, "one multiply-accumulate per point of the joint index space"),
+    "aten.scaled_dot_product_attention": (_sdpa, "2 x scores x head_dim multiply-accumulates, the scale (and"
+                                                 " mask) per score, one softmax per score"),
+    "aten._scaled_dot_product_attention_math": (_sdpa, "as aten.scaled_dot_product_attention"),
+    "aten._scaled_dot_product_efficient_attention": (_sdpa, "as aten.scaled_dot_product_attention"),
+    "aten._scaled_dot_product_flash_attention_for_cpu": (_sdpa_flash_cpu, "as aten.scaled_dot_product_attention"),
+    "aten._native_multi_head_attention": (_native_mha, "q, k, v and output projections, attention as"
+                                                       " aten.scaled_dot_product_attention"),
+    "aten._transformer_encoder_layer_fwd": (_encoder_layer, "attention, residual adds, LayerNorms and the FFN"
+                                                            " of nn.TransformerEncoderLayer, as the reference's"
+                                                            " transformer_encoder"),
+    "aten.softmax": (_per_value("act:softmax"), "one softmax evaluation per value"),
+}
+FORMULAS.update(dict((op, (_nothing, "computes nothing")) for op in ZERO))
+
+
+def recurrent(kind, steps, batch, features, units, directions, biases):
+    """One recurrent layer, however its kernel runs it (aten.gru / lstm / rnn_tanh / rnn_relu, oneDNN's
+    mkldnn_rnn_layer, aten's per-step loop): every cell evaluation (steps x batch x directions) costs its gate
+    matrix products with w_ih and w_hh, one add per bias value the layer holds (`biases`: the values of each
+    direction's b_ih and b_hh), and the cell's arithmetic as the reference states it (gates, element-wise,
+    activations: bench/reference/formulas.py gru, lstm, simple_rnn)."""
+    gates, per_unit = RECURRENT[kind]
+    cells = steps * batch * directions
+    cost = {"mac": cells * gates * units * (features + units), "bias": steps * batch * biases}
+    for component, count in per_unit.items():
+        cost[component] = cost.get(component, 0) + cells * count * units
+    return dict((k, v) for k, v in cost.items() if v)
+
+
+def _recurrent_op(kind):
+    """aten.gru / lstm / rnn_tanh / rnn_relu reaching the mode whole, outside an nn module of its kind (input,
+    hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)."""
+    def price(args, out):
+        x, hx, params = args[0], args[1], args[2]
+        if int(args[4]) != 1:
+            raise NotImplementedError("exact: no formula for a %d-layer %s" % (int(args[4]), kind))
+        units = (hx[0] if isinstance(hx, list) else hx).shape[-1]
+        shape = x.shape if len(x.shape) == 3 else (x.shape[0], 1, x.shape[1])
+        steps, batch = (shape[1], shape[0]) if args[8] else (shape[0], shape[1])
+        directions = 2 if args[7] else 1
+        biases = sum(p.numel for p in params if len(p.shape) == 1)
+        return recurrent(kind, steps, batch, shape[2], units, directions, biases)
+    return price
+
+
+# nn module class -> (gates, per unit of one cell evaluation: component -> count)
+RECURRENT = {
+    "GRU": (3, {"elementwise": 8, "act:sigmoid": 2, "act:tanh": 1}),
+    "LSTM": (4, {"elementwise": 8, "act:sigmoid": 3, "act:tanh": 2}),
+    "RNN_TANH": (1, {"elementwise": 1, "act:tanh": 1}),
+    "RNN_RELU": (1, {"elementwise": 1, "act:relu": 1}),
+}
+
+
+for _op, _kind in (("aten.gru", "GRU"), ("aten.lstm", "LSTM"), ("aten.rnn_tanh", "RNN_TANH"),
+                  ("aten.rnn_relu", "RNN_RELU")):
+    FORMULAS[_op] = (_recurrent_op(_kind), "every cell evaluation: gate products, both biases, the cell's arithmetic")
+
+
+def price(op, args, out):
+    """The components of one op from its arguments (T for a tensor) and its output (T): a missing formula
+    is an error that names the op."""
+    packet = op[:-1] if op.endswith("_") and op[:-1] in FORMULAS else op  # in-place: relu_, add_, ...
+    if packet not in FORMULAS:
+        raise NotImplementedError("exact: no formula for %s (args %r)" % (op, args))
+    return FORMULAS[packet][0](args, out)
+
+
+def flops(components):
+    """FLOPs of components under the reference's default convention (a MAC 2, everything else 1)."""
+    return sum(count * DEFAULT.get(component, 1) for component, count in components.items())
+
+
+def _recurrent_kind(module):
+    name = type(module).__name__
+    if name == "RNN":
+        return "RNN_RELU" if module.nonlinearity == "relu" else "RNN_TANH"
+    return name if name in RECURRENT else None
+
+
+def _layer_cost(module, x):
+    """An nn.RNN/GRU/LSTM's recurrent op, priced from its input and weights (RECURRENT)."""
+    kind = _recurrent_kind(module)
+    shape = tuple(int(d) for d in x.shape)
+    if len(shape) == 2:  # unbatched (steps, features)
+        shape = (shape[0], 1, shape[1])
+    steps, batch, features = (shape[1], shape[0], shape[2]) if module.batch_first else shape
+    if module.num_layers != 1 or getattr(module, "proj_size", 0):
+        raise NotImplementedError("exact: no formula for a %d-layer or projected %s" % (module.num_layers, kind))
+    directions = 2 if module.bidirectional else 1
+    biases = sum(int(p.numel()) for n, p in module.named_parameters() if n.startswith("bias_"))
+    return recurrent(kind, steps, batch, features, module.hidden_size, directions, biases)
+
+
+def exact_count(model_name):
+    """Every aten op of one forward pass in eval mode, priced by FORMULAS inside a TorchDispatchMode."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    import answer
+    import build_torch
+    import installed
+    import zoo
+
+    abstract = bool(zoo.MODELS[model_name].get("abstract"))
+    if abstract:  # too big to hold: shapes alone, on the meta device
+        model, x = build_torch.on_meta(model_name)
+    else:
+        model = build_torch.builder(model_name)()
+        x = build_torch.seed_input(model_name)
+    model.eval()
+    names = dict((module, name) for name, module in model.named_modules())
+    inside = []  # modules entered, innermost last
+    nodes, items, order, seen = [], {}, [], {}
+
+    def place():
+        return names[inside[-1]] or ROOT if inside else ROOT
+
+    def add(where, op, components, shape, input_shapes, rule):
+        seen[where, op] = seen.get((where, op), 0) + 1
+        nodes.append({"name": "%s/%s#%d" % (where, op, seen[where, op]), "op": op, "raw": flops(components),
+                      "rule": "counted", "shape": shape, "inputs": [], "input_shapes": input_shapes,
+                      "attrs": {"module": where, "components": components, "formula": rule}})
+        if where not in items:
+            items[where] = {}
+            order.append(where)
+        for component, count in components.items():
+            items[where][component] = items[where].get(component, 0) + count
+
+    def enter(module, inputs):
+        inside.append(module)
+        if _recurrent_kind(module):
+            cost = _layer_cost(module, inputs[0])
+            add(place(), "aten." + _recurrent_kind(module).lower(), cost, "",
+                [str(tuple(int(d) for d in inputs[0].shape))],
+                "the recurrent layer's op, priced once from its input and weights (every op it runs inside"
+                " is part of it)")
+
+    def leave(module, inputs, output):
+        inside.pop()
+
+    def convert(value):
+        if isinstance(value, torch.Tensor):
+            return T(value.shape)
+        if isinstance(value, (list, tuple)):
+            return [convert(v) for v in value]
+        return value
+
+    class Exact(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if inside and _recurrent_kind(inside[-1]):
+                return out  # part of the recurrent layer's op, priced when it was entered
+            op = str(func._overloadpacket)
+            first = out[0] if isinstance(out, (list, tuple)) and out else out
+            shape = T(first.shape) if isinstance(first, torch.Tensor) else T(())
+            given = convert(list(args))
+            components = price(op, given, shape)
+            add(place(), op, components, str(shape.shape),
+                [str(a.shape) for a in given if isinstance(a, T)], FORMULAS[op if op in FORMULAS else op[:-1]][1])
+            return out
+
+    handles = []
+    for module in names:
+        handles.append(module.register_forward_pre_hook(enter))
+        handles.append(module.register_forward_hook(leave))
+    try:
+        with Exact():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    built = dict((row["name"], row["class"]) for row in build_torch.describe(model))
+    breakdown = [{"name": where, "type": built.get(where, ""), "raw": flops(items[where]),
+                  "components": dict(sorted(items[where].items()))} for where in order]
+    total = sum(item["raw"] for item in breakdown)
+    notes = [
+        "a TorchDispatchMode priced every aten op the forward pass dispatched by its formula"
+        " (bench/probe/count_exact.py FORMULAS), per module and component: 'nodes'; raw is FLOPs under the"
+        " reference's default convention (a multiply-accumulate 2, everything else 1)",
+        "an nn.RNN/GRU/LSTM is priced once as its recurrent op, from its input and weights, whichever kernel"
+        " runs it",
+    ]
+    if abstract:
+        notes.append("built on PyTorch's meta device (build_torch.on_meta): priced from shapes alone")
+    return answer.make(total, breakdown, build_torch.describe(model), ("torch", torch.__version__),
+                       ("torch", installed.dist_version("torch")), (), notes, nodes)
+
+
+# The counters this module gives the probe, declared here alone (bench/probe/catalog.py reads this
+# literal without importing the module; field meanings: catalog.Counter).
+COUNTERS = {
+    "exact": {
+        "framework": "torch",
+        "unit": "FLOP",
+        "recipe": "the project's own TorchDispatchMode: every aten op of one forward pass in eval mode priced by"
+            " a formula from its shapes, per module and reference component (FLOPs under the default convention)",
+        "function": "exact_count",
+        "breakdown": "module",
+        "nodes_add_up": True,
+        "abstract": "the model and its input built on PyTorch's meta device, priced from shapes alone",
+    },
+}

@@ -1,0 +1,194 @@
+"""exact: its formulas on recorded shapes (no torch needed), and its records reconciled: the reference with no
+adjustment and residual 0 under every convention, and every kind of fault (a formula off by one, an op left out,
+a loop priced once) a residual at the layer and component it touches, naming the op."""
+
+from collections import Counter
+
+import pytest
+
+from bench.counters import exact
+from bench.explain.reconcile import reconcile
+from bench.probe import count_exact, zoo
+from bench.probe.count_exact import T, price
+from bench.reference.convention import PRESETS, parse
+from bench.reference.formulas import analyse, measure
+from tests import samples
+
+CONVENTIONS = (PRESETS["default"], PRESETS["macs"], parse("mac=1,act:tanh=4,bias=3"))
+
+
+def test_matrix_products_and_convolutions_are_priced_from_their_shapes() -> None:
+    assert price("aten.addmm", [T((256,)), T((97, 96)), T((96, 256))], T((97, 256))) == {
+        "mac": 97 * 96 * 256,
+        "bias": 97 * 256,
+    }
+    assert price("aten.bmm", [T((8, 32, 16)), T((8, 16, 32))], T((8, 32, 32))) == {"mac": 8 * 32 * 16 * 32}
+    # seed's conv: 1 -> 32 channels, 4 x 4, on 100 x 256 with stride (1, 2): 97 x 127 outputs per filter
+    conv = price(
+        "aten.convolution",
+        [T((1, 1, 100, 256)), T((32, 1, 4, 4)), T((32,)), [1, 2], [0, 0], [1, 1], False],
+        T((1, 32, 97, 127)),
+    )
+    assert conv == {"mac": 32 * 97 * 127 * 16, "bias": 32 * 97 * 127}
+    assert price("aten.conv2d", [T((1, 1, 100, 256)), T((32, 1, 4, 4)), T((32,))], T((1, 32, 97, 127))) == conv
+    # transposed: every input position meets the whole weight (in, out, kh, kw)
+    deconv = price(
+        "aten.convolution",
+        [T((1, 16, 16, 16)), T((16, 8, 3, 3)), None, [2, 2], [0, 0], [1, 1], True],
+        T((1, 8, 33, 33)),
+    )
+    assert deconv == {"mac": 16 * 16 * 16 * 8 * 9}
+
+
+def test_the_composite_and_decomposed_forms_agree() -> None:
+    x, weight, bias = T((1, 32, 64)), T((16, 64)), T((16,))
+    whole = price("aten.linear", [x, weight, bias], T((1, 32, 16)))
+    parts = price("aten.addmm", [bias, T((32, 64)), T((64, 16))], T((32, 16)))
+    assert whole == parts
+    assert price("aten.layer_norm", [x, [64]], x) == price("aten.native_layer_norm", [x, [64]], x)
+    assert price("aten.relu6", [x], x) == price("aten.hardtanh", [x, 0.0, 6.0], x) == {"act:relu6": 2048}
+    assert price("aten.hardtanh", [x, -1.0, 1.0], x) == {"elementwise": 2048}
+
+
+def test_the_norms_and_pools_follow_the_reference() -> None:
+    x = T((1, 32, 64))
+    assert (
+        price("aten.native_layer_norm", [x, [64]], x)
+        == measure(zoo.MODELS["layernorm"]["layers"][0], (1, 32, 64)).total()
+    )
+    image = T((1, 16, 32, 32))
+    assert price("aten.max_pool2d", [image, [3, 3], [2, 2]], T((1, 16, 15, 15))) == {"elementwise": 3600 * 8}
+    assert price("aten.avg_pool2d", [image, 3, 2], T((1, 16, 15, 15))) == {"elementwise": 3600 * 9}
+
+
+def test_an_op_without_a_formula_fails_loudly_naming_it() -> None:
+    with pytest.raises(NotImplementedError, match="aten.erfinv"):
+        price("aten.erfinv", [T((3,))], T((3,)))
+    # an in-place form of a known op is priced as the op
+    assert price("aten.relu_", [T((3,))], T((3,))) == {"act:relu": 3}
+
+
+@pytest.mark.parametrize("model", ["bigru", "stacked-gru"])
+def test_a_recurrent_layer_is_priced_every_step_as_the_reference_prices_it(model: str) -> None:
+    definition = zoo.MODELS[model]
+    for cost in analyse(definition):
+        spec, (batch, steps, features) = next(s for s in definition["layers"] if s["name"] == cost.name), cost.in_shape
+        directions, units = 2 if spec.get("bidirectional") else 1, spec["units"]
+        biases = directions * 6 * units  # b_ih and b_hh, 3 gates each, per direction
+        got = count_exact.recurrent("GRU", steps, batch, features, units, directions, biases)
+        assert got == +cost.total()
+        once = count_exact.recurrent("GRU", 1, batch, features, units, directions, biases)
+        assert once != +cost.total()
+
+
+def _record(definition: dict, change: dict[str, Counter] | None = None) -> dict:
+    """A record as the probe writes it when every op is priced as the reference prices its layer: one item
+    per module (a composite layer's under its own module), `change` module -> components added to its item."""
+    items, nodes = [], []
+    for spec, cost in zip(definition["layers"], analyse(definition), strict=True):
+        if not spec["torch"]:
+            continue
+        module = spec["torch"][0]
+        components = Counter(cost.total()) + Counter((change or {}).get(module, {}))
+        components = {k: v for k, v in components.items() if v}
+        raw = count_exact.flops(components)
+        items.append(samples.item(module, raw, "", components=components))
+        nodes.append(
+            {
+                "name": f"{module}/aten.op#1",
+                "op": f"aten.op_{module}",
+                "raw": raw,
+                "rule": "counted",
+                "attrs": {"module": module, "components": components},
+            }
+        )
+    return samples.module_record("exact", definition, items, {}, "2.13.0+cpu", nodes=nodes)
+
+
+@pytest.mark.parametrize("model", sorted(zoo.MODELS))
+def test_every_zoo_model_reconciles_with_no_adjustment_and_no_residual(model: str) -> None:
+    definition = zoo.MODELS[model]
+    for convention in CONVENTIONS:
+        result = reconcile(_record(definition), convention, exact.ADAPTER)
+        assert result.adjustments == [] and result.residuals == [], convention.name
+        assert result.total == result.reference
+
+
+def _departure(definition: dict, change: dict[str, Counter]) -> tuple[str, float, str]:
+    result = reconcile(_record(definition, change), PRESETS["default"], exact.ADAPTER)
+    assert result.adjustments == []
+    (residual,) = result.residuals
+    (departure,) = residual.departures
+    return departure.name, residual.flops, departure.rule
+
+
+def test_a_formula_off_by_one_is_a_residual_naming_the_layer_and_op() -> None:
+    name, flops, rule = _departure(zoo.MODELS["seed"], {"conv2d": Counter({"mac": 1})})
+    assert (name, flops, rule) == ("conv:mac", 2, "aten.op_conv2d")
+
+
+def test_an_op_left_out_is_a_residual_naming_the_layer_and_op() -> None:
+    definition = zoo.MODELS["layernorm"]
+    rows = analyse(definition)[0].total()["act:rsqrt"]
+    name, flops, _ = _departure(definition, {definition["layers"][0]["torch"][0]: Counter({"act:rsqrt": -rows})})
+    assert name.endswith(":act:rsqrt") and flops == -rows
+
+
+def test_a_loop_priced_once_is_a_residual_at_the_recurrent_layer() -> None:
+    definition = zoo.MODELS["seed"]
+    gru = next(c for c in analyse(definition) if c.name == "gru")
+    missing = Counter({k: -v * (gru.steps - 1) for k, v in gru.step.items()})
+    result = reconcile(_record(definition, {"gru": missing}), PRESETS["default"], exact.ADAPTER)
+    assert result.adjustments == []
+    assert {r.place for r in result.residuals} == {"gru"}
+    assert result.residual == -(gru.steps - 1) * PRESETS["default"].flops(gru.step)
+
+
+def test_work_on_no_layer_is_a_residual_too() -> None:
+    definition = zoo.MODELS["seed-conv"]
+    record = _record(definition)
+    stray = {"mac": 5}
+    record["probe"]["breakdown"]["items"].append(samples.item("(the model's own forward)", 10, "", components=stray))
+    record["probe"]["raw_total"] += 10
+    result = reconcile(record, PRESETS["default"], exact.ADAPTER)
+    assert result.residual == 10
+
+
+def _encoder(definition: dict) -> tuple[dict, tuple, int]:
+    spec = definition["layers"][0]
+    return spec, tuple(definition["input"]), spec["ffn"]
+
+
+def test_the_fused_transformer_kernels_are_priced_as_the_reference_prices_the_layer() -> None:
+    spec, (batch, steps, width), ffn = _encoder(zoo.MODELS["transformer-encoder"])
+    src, heads = T((batch, steps, width)), spec["heads"]
+    weights = [T((3 * width, width)), T((3 * width,)), T((width, width)), T((width,))]
+    norms = [T((width,))] * 4
+    ffns = [T((ffn, width)), T((ffn,)), T((width, ffn)), T((width,))]
+    args = [src, width, heads, *weights, True, False, 1e-5, *norms, *ffns, None]
+    assert price("aten._transformer_encoder_layer_fwd", args, src) == +measure(spec, (batch, steps, width)).total()
+    relu = price("aten._transformer_encoder_layer_fwd", [*args[:7], False, *args[8:]], src)
+    assert relu != +measure(spec, (batch, steps, width)).total()
+    # the attention alone, as its fused CPU kernels and the composite take it: the reference's attention part
+    attention = next(p for p in zoo.parts(spec, width) if p["kind"] == "attention")
+    q = T((batch, heads, steps, width // heads))
+    reference = +measure(attention, (batch, steps, width)).total()
+    assert price("aten.scaled_dot_product_attention", [q, q, q], q) == reference
+    assert price("aten._scaled_dot_product_flash_attention_for_cpu", [q, q, q, 0.0, False], q) == reference
+    causal = price("aten._scaled_dot_product_flash_attention_for_cpu", [q, q, q, 0.0, True], q)
+    assert causal == +measure(dict(attention, causal=True), (batch, steps, width)).total()
+
+
+def test_einsum_and_whole_recurrent_ops_have_formulas() -> None:
+    assert price("aten.einsum", ["bij,bjk->bik", [T((2, 3, 4)), T((2, 4, 5))]], T((2, 3, 5))) == {"mac": 120}
+    with pytest.raises(NotImplementedError, match="einsum"):
+        price("aten.einsum", ["ij,jk,kl->il", [T((2, 3)), T((3, 4)), T((4, 5))]], T((2, 5)))
+    # nn.LSTM(16, 32) on (1, 20, 16), batch_first: PyTorch's b_ih and b_hh, 4 x 32 each
+    params = [T((128, 16)), T((128, 32)), T((128,)), T((128,))]
+    got = price(
+        "aten.lstm",
+        [T((1, 20, 16)), [T((1, 1, 32)), T((1, 1, 32))], params, True, 1, 0.0, False, False, True],
+        T((1, 20, 32)),
+    )
+    reference = +measure(zoo.MODELS["lstm"]["layers"][0], (1, 20, 16)).total()
+    assert got == reference + Counter({"bias": 20 * 128})  # the second bias vector the reference does not hold

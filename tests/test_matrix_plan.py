@@ -128,14 +128,21 @@ def test_a_counters_own_probe_module_keys_that_counter_alone(tmp_path: Path, mon
     def keys() -> dict[str, str]:
         runner.probe_hash.cache_clear()
         jobs = ["thop", "thop@meta", "calflops", "deepspeed", "fvcore"]
-        return {job: matrix.inputs_key("image", results.Key("torch-latest", "seed", job)) for job in jobs}
+        found = {job: matrix.inputs_key("image", results.Key("torch-latest", "seed", job)) for job in jobs}
+        return found | {"equivalence": matrix.inputs_key("image", results.Key("twins", "seed", "equivalence", "check"))}
 
     before = keys()
     with (probe / "count_calflops.py").open("a") as handle:
         handle.write("# changed\n")
     after = keys()
-    # calflops changed, and DeepSpeed's module imports calflops' breakdown; thop's and fvcore's did not
+    # calflops changed, and DeepSpeed's module imports calflops' breakdown; thop's, fvcore's and the check's did not
     assert {job for job in before if before[job] != after[job]} == {"calflops", "deepspeed"}
+    (probe / "count_new.py").write_text(
+        'COUNTERS = {"new": {"framework": "torch", "unit": "FLOP", "recipe": "r",'
+        ' "function": "f", "breakdown": "module"}}\n'
+    )
+    assert keys() == after  # a counter added in a module of its own re-keys no other job
+    (probe / "count_new.py").unlink()
     with (probe / "build_torch.py").open("a") as handle:
         handle.write("# changed\n")
     assert all(after[job] != key for job, key in keys().items())  # a shared file: every job again

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from math import prod
 
 from bench.counters.base import Adapter, Item, Reading, Steps, nodes_by_module, outside_definition
-from bench.counters.rules import Module, recorded_shape, time_major, torch_modules
+from bench.counters.rules import Module, recorded_shape, recurrent_activations, time_major, torch_modules
 from bench.reference.formulas import FORMULAS as FORMULAS_OF_KINDS
 from bench.reference.formulas import analyse, measure
 
@@ -145,9 +145,7 @@ def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str]) -> tuple[Cou
     products, sigmoid and tanh are pointwise ops no formula prices."""
     steps, batch, features = time_major(in_shape, config)
     units = spec["units"]
-    zero = Counter(
-        {"mac": 0, "elementwise": 0, f"act:{spec['recurrent_activation']}": 0, f"act:{spec['activation']}": 0}
-    )
+    zero = Counter({"mac": 0, "elementwise": 0, **{f"act:{name}": 0 for name in recurrent_activations(spec) if name}})
     if config.get("bias", True):
         zero["bias"] = 0
     formula = _priced(ops, MATRIX)

@@ -37,6 +37,7 @@ from bench.counters.rules import (
     conv_macs,
     image_layout,
     read_modules,
+    recurrent_activations,
     reference_batch,
     time_major,
     version,
@@ -235,11 +236,8 @@ def _hook_rnn(module: Module, item: dict) -> tuple[Counter[str], str]:
 
 
 def _zero_gru_activations(spec: dict) -> Counter[str]:
-    """The recurrent layer's activations, priced 0 (tanh and sigmoid by default, as the formulas read them)."""
-    names = {spec.get("activation", "tanh")}
-    if spec["kind"] != "simple_rnn":
-        names.add(spec.get("recurrent_activation", "sigmoid"))
-    return Counter({f"act:{name}": 0 for name in names if name != "linear"})
+    """The recurrent layer's activations, priced 0."""
+    return Counter({f"act:{name}": 0 for name in set(recurrent_activations(spec)) if name not in ("", "linear")})
 
 
 def _hook_relu(module: Module, item: dict) -> tuple[Counter[str], str]:

@@ -18,6 +18,7 @@ from bench.probe import zoo
 from bench.reference.formulas import LayerCost, analyse
 
 __all__ = [
+    "recurrent_activations",
     "Module",
     "torch_modules",
     "Rule",
@@ -126,6 +127,16 @@ def conv_macs(spec: dict, in_shape: tuple, out_shape: tuple, kernel: list, group
     _, filters, dims = image_layout(spec, out_shape)
     positions = batch * prod(dims)
     return prod(kernel) * channels * (filters // groups) * positions, filters * positions
+
+
+def recurrent_activations(spec: dict) -> tuple[str, str]:
+    """A recurrent layer's activation and recurrent activation (simple_rnn has none: ""): what the definition
+    says, else the one its kind's declaration allows first, which is what the builders default to."""
+    fields = zoo.KINDS[spec["kind"]]["fields"]
+    found = tuple(
+        spec.get(name) or (fields[name][0] if name in fields else "") for name in ("activation", "recurrent_activation")
+    )
+    return found[0], found[1]
 
 
 def time_major(in_shape: tuple, config: dict) -> tuple[int, int, int]:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from math import prod
 
 from bench.counters.base import BUCKET_UNDEFINED, Adapter, Item, Reading, Steps, nodes_by_module, outside_definition
-from bench.counters.rules import recorded_shape, torch_modules, version
+from bench.counters.rules import recorded_shape, recurrent_activations, torch_modules, version
 from bench.reference.formulas import FORMULAS, analyse, measure
 
 __all__ = ["ADAPTER", "ADAPTERS", "HANDLERS", "HANDLERS_0_0", "ZERO_COST", "ZERO_COST_0_0", "Tables", "tables"]
@@ -185,9 +185,7 @@ def _main(spec: dict, in_shape: tuple, config: dict, ops: list[str], known: Tabl
 
 def _gru(spec: dict, in_shape: tuple, config: dict, ops: list[str], known: Tables) -> tuple[Counter[str], str, int]:
     """The trace holds nn.GRU as one aten::gru node; no torchprofile (0.0.4, 0.1.0) has a handler for it."""
-    zero = Counter(
-        {"mac": 0, "elementwise": 0, f"act:{spec['recurrent_activation']}": 0, f"act:{spec['activation']}": 0}
-    )
+    zero = Counter({"mac": 0, "elementwise": 0, **{f"act:{name}": 0 for name in recurrent_activations(spec) if name}})
     if config.get("bias", True):
         zero["bias"] = 0
     priced = [op for op in ops if op in known.handlers]

@@ -75,7 +75,7 @@ def inputs_key(image_inputs: str, key: results.Key, definition: dict | None = No
     is not the zoo's: a user's, or one at another input)."""
     parts = {
         "image_inputs": image_inputs,
-        "probe": runner.probe_hash(key.job if key.kind == "count" else ""),
+        "probe": runner.probe_hash(key.job),
         "definition": zoo.fingerprint(zoo.MODELS[key.model] if definition is None else definition),
         "schema": catalog.COUNT_SCHEMA if key.kind == "count" else catalog.CHECK_SCHEMA,
         "cell": key.cell,

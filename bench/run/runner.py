@@ -91,12 +91,15 @@ def archive(files: dict[str, bytes]) -> bytes:
 @cache
 def probe_hash(job: str = "") -> str:
     """The hash of the probe files a job runs: every shared file, and of the counters' own modules only
-    its counter's and those that module imports, so that changing one counter re-measures that counter
-    alone. A check, or no job, hashes every file."""
+    its counter's and those that module imports, so that changing or adding one counter re-measures that
+    counter alone. A check runs no counter's module: it hashes the shared files alone; no job, every file."""
     sources = {source.name: source.read_bytes() for source in paths.PROBE.glob("*.py")}
-    own = {f"{entry.module}.py" for entry in catalog.COUNTERS.values()}
+    own = {name for name in sources if name.startswith("count_")}  # the counters' modules (catalog.collect)
     counter = variants.split(job)[0]
-    wanted = [f"{catalog.COUNTERS[counter].module}.py"] if counter in catalog.COUNTERS else sorted(own)
+    if counter in catalog.COUNTERS:
+        wanted = [f"{catalog.COUNTERS[counter].module}.py"]
+    else:
+        wanted = [] if job in catalog.CHECKS else sorted(own)
     kept = {name: text for name, text in sources.items() if name not in own}
     while wanted:
         name = wanted.pop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from collections.abc import Callable
 
@@ -182,3 +183,9 @@ def check_the_rule_model_predicts(made: Callable[[], dict], measured: int) -> No
     tampered["probe"]["breakdown"]["items"][0]["raw"] += 1
     tampered["probe"]["raw_total"] += 1
     assert predicted(tampered) == measured != tampered["probe"]["raw_total"]
+
+
+def default_signals() -> None:
+    """For a child process that is sent SIGINT: its default handling, even where the tests were started in the
+    background (a shell's `&` starts them with SIGINT ignored, which the run would keep, as a background job should)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -85,6 +85,7 @@ def test_a_dying_engine_ends_in_one_line_naming_the_cell(second_engine: str, tmp
         cwd=paths.ROOT,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=samples.default_signals,
     )
     engine2 = docker.DockerClient(base_url=second_engine)
     try:
@@ -113,6 +114,7 @@ def test_a_signal_stops_the_run_within_10_s_removes_its_containers_and_keeps_the
         cwd=paths.ROOT,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=samples.default_signals,
     )
     try:
         _wait_for_probe(client, run.pid)

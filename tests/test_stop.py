@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import paths
+from tests import samples
 
 SCRIPT = """
 import sys, time
@@ -39,7 +40,11 @@ sys.exit(cli.main(["matrix", "--results", sys.argv[1], "--cells", "torch-latest"
 
 def start(where: Path, mode: str) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(where), mode], cwd=paths.ROOT, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SCRIPT, str(where), mode],
+        cwd=paths.ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=samples.default_signals,
     )
     assert process.stderr is not None
     line = process.stderr.readline()

@@ -196,6 +196,20 @@ def stop_all() -> None:
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
+@dataclass(frozen=True)
+class Launch:
+    """What every container of one cell's run is started from (run_cell's arguments but the jobs)."""
+
+    client: docker.DockerClient
+    image: str
+    cell: str
+    env: dict[str, str]
+    limits: Limits
+    command: Callable[[list[Key]], list[str]] | None = None
+    started: Callable[[Key], None] | None = None
+    extra: dict[str, bytes] | None = None
+
+
 def run_cell(
     client: docker.DockerClient,
     image: str,
@@ -209,29 +223,21 @@ def run_cell(
 ) -> Iterator[ProbeRun]:
     """Each job's run, in order, as the probe finishes it; a dead container is replaced for the rest.
     `extra`: files for /probe/user (bench/models/selection.payload)."""
+    launch = Launch(client, image, cell, env, limits, command, started, extra)
     left = list(keys)
     while left:
         done = 0
-        for run in _one_container(client, image, cell, left, env, limits, command, started, extra):
+        for run in _one_container(launch, left):
             done += 1
             yield run
         left = left[done:]
 
 
-def _one_container(
-    client: docker.DockerClient,
-    image: str,
-    cell: str,
-    keys: list[Key],
-    env: dict[str, str],
-    limits: Limits,
-    command: Callable[[list[Key]], list[str]] | None,
-    started: Callable[[Key], None] | None,
-    extra: dict[str, bytes] | None = None,
-) -> Iterator[ProbeRun]:
+def _one_container(launch: Launch, keys: list[Key]) -> Iterator[ProbeRun]:
     """Runs until the container ends; yields at least one run (the first job fails if nothing came)."""
-    argv = command(keys) if command else probe_command(cell, keys, limits, bool(extra))
-    container = create(client, image, argv, env, limits, extra)
+    limits, started = launch.limits, launch.started
+    argv = launch.command(keys) if launch.command else probe_command(launch.cell, keys, limits, bool(launch.extra))
+    container = create(launch.client, launch.image, argv, launch.env, limits, launch.extra)
     lines: queue.Queue[bytes | None] = queue.Queue()
     reported = 0
     try:

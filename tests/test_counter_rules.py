@@ -55,3 +55,15 @@ def test_nn_gru_reads_axis_0_as_time_unless_batch_first() -> None:
 def test_the_reference_batch_follows_the_definitions_time_major() -> None:
     assert rules.reference_batch({"time_major": True}, (97, 2, 8)) == 2
     assert rules.reference_batch({}, (97, 2, 8)) == 97
+
+
+def test_a_recurrent_layers_activations_are_its_own_else_its_kinds_declared_first() -> None:
+    assert rules.recurrent_activations({"kind": "gru", "units": 4}) == ("tanh", "sigmoid")
+    assert rules.recurrent_activations({"kind": "simple_rnn", "units": 4, "activation": "relu"}) == ("relu", "")
+    written = {"kind": "lstm", "units": 4, "activation": "tanh", "recurrent_activation": "hard_sigmoid"}
+    assert rules.recurrent_activations(written) == ("tanh", "hard_sigmoid")  # what a definition says wins
+
+
+def test_a_layer_of_no_declared_kind_has_no_activations_to_read() -> None:
+    with pytest.raises(KeyError, match="bogus"):
+        rules.recurrent_activations({"kind": "bogus", "units": 4})

@@ -192,6 +192,17 @@ def test_a_missing_record_is_named(tmp_path: Path) -> None:
         check_every_planned_job_has_its_record(tmp_path)
 
 
+def test_a_record_for_a_job_not_planned_is_named(tmp_path: Path) -> None:
+    shutil.copytree(paths.RESULTS, tmp_path, dirs_exist_ok=True)
+    record = find(tmp_path, "tf-1.12.0", "seed", "tf-profiler-seed")
+    record["job"] = record["probe"]["counter"] = "thop"  # a counter tf-1.12.0 does not run
+    (tmp_path / "tf-1.12.0" / "seed" / "thop.json").write_text(json.dumps(seal.sealed(record)))
+    with pytest.raises(
+        AssertionError, match=r"1 records stand for no planned job, e.g. \[\('tf-1.12.0', 'seed', 'thop'\)\]"
+    ):
+        check_every_planned_job_has_its_record(tmp_path)
+
+
 def test_every_committed_record_was_measured_from_a_commit() -> None:
     assert check_every_record_is_from_a_commit(paths.RESULTS) > 1000
 

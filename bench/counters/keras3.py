@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from math import prod
 
 from bench.counters.base import Adapter, Item, Reading, Steps
+from bench.counters.rules import recurrent_activations
 from bench.reference.formulas import analyse
 
 BUCKET_OUTSIDE = "outside the model"
@@ -315,7 +316,7 @@ def _component(node: dict, spec: dict, sigmoid: set[str], in_loop: bool) -> tupl
     if op in ("dot", "convolution"):
         return "mac", ("steps" if spec["kind"] == "gru" and not in_loop else "")
     if node["name"] in sigmoid:
-        name = spec.get("recurrent_activation", "sigmoid") if spec["kind"] == "gru" else spec.get("activation")
+        name = recurrent_activations(spec)[1] if spec["kind"] == "gru" else spec.get("activation")
         return f"act:{name}", "activation_as_ops"
     if op == "maximum" and spec.get("activation") == "relu":
         return "act:relu", ""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from math import prod
 
 from bench.counters.base import Adapter, Item, Reading, Steps
-from bench.counters.rules import recorded_shape, version
+from bench.counters.rules import recorded_shape, recurrent_activations, version
 from bench.reference.formulas import analyse
 
 __all__ = ["ADAPTERS", "ADAPTER_SEED", "ADAPTER_FROZEN", "ADAPTER_KERAS3", "rule_status"]
@@ -260,7 +260,7 @@ def _component(node: dict, spec: dict, hard_sigmoid: set[str]) -> tuple[str, str
     """(reference component, cause override) of a node inside a layer."""
     op = node["op"]
     if node["name"] in hard_sigmoid:
-        return f"act:{spec.get('recurrent_activation', 'sigmoid')}", "activation_as_ops"
+        return f"act:{recurrent_activations(spec)[1]}", "activation_as_ops"
     if op in MAC_OPS:
         return "mac", ""
     if op == "BiasAdd":

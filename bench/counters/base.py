@@ -46,7 +46,7 @@ class Item:
     rule: str  # the counter's rule as the rule model applies it: the evidence, in words
     macs: int = 0  # multiply-accumulates the rule model sees priced in it (recurrent steps come from these)
     where: str = ""  # where in the layer: "loop body", "outside the loop", ...
-    cause: str = ""  # a cause of reconcile.CAUSES overriding the component's own
+    cause: str = ""  # a reconcile.Cause value overriding the component's own
 
     @property
     def expected(self) -> int:

@@ -337,8 +337,40 @@ def count(eqs, classes, params_of):
     gelus(eqs)
     for eq in eqs:
         if eq.cost is None:
-            eq.cost, eq.rule = bias_or_priced(eq, params_of)
+            try:
+                eq.cost, eq.rule = bias_or_priced(eq, params_of)
+            except NotImplementedError as error:
+                raise NotImplementedError("%s, in %s" % (error, eq.path or ROOT))
     return eqs
+
+
+def priced(eqs, classes):
+    """(breakdown, nodes) of priced equations: one item per name scope with its components, one node per
+    equation that computes (a composite's on its anchor, with its primitives' own count as evidence)."""
+    items, order, nodes, seen = {}, [], [], {}
+    for eq in eqs:
+        if eq.group is not None and eq.group is not eq:
+            continue
+        where = eq.path or ROOT
+        cost = dict((k, v * eq.times) for k, v in eq.cost.items())
+        if where not in items:
+            items[where] = {}
+            order.append(where)
+        _add(items[where], cost)
+        if not cost and eq.primitives is None:
+            continue  # computes nothing: not a node
+        seen[where, eq.primitive] = seen.get((where, eq.primitive), 0) + 1
+        attrs = {"module": where, "components": cost, "formula": eq.rule, "times": eq.times}
+        if eq.primitives is not None:
+            attrs["primitives"] = dict((k, v) for k, v in sorted(eq.primitives.items()) if v)
+        if eq.params:
+            attrs["params"] = dict((k, str(v)) for k, v in sorted(eq.params.items()) if k != "name")
+        nodes.append({"name": "%s/%s#%d" % (where, eq.primitive, seen[where, eq.primitive]), "op": eq.primitive,
+                      "raw": flops(cost), "rule": "counted", "shape": str(list(eq.outs[0].shape)) if eq.outs else "",
+                      "inputs": [], "input_shapes": [str(list(a.shape)) for a in eq.ins], "attrs": attrs})
+    breakdown = [{"name": where, "type": classes.get(where, ""), "raw": flops(items[where]),
+                  "components": dict(sorted((k, v) for k, v in items[where].items() if v))} for where in order]
+    return breakdown, nodes
 
 
 # --- the walk over a jaxpr (needs jax) ---------------------------------------------------------------------
@@ -477,6 +509,16 @@ def trip_count(eqn):
     raise NotImplementedError("exact-jax: a while loop without static bounds (%s)" % eqn.params["cond_jaxpr"])
 
 
+def live(jaxpr):
+    """The jaxpr less the equations whose results never reach its output (jax's own dead-code elimination,
+    scan and jit aware): a model whose variables were left uninitialized traces their initializers after the
+    forward pass, random draws no output reads."""
+    from jax._src.interpreters import partial_eval
+
+    pruned, _used = partial_eval.dce_jaxpr(jaxpr, [True] * len(jaxpr.outvars), instantiate=True)
+    return pruned
+
+
 def keras_classes(model, prefix=""):
     """Each layer's name scope (its path through nested models) -> its class name."""
     found = {}
@@ -527,37 +569,15 @@ def exact_jax_count(model_name):
     abstract = bool(zoo.MODELS[model_name].get("abstract"))
     model, trainable, other, x = _build(model_name, abstract)
     closed = jax.make_jaxpr(lambda t, o, x: model.stateless_call(t, o, x)[0])(trainable, other, x)
+    jaxpr = live(closed.jaxpr)
     walk = Walk()
     env = {}
-    for var in closed.jaxpr.invars[:len(trainable)]:
+    for var in jaxpr.invars[:len(trainable)]:
         walk.params_of.add(("v", id(var)))
         env[id(var)] = ("v", id(var))
-    walk.run(closed.jaxpr, env, "", 1)
+    walk.run(jaxpr, env, "", 1)
     classes = keras_classes(model)
-    count(walk.eqs, classes, walk.params_of)
-    items, order, nodes, seen = {}, [], [], {}
-    for eq in walk.eqs:
-        if eq.group is not None and eq.group is not eq:
-            continue
-        where = eq.path or ROOT
-        cost = dict((k, v * eq.times) for k, v in eq.cost.items())
-        if where not in items:
-            items[where] = {}
-            order.append(where)
-        _add(items[where], cost)
-        if not cost and eq.primitives is None:
-            continue  # computes nothing: not a node
-        seen[where, eq.primitive] = seen.get((where, eq.primitive), 0) + 1
-        attrs = {"module": where, "components": cost, "formula": eq.rule, "times": eq.times}
-        if eq.primitives is not None:
-            attrs["primitives"] = dict((k, v) for k, v in sorted(eq.primitives.items()) if v)
-        if eq.params:
-            attrs["params"] = dict((k, str(v)) for k, v in sorted(eq.params.items()) if k != "name")
-        nodes.append({"name": "%s/%s#%d" % (where, eq.primitive, seen[where, eq.primitive]), "op": eq.primitive,
-                      "raw": flops(cost), "rule": "counted", "shape": str(list(eq.outs[0].shape)) if eq.outs else "",
-                      "inputs": [], "input_shapes": [str(list(a.shape)) for a in eq.ins], "attrs": attrs})
-    breakdown = [{"name": where, "type": classes.get(where, ""), "raw": flops(items[where]),
-                  "components": dict(sorted((k, v) for k, v in items[where].items() if v))} for where in order]
+    breakdown, nodes = priced(count(walk.eqs, classes, walk.params_of), classes)
     total = sum(item["raw"] for item in breakdown)
     notes = [
         "jax.make_jaxpr of model.stateless_call on the variables' and input's shapes: every equation priced by"

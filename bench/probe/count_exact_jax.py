@@ -284,7 +284,7 @@ def gelus(eqs):
         given = producer.get(source)
         while given is not None and given.primitive in unary and len(consumers.get(given.outvars[0], [])) == 1:
             before.append(given)
-            operand = [v for v, a in zip(given.invars, given.ins) if v is not None and a.shape]
+            operand = [v for i, v in enumerate(given.invars) if v is not None and given.ins[i].shape]
             if len(operand) != 1:
                 break
             source = operand[0]
@@ -452,16 +452,17 @@ class Walk(object):
     def call(self, jaxpr, invars, outvars, where, times):
         """Walk a sub-jaxpr in place: its inputs are the caller's, its outputs the caller's."""
         env = {}
-        for var, given in zip(jaxpr.invars, invars):
+        for index, var in enumerate(jaxpr.invars):
+            given = invars[index] if index < len(invars) else None
             env[id(var)] = given if given is not None else ("v", id(var))
         start = len(self.eqs)
         self.run(jaxpr, env, where, times)
         inner = dict((id(v), env.get(id(v), ("v", id(v)))) for v in jaxpr.outvars)
         # the caller's outputs are the body's: rename so consumers outside find their producers
         renames = {}
-        for var, given in zip(jaxpr.outvars, outvars):
+        for index, var in enumerate(jaxpr.outvars[:len(outvars)]):
             if type(var).__name__ != "Literal":
-                renames[inner[id(var)]] = given
+                renames[inner[id(var)]] = outvars[index]
         for eq in self.eqs[start:]:
             eq.outvars = [renames.get(v, v) for v in eq.outvars]
         for old, new in renames.items():

@@ -29,7 +29,10 @@ def read(definition: dict, probe: dict) -> Reading:
     keyed = {**definition, "layers": [{**spec, "torch": [spec["name"]]} for spec in definition["layers"]]}
     items = [{**item, "name": layer_of(item["name"], layers)} for item in probe["breakdown"]["items"]]
     nodes = [
-        {**node, "attrs": {**node.get("attrs", {}), "module": layer_of(node.get("attrs", {}).get("module", ""), layers)}}
+        {
+            **node,
+            "attrs": {**node.get("attrs", {}), "module": layer_of(node.get("attrs", {}).get("module", ""), layers)},
+        }
         for node in probe.get("nodes", [])
     ]
     return exact.read(keyed, {**probe, "breakdown": {**probe["breakdown"], "items": items}, "nodes": nodes})

@@ -15,7 +15,7 @@ count_exact.py prices aten.native_layer_norm, and the primitive-level count is k
 node's attrs.primitives):
 - a Keras LayerNormalization, BatchNormalization or RMSNorm layer (by its class, found by its name scope): the
   reference's layer_norm (7n element-wise, one rsqrt per row), batch_norm (2 per value, the inference scale and
-  shift folded) and rms_norm (4n, one rsqrt per row);
+  shift folded) and rms_norm (4n + 1, one rsqrt per row);
 - softmax (exp, its sum and the division, with the max subtracted first): one act:softmax per value;
 - the exact GELU (x * erfc(-x / sqrt 2) / 2): one act:gelu per value;
 - jax.nn's named activations (a jit named relu, relu6, silu, gelu...): one act:<name> per value.
@@ -183,8 +183,10 @@ def layer_norm(x):
 
 
 def rms_norm(x):
-    """The reference's rms_norm over the last axis: 4n element-wise and one rsqrt per row."""
-    return {"elementwise": 4 * x.numel, "act:rsqrt": x.numel // x.shape[-1]}
+    """The reference's rms_norm over the last axis: 4n + 1 element-wise (epsilon added once per row) and one rsqrt
+    per row."""
+    rows = x.numel // x.shape[-1]
+    return {"elementwise": 4 * x.numel + rows, "act:rsqrt": rows}
 
 
 def batch_norm(x):

@@ -43,6 +43,7 @@ ADAPTER = Adapter(
     "exact (jaxpr)",
     read,
     outside="exact-jax prices every equation of the forward pass's jaxpr, whichever layer's name scope holds it",
+    family="exact",
     components=True,
 )
 ADAPTERS = (ADAPTER,)

@@ -166,3 +166,13 @@ def test_one_container_for_all_would_put_the_code_beside_the_others() -> None:
     keys = [results.Key("torch-latest", name, "thop") for name in chosen]
     assert matrix.containers(keys, chosen) != [keys]
     assert matrix.containers(keys, {}) == [keys]  # without knowing it is code, nothing would split it
+
+
+def test_a_model_given_as_code_runs_every_variant_of_its_frameworks_counters() -> None:
+    chosen = {m.name: m for m in selection.select(selection.Request(["mine_code", "seed-conv"]))}
+    torch_latest = cells.load()["torch-latest"]
+    jobs = {name: {k.job for k in matrix.plan([torch_latest], [name], chosen)["torch-latest"]} for name in chosen}
+    assert jobs["mine_code"] == {job for kind, job in torch_latest.jobs() if kind == "count"}
+    assert "exact@fake" in jobs["mine_code"] and "exact@no-grad" in jobs["mine_code"]
+    # the twin: a defined model of convolutions runs only the variants that can change what it runs
+    assert "exact@fake" not in jobs["seed-conv"] and "exact@inference-mode" in jobs["seed-conv"]

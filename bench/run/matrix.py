@@ -110,12 +110,14 @@ def plan(
 ) -> dict[str, list[results.Key]]:
     """Every job of every cell for every model, but those a model cannot be asked (a Python model's
     counters of a framework it does not build for, checks of code that has no definition, variants whose
-    switches change nothing the model runs)."""
+    switches change nothing a defined model runs). A model given as code runs every variant: nothing says
+    which of its layers a switch changes, and exact, its reference, is measured under each."""
     chosen = chosen or {}
 
     def runs(model: str, kind: str, job: str) -> bool:
         definition = chosen[model].definition if model in chosen else zoo.MODELS[model]
-        if kind == "count" and not variants.runs_on(job, definition, big.is_abstract(definition)):
+        code = bool(definition.get("python"))
+        if kind == "count" and not (code or variants.runs_on(job, definition, big.is_abstract(definition))):
             return False  # a switch that cannot change what this model runs, or no weights to run it on
         return model not in chosen or chosen[model].runs(kind, job)
 

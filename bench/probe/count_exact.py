@@ -463,6 +463,9 @@ def exact_count(model_name):
 
     abstract = bool(zoo.MODELS[model_name].get("abstract"))
     if abstract:  # too big to hold: shapes alone, on the meta device
+        if not hasattr(torch.device("meta"), "__enter__"):
+            raise NotImplementedError("exact: torch %s cannot build a model on the meta device (torch.device as a"
+                                      " context manager came in torch 2.0)" % torch.__version__)
         model, x = build_torch.on_meta(model_name)
     else:
         model = build_torch.builder(model_name)()

@@ -1,4 +1,4 @@
-"""Sessions: `nox -s matrix`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`, `nox -s lock`,
+"""Sessions: `nox -s matrix`, `nox -s count`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`, `nox -s lock`,
 `nox -s lookup`.
 The work lives in bench/."""
 
@@ -28,6 +28,13 @@ def matrix(session: nox.Session) -> None:
     """Build what is missing, run what is not recorded (`-- --cells a,b --models x --force`), write results/."""
     _install(session, "bench/requirements.txt")
     session.run("python", "-m", "bench", "matrix", *session.posargs)
+
+
+@nox.session
+def count(session: nox.Session) -> None:
+    """One model of yours, every counter against the exact count: `-- path/to/model.py [--cells a,b]`."""
+    _install(session, "bench/requirements.txt")
+    session.run("python", "-m", "bench", "count", *session.posargs)
 
 
 @nox.session

@@ -19,11 +19,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
+from rich.console import Console
+
 from bench import paths
+from bench.explain import peers, rows
 from bench.models import big, selection
+from bench.probe import zoo
 from bench.progress import Progress, say
-from bench.publish import charts, compare, report, stamp
-from bench.records import results
+from bench.publish import charts, compare, counted, report, stamp
+from bench.records import results, seal
 from bench.records.memo import Memo
 from bench.reference import convention
 from bench.reference.convention import Convention
@@ -134,39 +138,25 @@ def _engine(text: str) -> str:
     return text
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bench", description="FLOPs Matrix")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser(
-        "matrix",
-        help="build what is missing, run every cell, write results/ and the report",
-        epilog=MATRIX_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _run_options(run: argparse.ArgumentParser, sizes: bool = True) -> None:
+    """The options of a run, shared by `matrix` and `count` (`sizes`: --batch and --shape, for named models)."""
     run.add_argument(
         "--cells",
         type=_names,
         help=f"comma-separated cells of docker/cells.toml or ${CELLS_FILE_VARIABLE} (default: all)",
     )
-    run.add_argument(
-        "--models",
-        type=_names,
-        help="comma-separated models: the zoo's, or yours in --models-dir as <name>.toml or <name>.py (default:"
-        " the zoo's)",
-    )
-    run.add_argument("--models-dir", type=Path, default=paths.MODELS, help="where your models are (default: models/)")
-    run.add_argument(
-        "--batch", type=_count, help="measure every model at this batch size (recorded as <model>@<input shape>)"
-    )
-    run.add_argument(
-        "--shape",
-        type=_shape,
-        action="append",
-        default=[],
-        metavar="MODEL=DIMS",
-        help="measure MODEL at this whole input shape, batch first (e.g. seed-conv=1x1x64x128; repeatable)",
-    )
+    if sizes:
+        run.add_argument(
+            "--batch", type=_count, help="measure every model at this batch size (recorded as <model>@<input shape>)"
+        )
+        run.add_argument(
+            "--shape",
+            type=_shape,
+            action="append",
+            default=[],
+            metavar="MODEL=DIMS",
+            help="measure MODEL at this whole input shape, batch first (e.g. seed-conv=1x1x64x128; repeatable)",
+        )
     run.add_argument(
         "--base",
         choices=bases.MODES,
@@ -216,6 +206,25 @@ def _parser() -> argparse.ArgumentParser:
         help="pull each cell's image from this registry (tagged by its inputs hash) instead of building it, and"
         " push the images built here",
     )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m bench", description="FLOPs Matrix")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "matrix",
+        help="build what is missing, run every cell, write results/ and the report",
+        epilog=MATRIX_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--models",
+        type=_names,
+        help="comma-separated models: the zoo's, or yours in --models-dir as <name>.toml or <name>.py (default:"
+        " the zoo's)",
+    )
+    run.add_argument("--models-dir", type=Path, default=paths.MODELS, help="where your models are (default: models/)")
     run.add_argument(
         "--verify",
         type=_count,
@@ -225,6 +234,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, help="the seed --verify draws with (default: a new one, printed)")
 
+    _run_options(run)
+    count = commands.add_parser(
+        "count",
+        help="count one model of yours (a Python file) by every counter of every cell its frameworks allow, against"
+        " the exact count",
+    )
+    count.add_argument(
+        "file", type=Path, help="a Python file defining torch_model() and/or keras_model() (see models/mine_code.py)"
+    )
+    _run_options(count, sizes=False)
     rep = commands.add_parser("report", help="write results/README.md from the JSON under results/")
     rep.add_argument("--results", type=Path, default=paths.RESULTS)
     rep.add_argument(
@@ -318,6 +337,32 @@ def _matrix(args: argparse.Namespace) -> int:
     return EXIT_FAILED_CELLS if summary.counts["failed"] or summary.broken else 0
 
 
+def _count_file(args: argparse.Namespace) -> int:
+    """Every counter of every cell the file's frameworks allow (the matrix, for this one model), then its
+    counts against the exact count: on the terminal, and as markdown and CSV beside the results."""
+    path, name = args.file, args.file.stem
+    if path.suffix != ".py" or not path.is_file():
+        raise ValueError(f"{path}: not a Python file (one defining torch_model() and/or keras_model())")
+    if name in zoo.MODELS or name in big.MODELS:
+        raise ValueError(f"{path}: {name} is a model of the zoo's; name your file otherwise")
+    args.models, args.models_dir, args.verify, args.batch, args.shape = [name], path.parent, None, None, []
+    status = _matrix(args)
+    memo = Memo(paths.ROOT / ".matrix")
+    entries, _ = seal.split(results.load(args.results, memo, model=name).records, args.results)
+    ok = [e for e in entries if e["status"] == "ok" and e["kind"] == "count"]
+    found = peers.compare(ok)
+    failed = rows.failures(
+        [e for e in entries if e["status"] != "ok" and e["kind"] == "count"], {(e["cell"], name, e["job"]) for e in ok}
+    )
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    console.print(counted.terminal(name, found, failed))
+    md, sheet = counted.write(args.results, name, found, failed)
+    say(f"count: {md} and {sheet}")
+    return status
+
+
 LATER = " (the report: by the next run, or nox -s report)"
 
 
@@ -357,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "matrix":
             return _matrix(args)
+        if args.command == "count":
+            return _count_file(args)
         if args.compare is not None:
             old = compare.rows_of(args.compare, args.convention)
             print(compare.compare(old, compare.rows_of(args.results, args.convention)), end="")

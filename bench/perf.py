@@ -13,14 +13,19 @@ measured with `-- --cold`, which first removes every flops-matrix image):
 - a model too big to hold: the LLaMA-7B count (bench/models/big.py) in each cell that counts it without
   weights, re-measured: the job's wall time and peak memory (the probe's job process), and the run
   end to end (`-- --big-only` runs this alone).
+- the exact counter against FlopCounterMode: both re-measured on every zoo model in one container (a cells file
+  holding the cell with those two counters alone), each job's own time; and exact's LLaMA-70B count on shapes
+  alone (`-- --exact-only` runs this alone).
 Targets on a 2-core machine: nothing changed <= 5 s, uncached <= 15 s, one model changed <= 10 s, the
-report after one model's records changed <= 10 s; the 7B count <= 60 s and <= 4 GiB in its cell.
+report after one model's records changed <= 10 s; the 7B count <= 60 s and <= 4 GiB in its cell; exact
+<= 1.5 x FlopCounterMode's time on each model, and its 70B count <= 60 s and <= 4 GiB.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -28,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import tomllib
 
 from bench import paths
 from bench.publish import charts, report
@@ -44,11 +51,13 @@ TARGETS = {
 BIG_MODEL = "llama-7b"
 BIG_CELLS = ("torch-latest", "keras3-jax")  # the cells whose counters count it on shapes alone
 BIG_SECONDS, BIG_GIB = 60.0, 4.0
+EXACT_CELL, EXACT, PEER = "torch-latest", "exact", "torch-flop-counter"  # the counter, and the one it is timed against
+EXACT_RATIO, EXACT_BIG = 1.5, "llama-70b"
 
 
-def timed(command: list[str]) -> tuple[float, str]:
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
     started = time.monotonic()
-    done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
     seconds = time.monotonic() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"perf: {' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-300:]}")
@@ -90,19 +99,71 @@ def big_model(bench: list[str], where: Path) -> dict[str, float | str]:
     figures: dict[str, float | str] = {f"{BIG_MODEL} in {cells} end to end (s)": round(seconds, 1)}
     figures[f"{BIG_MODEL} summary"] = summary
     counted = [e for e in results.load(where).records if e["model"] == BIG_MODEL and e["status"] == "ok"]
-    if len(counted) != len(BIG_CELLS):
-        raise SystemExit(f"perf: {BIG_MODEL} was counted in {len(counted)} of {len(BIG_CELLS)} cells: {summary}")
-    for entry in sorted(counted, key=lambda e: e["cell"]):
-        where_ = f"{BIG_MODEL} / {entry['cell']} / {entry['job']}"
-        wall = float(entry["host"]["probe_wall_s"])
-        peak = entry["probe"]["provenance"]["peak_rss_kib"] / 1024**2
-        figures[f"{where_}: job wall time (s)"] = wall
-        figures[f"{where_}: peak memory (GiB)"] = round(peak, 2)
-        figures[f"{where_}: verdict"] = (
+    if {e["cell"] for e in counted} != set(BIG_CELLS):
+        raise SystemExit(f"perf: {BIG_MODEL} was not counted in every one of {cells}: {summary}")
+    for entry in sorted(counted, key=lambda e: (e["cell"], e["job"])):
+        figures.update(_big_figures(entry))
+    return figures
+
+
+def _big_figures(entry: dict) -> dict[str, float | str]:
+    """A count on shapes alone: its job's wall time and peak memory, with their targets."""
+    where_ = f"{entry['model']} / {entry['cell']} / {entry['job']}"
+    wall = float(entry["host"]["probe_wall_s"])
+    peak = entry["probe"]["provenance"]["peak_rss_kib"] / 1024**2
+    return {
+        f"{where_}: job wall time (s)": wall,
+        f"{where_}: peak memory (GiB)": round(peak, 2),
+        f"{where_}: verdict": (
             f"{'met' if wall <= BIG_SECONDS else 'MISSED'} <= {BIG_SECONDS:g} s,"
             f" {'met' if peak <= BIG_GIB else 'MISSED'} <= {BIG_GIB:g} GiB"
-        )
-        figures[f"{where_}: FLOPs"] = entry["probe"]["flops"]
+        ),
+        f"{where_}: FLOPs": entry["probe"]["flops"],
+    }
+
+
+def _toml(value: object) -> str:
+    """A cells file's values (strings, lists of them, tables of them) as TOML: JSON's strings and arrays are TOML's."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def exact_speed(bench: list[str], where: Path) -> dict[str, float | str]:
+    """exact and FlopCounterMode re-measured on every zoo model in the same container, each job's own time (the
+    probe's duration, the model's build included for both); then exact's count of the 70B model on shapes alone."""
+    declared = next(c for c in tomllib.loads(paths.CELLS_FILE.read_text())["cell"] if c["name"] == EXACT_CELL)
+    kept = {k: v for k, v in declared.items() if k not in ("variants", "expected_failures")}
+    cells_file = where.parent / "exact-cells.toml"
+    cells_file.write_text(
+        "[[cell]]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in {**kept, "counters": [EXACT, PEER]}.items())
+    )
+    env = {"FLOPS_MATRIX_CELLS_FILE": str(cells_file)}
+    figures: dict[str, float | str] = {}
+    _, figures["exact summary"] = timed([*bench, "--results", str(where), "--cells", EXACT_CELL, "--force"], env)
+    seconds = {
+        (e["model"], e["job"]): e["probe"]["duration_s"] for e in results.load(where).records if e["status"] == "ok"
+    }
+    ratios = []
+    for model in sorted({m for m, _ in seconds}):
+        mine, theirs = seconds.get((model, EXACT)), seconds.get((model, PEER))
+        if mine is None or theirs is None:
+            raise SystemExit(f"perf: {model} was not counted by both {EXACT} and {PEER}: {figures['exact summary']}")
+        ratios.append(mine / theirs)
+        figures[f"{EXACT} / {PEER} on {model} (s)"] = f"{mine:.3f} / {theirs:.3f} = {mine / theirs:.2f} x"
+    total = sum(s for (_, job), s in seconds.items() if job == EXACT) / sum(
+        s for (_, job), s in seconds.items() if job == PEER
+    )
+    figures[f"{EXACT} / {PEER} over the zoo (x)"] = round(total, 2)
+    figures[f"{EXACT} / {PEER}: verdict"] = (
+        f"{'met' if max(ratios) <= EXACT_RATIO else 'MISSED'} <= {EXACT_RATIO:g} x on each of {len(ratios)} models"
+        f" (the largest {max(ratios):.2f} x)"
+    )
+    _, figures["exact 70B summary"] = timed(
+        [*bench, "--results", str(where / "big"), "--cells", EXACT_CELL, "--models", EXACT_BIG, "--force"], env
+    )
+    (big,) = [e for e in results.load(where / "big").records if e["job"] == EXACT and e["status"] == "ok"]
+    figures.update(_big_figures(big))
     return figures
 
 
@@ -146,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="seed-conv", help="the model whose change is simulated")
     parser.add_argument("--big-only", action="store_true", help=f"measure the {BIG_MODEL} count alone")
     parser.add_argument("--report-only", action="store_true", help="measure the report alone (no engine needed)")
+    parser.add_argument("--exact-only", action="store_true", help=f"measure {EXACT} against {PEER} alone")
     parser.add_argument("--report-model", default="seed", help="the model whose records change for the report")
     parser.add_argument("--out", type=Path, default=paths.ROOT / ".matrix" / "perf.json")
     args = parser.parse_args(argv)
@@ -153,15 +215,19 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, float | str] = {}
     with tempfile.TemporaryDirectory(prefix="flops-perf-") as scratch:
         where = Path(scratch) / "results"
-        if not args.big_only:
+        if not (args.big_only or args.exact_only):
             figures.update(report_speed(Path(scratch) / "report" / "results", args.report_model))
-        if not args.report_only:
+        if args.exact_only:
+            figures.update(exact_speed(bench, Path(scratch) / "exact"))
+        elif not args.report_only:
             if args.cold:
                 subprocess.run(["sh", "-c", "docker images -q 'flops-matrix/*' | xargs -r docker rmi -f"], check=False)
                 figures["cold run"], _ = timed([*bench, "--results", str(where)])
             if not args.big_only:
                 figures.update(_matrix_speed(bench, where, args.model))
             figures.update(big_model(bench, Path(scratch) / "big"))
+            if not args.big_only:
+                figures.update(exact_speed(bench, Path(scratch) / "exact"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=1) + "\n")
     for name, value in figures.items():

@@ -89,5 +89,23 @@ def test_python_code_is_counted_by_every_counter_of_its_frameworks(runs: Path) -
     conv = 32 * 32 * 8 * 3 * 3 * 3  # the conv's multiply-accumulates, which every counter prices
     for record in [*torch.values(), *tensorflow.values()]:
         assert record["probe"]["raw_total"] * record["probe"]["flops_per_unit"] >= 2 * conv
+    # exact, by hand: the conv's MACs, its bias adds and ReLUs (8 x 32 x 32 each), the adaptive pool (one op per
+    # input value), the Linear's MACs and bias adds
+    assert torch["exact"]["probe"]["raw_total"] == 2 * conv + 3 * 8 * 32 * 32 + 2 * 128 * 10 + 10
     page = pages(runs)
-    assert "### `mine_code`" in page and "no analytic reference" in page
+    assert "### `mine_code`: `torch_model()`" in page and "no analytic reference" in page
+    assert "the exact count (`exact` in torch-latest): 469,514 FLOPs" in page
+
+
+def test_count_sets_every_counter_of_a_users_file_against_the_exact_count(runs: Path) -> None:
+    """`nox -s count`: the runs above already hold its jobs, so it measures nothing and shows them."""
+    command = [sys.executable, "-m", "bench", "count", "models/mine_code.py", "--base", "local", "--cells",
+               ",".join(CELLS), "--results", str(runs)]  # fmt: skip
+    done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "torch_model(): 469,514 FLOPs, the exact count (exact in torch-latest)" in done.stdout
+    sheet = (runs / "counts" / "mine_code.csv").read_text().splitlines()
+    torch_rows = [line for line in sheet if line.startswith("torch_model,")]
+    assert len(torch_rows) == len(counted(runs, "torch-latest", "mine_code"))  # every counter of the cell, once
+    assert "torch_model,torch-latest,exact,469514,469514,0,1.000000," in sheet
+    assert "`keras_model()`" in (runs / "counts" / "mine_code.md").read_text()

@@ -43,6 +43,22 @@ def test_bad_requests_get_one_line_and_exit_2(tmp_path: Path, args: list[str], m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_count_refuses_a_file_it_cannot_count_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "seed.py").write_text("def torch_model():\n    pass\n")  # a zoo model's name
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("")
+    for file, message in [
+        ("missing.py", "missing.py: not a Python file"),
+        ("notes.txt", "notes.txt: not a Python file"),
+        ("seed.py", "seed.py: seed is a model of the zoo's; name your file otherwise"),
+        ("empty.py", "empty.py: defines neither torch_model() nor keras_model() at its top level"),
+    ]:
+        run = bench("count", str(tmp_path / file), "--results", str(tmp_path / "results"))
+        assert run.returncode == 2, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1 and message in run.stderr, run.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_no_engine_gets_one_line_with_the_way_out(tmp_path: Path) -> None:
     (tmp_path / "earlier.json").write_text("{}")
     run = bench("matrix", "--results", str(tmp_path), env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})

@@ -18,7 +18,7 @@ from bench.explain import batching, peers
 from bench.explain.reconcile import reconcile
 from bench.models import selection
 from bench.probe import catalog, zoo
-from bench.publish import explained
+from bench.publish import counted, explained
 from bench.records import results
 from bench.reference.convention import PRESETS
 from bench.run import cells, matrix, runner
@@ -259,23 +259,62 @@ def test_the_users_files_travel_beside_the_probe_and_key_its_results(tmp_path: P
     assert selection.find("code", tmp_path).fingerprint() != code.fingerprint()  # a changed file is measured again
 
 
-def test_code_models_are_compared_counter_to_counter() -> None:
+def _code_entry(job: str, flops: int, cell: str = "torch-latest") -> dict:
     definition = {"python": "m.py", "summary": "code", "input": [], "layers": []}
+    return {"status": "ok", "kind": "count", "model": "m", "cell": cell, "job": job,
+            "probe": {"flops": flops, "definition": definition}}  # fmt: skip
 
-    def entry(job: str, flops: int) -> dict:
-        return {"status": "ok", "kind": "count", "model": "m", "cell": "torch-latest", "job": job,
-                "probe": {"flops": flops, "definition": definition}}  # fmt: skip
 
-    (found,) = peers.compare([entry("thop", 100), entry("fvcore", 300), entry("calflops", 200)])
-    assert (found.model, found.summary, found.median) == ("m", "code", 200)
+def test_a_code_models_reference_is_its_exact_count() -> None:
+    entries = [_code_entry("thop", 100), _code_entry("exact", 250), _code_entry("fvcore", 300)]
+    entries += [_code_entry("exact@no-grad", 250), _code_entry("tf-profiler-seed", 80, "tf-latest")]
+    keras_build, torch_build = peers.compare(entries)  # by model, then build
+    assert (torch_build.build, torch_build.reference, torch_build.exact.counter) == ("torch_model", 250, "exact")
+    assert [(c.counter, c.distance(250)) for c in torch_build.counts] == [
+        ("exact", 0), ("exact@no-grad", 0), ("fvcore", 50), ("thop", -150)]  # fmt: skip
+    page = explained.peers([torch_build, keras_build])
+    assert "### `m`: `torch_model()`" in page and "the exact count (`exact` in torch-latest): 250 FLOPs" in page
+    assert "| `thop` | 100 | - 150 | 0.400 |" in page
+    # twin: the keras build is another model; no exact counter counted it, so it is not set against torch's count
+    assert (keras_build.build, keras_build.exact, keras_build.reference) == ("keras_model", None, 80)
+    assert "no exact count: median of 1 counts" in page
+
+
+def _with_modules(entry: dict, per_unit: int, **modules: int) -> dict:
+    items = [{"name": name, "raw": raw, "type": name.title()} for name, raw in modules.items()]
+    return dict(entry, probe=dict(entry["probe"], breakdown={"items": items}, flops_per_unit=per_unit))
+
+
+def test_where_a_count_departs_from_exact_is_named_by_module() -> None:
+    exact = _with_modules(_code_entry("exact", 250), 1, conv=200, relu=50)
+    thop = _with_modules(_code_entry("thop", 200), 2, conv=100)  # MACs: 200 FLOPs at conv, the ReLU unpriced
+    fvcore = _with_modules(_code_entry("fvcore", 250), 2, conv=100, relu=25)  # twin: the same work everywhere
+    (found,) = peers.compare([exact, thop, fvcore])
+    assert {c.counter: c.departures for c in found.counts} == {
+        "exact": (),
+        "fvcore": (),
+        "thop": (("relu (Relu)", -50),),
+    }
+    table = counted.markdown("m", [found], [])
+    assert "| torch_model | torch-latest | thop | 200 | - 50 | 80.0 | relu (Relu) - 50 |" in table
+    assert "| torch_model | torch-latest | exact | 250 | + 0 | 100.0 | the reference |" in table
+    assert "torch_model,torch-latest,thop,200,250,-50,0.800000,relu (Relu)=-50" in counted.to_csv([found])
+
+
+def test_a_code_model_without_an_exact_count_is_set_against_the_median() -> None:
+    (found,) = peers.compare([_code_entry("thop", 100), _code_entry("fvcore", 300), _code_entry("calflops", 200)])
+    assert (found.model, found.summary, found.reference, found.exact) == ("m", "code", 200, None)
     assert [(c.counter, c.ratio) for c in found.counts] == [("calflops", 1.0), ("fvcore", 1.5), ("thop", 0.5)]
+    # a variant of exact is no reference: its switches are what is being compared
+    (variant,) = peers.compare([_code_entry("thop", 100), _code_entry("exact@no-grad", 300)])
+    assert variant.exact is None and variant.reference == 200
     page = explained.peers([found])
-    assert "median of 3 counts: 200 FLOPs" in page and "| `fvcore` | 300 | 1.500 |" in page
+    assert "median of 3 counts: 200 FLOPs" in page and "| `fvcore` | 300 | + 100 | 1.500 |" in page
     assert "no analytic reference" in page
-    assert peers.compare([dict(entry("thop", 1), probe={"flops": 1, "definition": {"layers": []}})]) == []
+    assert peers.compare([dict(_code_entry("thop", 1), probe={"flops": 1, "definition": {"layers": []}})]) == []
     assert explained.peers([]) == ""
-    (zero,) = peers.compare([entry("thop", 0), entry("fvcore", 0)])  # a median of 0: no ratio
-    assert [c.ratio for c in zero.counts] == [None, None] and "| 0 | - |" in explained.peers([zero])
+    (zero,) = peers.compare([_code_entry("thop", 0), _code_entry("fvcore", 0)])  # a median of 0: no ratio
+    assert [c.ratio for c in zero.counts] == [None, None] and "| 0 | + 0 | - |" in explained.peers([zero])
 
 
 def test_a_recorded_variant_is_matched_with_todays_definition() -> None:

@@ -11,6 +11,7 @@ component it touches, with the ops that gave the count as its evidence.
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 
 from bench.counters.base import BUCKET_UNDEFINED, Adapter, Item, Reading, Steps, nodes_by_module
 from bench.probe import zoo
@@ -19,6 +20,10 @@ from bench.reference.formulas import analyse
 __all__ = ["ADAPTER", "ADAPTERS", "layer_of"]
 
 STEPS = ("every cell evaluation priced: the recurrent layer's op, from its input and weights",)
+# kinds whose PyTorch module holds two bias vectors (b_ih, b_hh) where the definition's layer holds one, as
+# Keras's does: the build adds both every step (bench/probe/equivalence.py copies Keras's bias into b_ih and
+# zeros into b_hh), so a count of the PyTorch build has twice the definition's bias adds on these layers
+TORCH_TWO_BIASES = frozenset({"lstm", "simple_rnn"})
 
 
 def layer_of(definition: dict) -> dict[str, str]:
@@ -43,7 +48,9 @@ def _ops(nodes: list[dict], component: str) -> str:
     return ", ".join(f"{op} x{count}" if count > 1 else op for op, count in sorted(ran.items())) or "no op"
 
 
-def read(definition: dict, probe: dict) -> Reading:
+def read(definition: dict, probe: dict, two_biases: frozenset[str] = frozenset()) -> Reading:
+    """The identity rule model: each layer's components as the reference counts them, but the bias adds of a
+    kind in `two_biases`, which the build doubles."""
     owners = layer_of(definition)
     composite = {spec["torch"][0]: spec["name"] for spec in definition["layers"] if spec["kind"] in zoo.COMPOSITE}
     counted: dict[str, Counter[str]] = {}
@@ -54,12 +61,15 @@ def read(definition: dict, probe: dict) -> Reading:
     for module, found in nodes_by_module(probe).items():
         nodes.setdefault(_owner(module, owners, composite), []).extend(found)
     reading = Reading([])
+    kinds = {spec["name"]: spec["kind"] for spec in definition["layers"]}
     for cost in analyse(definition):
         reference, have = cost.total(), counted.pop(cost.name, Counter())
         for component in sorted(set(reference) | set(have)):
             if reference[component] or have[component]:
                 rule = _ops(nodes.get(cost.name, []), component)
-                predicted = Counter({component: reference[component]})
+                doubled = component == "bias" and kinds.get(cost.name) in two_biases
+                predicted = Counter({component: reference[component] * (2 if doubled else 1)})
+                rule = f"{rule} (b_ih and b_hh: the build's two bias vectors)" if doubled else rule
                 reading.items.append(Item(f"{cost.name}:{component}", cost.name, have[component], predicted, rule))
         if cost.steps:
             reading.steps[cost.name] = Steps(cost.steps, STEPS)
@@ -74,7 +84,7 @@ def read(definition: dict, probe: dict) -> Reading:
 ADAPTER = Adapter(
     "exact",
     "exact",
-    read,
+    partial(read, two_biases=TORCH_TWO_BIASES),
     outside="exact prices every op dispatched in the forward pass, whichever module runs it",
     components=True,
 )

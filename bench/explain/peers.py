@@ -1,12 +1,21 @@
-"""Models given as code (models/<name>.py) have no definition, so no analytic reference: their
-counters are compared with each other instead, each against the median of all of them."""
+"""Models given as code (models/<name>.py) have no definition, so no analytic reference. The project's own
+exact counter is their reference: it prices every op the model runs in the reference's own vocabulary, and on
+every model that has a definition it equals the analytic reference (tests/test_recorded.py). Every other
+counter is set against it. A model's torch_model() and keras_model() are two models, so each build has its own
+reference; a build no exact counter counted is set against the median of its counts instead."""
 
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 
+from bench.counters import adapter_for
+from bench.models.selection import PYTHON_FUNCTIONS
+from bench.probe import catalog, variants
 from bench.run.cells import order_key
+
+LARGEST = 3  # departures kept per count
 
 
 @dataclass(frozen=True)
@@ -14,16 +23,24 @@ class PeerCount:
     cell: str
     counter: str
     flops: float
-    ratio: float | None  # to the median of the model's counts; None when the median is 0
+    ratio: float | None  # to the build's reference; None when the reference is 0
+    # where it departs most from the exact count: (module and its class, its FLOPs minus exact's there), largest
+    # first; empty when either breakdown is not per module
+    departures: tuple[tuple[str, float], ...] = ()
+
+    def distance(self, reference: float) -> float:
+        return self.flops - reference
 
 
 @dataclass(frozen=True)
 class PeerComparison:
-    """One model given as code: each counter's FLOPs beside the median of all of them."""
+    """One build of a model given as code: each counter's FLOPs beside its reference."""
 
     model: str
+    build: str  # the function that built it: torch_model or keras_model
     summary: str  # the model's own one-line summary, from its record
-    median: float
+    reference: float  # the exact count, else the median of the counts
+    exact: PeerCount | None  # the count the reference is, when an exact counter counted the build
     counts: tuple[PeerCount, ...]  # in cell order, then by counter
 
 
@@ -32,16 +49,66 @@ def is_code(entry: dict) -> bool:
     return bool(((entry.get("probe") or {}).get("definition") or {}).get("python"))
 
 
+def build_of(job: str) -> str:
+    """The function of a user's file a job counts: the one its counter's framework builds with."""
+    framework = catalog.COUNTERS[variants.split(job)[0]].framework
+    return next(function for function, frameworks in PYTHON_FUNCTIONS.items() if framework in frameworks)
+
+
+def is_exact(job: str) -> bool:
+    """The project's own counter of the reference's components (its plain run, not a variant)."""
+    counter, variant = variants.split(job)
+    return adapter_for(counter).components and not variant
+
+
+def _by_module(entry: dict) -> Counter[str] | None:
+    """FLOPs per module of a count whose breakdown is per module."""
+    probe = entry["probe"]
+    if catalog.COUNTERS[variants.split(entry["job"])[0]].breakdown != "module" or "breakdown" not in probe:
+        return None
+    found: Counter[str] = Counter()
+    for item in probe["breakdown"]["items"]:
+        found[item["name"]] += item["raw"] * probe["flops_per_unit"]
+    return found
+
+
+def departures(entry: dict, exact: dict | None) -> tuple[tuple[str, float], ...]:
+    """The modules where a count departs most from the exact count of the same build, by their breakdowns:
+    the evidence of where a tool prices the model otherwise, where no rule model can say why."""
+    mine, reference = _by_module(entry), _by_module(exact) if exact else None
+    if mine is None or reference is None or entry is exact:
+        return ()
+    classes = {item["name"]: item.get("type") for item in exact["probe"]["breakdown"]["items"]}
+    gaps = [
+        (f"{module} ({classes[module]})" if classes.get(module) else module, mine[module] - reference[module])
+        for module in sorted(set(mine) | set(reference))
+    ]
+    gaps = [gap for gap in gaps if gap[1]]
+    return tuple(sorted(gaps, key=lambda gap: -abs(gap[1]))[:LARGEST])
+
+
 def compare(entries: list[dict]) -> list[PeerComparison]:
-    """Per model given as code, by name: each counter's FLOPs and its ratio to the median of the counters."""
+    """Per model given as code and per build: each counter's FLOPs and its ratio to the build's reference."""
     measured = [e for e in entries if e["status"] == "ok" and e["kind"] == "count" and is_code(e)]
     found = []
-    for model in sorted({e["model"] for e in measured}):
-        rows = sorted((e for e in measured if e["model"] == model), key=lambda e: (order_key(e["cell"]), e["job"]))
-        median = statistics.median(e["probe"]["flops"] for e in rows)
+    for model, build in sorted({(e["model"], build_of(e["job"])) for e in measured}):
+        rows = sorted(
+            (e for e in measured if e["model"] == model and build_of(e["job"]) == build),
+            key=lambda e: (order_key(e["cell"]), e["job"]),
+        )
+        exact = next((e for e in rows if is_exact(e["job"])), None)
+        reference = exact["probe"]["flops"] if exact else statistics.median(e["probe"]["flops"] for e in rows)
         counts = tuple(
-            PeerCount(e["cell"], e["job"], e["probe"]["flops"], e["probe"]["flops"] / median if median else None)
+            PeerCount(
+                e["cell"],
+                e["job"],
+                e["probe"]["flops"],
+                e["probe"]["flops"] / reference if reference else None,
+                departures(e, exact),
+            )
             for e in rows
         )
-        found.append(PeerComparison(model, rows[0]["probe"]["definition"].get("summary", ""), median, counts))
+        chosen = next((c for c, e in zip(counts, rows, strict=True) if e is exact), None)
+        found.append(PeerComparison(model, build, rows[0]["probe"]["definition"].get("summary", ""), reference,
+                                    chosen, counts))  # fmt: skip
     return found

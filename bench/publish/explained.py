@@ -26,7 +26,7 @@ QUESTION = (
     " A residual of 0 means the counter did exactly what its rules say; anything else is named below."
 )
 PER_BATCH = "the whole batch it is given"
-PEERS = "Models without a definition: the counters compared with each other"
+PEERS = "Models without a definition: the counters against the exact count"
 
 
 def skipped(s: Skipped) -> str:
@@ -182,23 +182,36 @@ def batching(found: list[BatchingFinding]) -> str:
 
 
 def peers(found: list[PeerComparison]) -> str:
-    """Per model given as code: each counter's FLOPs and its ratio to the median; "" when there is none."""
+    """Per model given as code and per build: each counter against the exact count; "" when there is none."""
     if not found:
         return ""
     parts = [
         f"## {PEERS}\n\n"
         "These models are Python code that builds the model (`models/<name>.py`), not a definition: there is"
-        " no analytic reference to reconcile them with. Each count is shown against the median of all the"
-        " counters that counted the model.\n"
+        " no analytic reference to reconcile them with. Their reference is the project's own exact counter,"
+        " which prices every op the model runs as the analytic reference prices it (on every model with a"
+        " definition it equals that reference); each other count is shown as its distance from it. A build"
+        " no exact counter counted is set against the median of its counts.\n"
     ]
     for model in found:
         table_rows = [
-            [text(c.cell), code(c.counter), number(c.flops), text("-" if c.ratio is None else f"{c.ratio:.3f}")]
+            [
+                text(c.cell),
+                code(c.counter),
+                number(c.flops),
+                signed(c.distance(model.reference)),
+                text("-" if c.ratio is None else f"{c.ratio:.3f}"),
+            ]
             for c in model.counts
         ]
+        if model.exact:
+            said = f"exact count ({code(model.exact.counter)} in {text(model.exact.cell)})"
+        else:
+            said = f"no exact count: median of {len(model.counts)} counts"
         parts.append(
-            f"### {code(model.model)}\n\n{text(model.summary)}; median of {len(model.counts)} counts:"
-            f" {number(model.median)} FLOPs.\n\n" + table(["cell", "counter", "FLOPs", "x median"], table_rows)
+            f"### {code(model.model)}: {code(model.build + '()')}\n\n{text(model.summary)}; reference, the {said}:"
+            f" {number(model.reference)} FLOPs.\n\n"
+            + table(["cell", "counter", "FLOPs", "distance", "x reference"], table_rows)
         )
     return "\n".join(parts)
 

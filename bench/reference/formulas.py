@@ -231,10 +231,13 @@ def layer_norm(spec: dict, in_shape: Shape) -> LayerCost:
 
 @formula("rms_norm")
 def rms_norm(spec: dict, in_shape: Shape) -> LayerCost:
-    """RMSNorm over the last axis: squares (n), their mean (n adds), the division by the root mean
-    square (n) and the weight (n): 4n element-wise, one reciprocal square root per row."""
+    """RMSNorm over the last axis: squares (n), their mean (n adds), epsilon added to it (1 per row), the
+    division by the root mean square (n) and the weight (n): 4n + 1 element-wise and one reciprocal square
+    root per row. (LayerNorm's fused kernels fold their epsilon; RMSNorm is written out in both builds.)"""
     rows, n = prod(in_shape[:-1]), in_shape[-1]
-    return LayerCost(spec["name"], "rms_norm", in_shape, n, Counter({"elementwise": 4 * n * rows, "act:rsqrt": rows}))
+    return LayerCost(
+        spec["name"], "rms_norm", in_shape, n, Counter({"elementwise": (4 * n + 1) * rows, "act:rsqrt": rows})
+    )
 
 
 def _pool(spec: dict, in_shape: Shape, per_output: int) -> LayerCost:

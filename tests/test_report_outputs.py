@@ -388,3 +388,17 @@ def test_the_cache_keeps_the_last_reports_charts_only(tmp_path: Path) -> None:
     many = len(list(tmp_path.glob("*.svg")))
     report.publish(records(), cache=charts.Cache(tmp_path))
     assert len(list(tmp_path.glob("*.svg"))) == many - 3
+
+
+def test_the_exact_counters_are_one_line_not_a_column_and_it_names_where_they_depart() -> None:
+    thop = report.rows_of([measured()])
+    equal = [dataclasses.replace(r, counter="exact", cell="torch-x", flops=r.reference) for r in thop]
+    found = report.front.summary(thop + equal)
+    assert found.families == ("thop (thop 0.1.1-2209072238)",)  # exact is no column
+    assert "(exact, in torch-x)" in found.exact and "the reference itself on 1 of the 1 models" in found.exact
+    assert "elsewhere" not in found.exact
+    # twin: an exact count that is not the reference is named with its share
+    off = [dataclasses.replace(r, flops=r.reference + 1) for r in equal]
+    found = report.front.summary(thop + off)
+    assert "on 0 of the 1 models" in found.exact and "seed-conv 100.0% (torch-x)" in found.exact
+    assert report.front.summary(thop).exact == ""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
+from bench.counters import adapter_for
 from bench.explain.rows import Failure, Row
 from bench.publish.headings import pinned, term
 from bench.publish.markdown import Markup, code, number, table, text
@@ -171,6 +172,7 @@ class Summary:
     shares: tuple[tuple[str, ...], ...]  # per model, per family: "97.7%", "7.1-9.1%", "-"
     blind_spots: tuple[str, ...]  # per family, one line
     left_out: tuple[str, ...]  # families past MAX_COLUMNS
+    exact: str = ""  # the project's own counters, which count the reference itself: one line, not a column
 
 
 def _version(value: str) -> tuple:
@@ -227,7 +229,25 @@ def _blind_spot(family: str, rows: list[Row]) -> str:
     )
 
 
+def _exact(rows: list[Row]) -> str:
+    """Where the counters of the reference's own components give the reference, and where not (by how much)."""
+    if not rows:
+        return ""
+    counters = ", ".join(sorted({r.counter for r in rows}))
+    cells = ", ".join(sorted({r.cell for r in rows}))
+    off = sorted({f"{r.model} {_share(r)} ({r.cell})" for r in rows if r.share is not None and r.flops != r.reference})
+    equal = len({r.model for r in rows}) - len({line.split()[0] for line in off})
+    said = f"; elsewhere, with an adjustment its page names: {', '.join(off)}" if off else ""
+    return (
+        f"The project's own exact counters ({counters}, in {cells}) are not a column: they price every op as the"
+        f" reference does, and give the reference itself on {equal} of the {len({r.model for r in rows})} models"
+        f" they count{said}."
+    )
+
+
 def summary(rows: list[Row]) -> Summary:
+    exact = [r for r in rows if adapter_for(r.counter).components]
+    rows = [r for r in rows if not adapter_for(r.counter).components]
     families = latest(rows)
     names = list(families)
     shown, left_out = names[: MAX_COLUMNS - 1], names[MAX_COLUMNS - 1 :]
@@ -238,7 +258,7 @@ def summary(rows: list[Row]) -> Summary:
     models = sorted({r.model for r in rows})
     shares = tuple(tuple(_span([r for r in families[f] if r.model == model]) for f in shown) for model in models)
     spots = tuple(_blind_spot(f, families[f]) for f in shown)
-    return Summary(tuple(headings), tuple(models), shares, spots, tuple(left_out))
+    return Summary(tuple(headings), tuple(models), shares, spots, tuple(left_out), _exact(exact))
 
 
 def summary_markdown(found: Summary, link: dict[str, str]) -> str:
@@ -253,10 +273,11 @@ def summary_markdown(found: Summary, link: dict[str, str]) -> str:
         if found.left_out
         else ""
     )
+    exact = f"\n{text(found.exact)}\n" if found.exact else ""
     return (
         f"## Every model, every counter family\n\n{SUMMARY_INTRO}\n\n"
         + table(["model", *found.families], body)
-        + f"\n{BLIND_SPOTS}\n\n{spots}\n{more}"
+        + f"\n{BLIND_SPOTS}\n\n{spots}\n{more}{exact}"
     )
 
 
@@ -267,6 +288,7 @@ def summary_html(found: Summary, link: dict[str, str]) -> str:
     ]
     spots = "".join(f"<li>{_e(line)}</li>" for line in found.blind_spots)
     more = f"<p>Not shown here: {_e(', '.join(found.left_out))}.</p>" if found.left_out else ""
+    more += f"<p>{_e(found.exact)}</p>" if found.exact else ""
     return (
         f"<h2 id=summary>Every model, every counter family</h2>\n<p>{SUMMARY_INTRO}</p>\n"
         + _html_table(["model", *map(_e, found.families)], body, "summary", escaped=True)

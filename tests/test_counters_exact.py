@@ -2,10 +2,19 @@
 adjustment and residual 0 under every convention, and every kind of fault (a formula off by one, an op left out,
 a loop priced once) a residual at the layer and component it touches, naming the op."""
 
+import json
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 
+import docker
 import pytest
 
+from bench import paths
 from bench.counters import exact
 from bench.explain.reconcile import reconcile
 from bench.probe import count_exact, zoo
@@ -219,3 +228,121 @@ def test_einsum_and_whole_recurrent_ops_have_formulas() -> None:
     )
     reference = +measure(zoo.MODELS["lstm"]["layers"][0], (1, 20, 16)).total()
     assert got == reference + Counter({"bias": 20 * 128})  # the second bias vector the reference does not hold
+
+
+class _Packet:
+    """What torch >= 1.12 hands a TorchDispatchMode: an OpOverload whose packet prints as aten.<name>."""
+
+    def __init__(self, name: str) -> None:
+        self._overloadpacket = type("Packet", (), {"__str__": lambda _: f"aten.{name}"})()
+
+
+def _builtin(name: str) -> Callable[[], None]:
+    """What torch 1.10 hands __torch_dispatch__: a builtin with the op's bare name."""
+
+    def op() -> None: ...
+
+    op.__name__ = name
+    return op
+
+
+def test_both_dispatchers_name_an_op_as_the_formulas_do() -> None:
+    assert count_exact.op_name(_Packet("addmm")) == count_exact.op_name(_builtin("addmm")) == "aten.addmm"
+    assert count_exact.op_name(_builtin("add_")) == "aten.add_"
+    # an op torch 1.10 dispatches that has no formula is still a loud failure naming it
+    with pytest.raises(NotImplementedError, match="aten.slow_conv3d"):
+        price(count_exact.op_name(_builtin("slow_conv3d")), [T((1, 1, 4, 4, 4))], T((1, 1, 2, 2, 2)))
+
+
+def test_torch_1_10_linear_on_3d_input_a_matmul_and_its_bias_added_is_the_linear_whole() -> None:
+    """torch 1.10's F.linear on (batch, rows, in): mm on the flattened rows, then `output += bias` (add_)."""
+    x, weight, out = T((1, 32, 64)), T((16, 64)), T((1, 32, 16))
+    whole = price("aten.linear", [x, weight, T((16,))], out)
+    parts = Counter(price("aten.mm", [T((32, 64)), T((64, 16))], T((32, 16))))
+    assert parts + Counter(price("aten.add_", [out, T((16,), bias=True)], out)) == whole
+    # a tensor that is no layer's bias is an element-wise add: the bias would be priced as something else
+    assert parts + Counter(price("aten.add_", [out, T((16,))], out)) != whole
+
+
+def _seed_conv(op: str, args: list, transposed: bool = False) -> dict:
+    """seed's conv (1 -> 32 channels, 4 x 4, stride (1, 2)) as a torch 1.10 kernel takes it."""
+    return price(op, [T((1, 1, 100, 256)), T((32, 1, 4, 4)), *args], T((1, 32, 97, 127)))
+
+
+def test_torch_1_10_convolution_kernels_are_priced_as_aten_convolution() -> None:
+    conv = _seed_conv("aten.convolution", [T((32,)), [1, 2], [0, 0], [1, 1], False, [0, 0], 1])
+    # oneDNN's own signature (input, weight, bias, padding, stride, dilation, groups): the 7th is groups
+    mkldnn = [T((32,)), [0, 0], [1, 2], [1, 1], 1]
+    assert _seed_conv("aten.mkldnn_convolution", mkldnn) == conv
+    assert _seed_conv("aten.convolution", mkldnn) != conv  # read as aten.convolution's, groups 1 is `transposed`
+    # aten's own kernels take the kernel size before the bias (input, weight, kernel_size, bias, stride, padding)
+    assert _seed_conv("aten.thnn_conv2d_forward", [[4, 4], T((32,)), [1, 2], [0, 0]]) == conv
+    assert _seed_conv("aten.thnn_conv2d_forward", [[4, 4], None, [1, 2], [0, 0]]) != conv
+    deconv = price(
+        "aten.convolution",
+        [T((1, 16, 16, 16)), T((16, 8, 3, 3)), T((8,)), [2, 2], [0, 0], [1, 1], True, [0, 0], 1],
+        T((1, 8, 33, 33)),
+    )
+    slow = price(
+        "aten.slow_conv_transpose2d", [T((1, 16, 16, 16)), T((16, 8, 3, 3)), [3, 3], T((8,)), [2, 2]], T((1, 8, 33, 33))
+    )
+    assert slow == deconv and slow["mac"] == 16 * 16 * 16 * 8 * 9
+    assert price("aten._nnpack_available", [], T(())) == {}
+
+
+OLD = "torch-1.10.1"  # torch without TorchDispatchMode: exact runs through its python mode
+OLD_MODELS = ("seed", "transformer-encoder", "conv2d-transpose", "mobilenetv2")  # every 1.10-only kernel
+
+
+def _old_cell_alone(folder: Path) -> Path:
+    """A cells file with the torch 1.10.1 cell and exact its only counter, its variants kept."""
+    (block,) = [b for b in paths.CELLS_FILE.read_text().split("[[cell]]") if f'name = "{OLD}"' in b]
+    block = re.sub(r"^counters = .*$", 'counters = ["exact"]', block, flags=re.M)
+    block = re.sub(r"^expected_failures = .*\n", "", block, flags=re.M)
+    target = folder / "cells.toml"
+    target.write_text("[[cell]]" + block)
+    return target
+
+
+@pytest.fixture(scope="module")
+def old_records(client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    folder = tmp_path_factory.mktemp("exact-old")
+    command = [sys.executable, "-m", "bench", "matrix", "--base", "local", "--cells", OLD, "--results", str(folder)]
+    env = {**os.environ, "FLOPS_MATRIX_CELLS_FILE": str(_old_cell_alone(folder))}
+    run = subprocess.run(
+        [*command, "--models", ",".join(OLD_MODELS)], cwd=paths.ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return {f"{p.parent.name}/{p.stem}": json.loads(p.read_text()) for p in (folder / OLD).glob("*/exact*.json")}
+
+
+@pytest.mark.docker
+def test_in_torch_1_10_exact_gives_the_reference_under_every_variant(old_records: dict[str, dict]) -> None:
+    assert {name.partition("/")[0] for name in old_records} == set(OLD_MODELS)
+    assert {"seed/exact@mkldnn-off", "transformer-encoder/exact@no-grad"} <= set(old_records)
+    ops = set()
+    for name, record in old_records.items():
+        assert record["status"] == "ok", name
+        assert record["probe"]["raw_total"] == old_records[name.partition("@")[0]]["probe"]["raw_total"], name
+        for convention in CONVENTIONS:
+            result = reconcile(record, convention, exact.ADAPTER)
+            assert result.adjustments == [] and result.residuals == [], (name, convention.name)
+        ops |= {node["op"] for node in record["probe"]["nodes"]}
+    # what torch 1.10 dispatches that torch 2 does not: each reached a formula of its own
+    assert {"aten.mkldnn_convolution", "aten.thnn_conv2d_forward", "aten.slow_conv_transpose2d", "aten.add_"} <= ops
+
+
+@pytest.mark.docker
+def test_in_torch_1_10_a_bias_added_as_an_element_wise_op_is_a_residual_at_its_layer(
+    old_records: dict[str, dict],
+) -> None:
+    """The twin: torch 1.10's nn.Linear on 3-d input adds its bias after the matmul (aten.add_); priced as any
+    add, the encoder's bias would be element-wise work, which a convention that prices the two apart sees."""
+    record = json.loads(json.dumps(old_records["transformer-encoder/exact"]))
+    for item in record["probe"]["breakdown"]["items"]:
+        moved = item["components"].pop("bias", 0)
+        item["components"]["elementwise"] = item["components"].get("elementwise", 0) + moved
+    convention = CONVENTIONS[2]  # bias priced 3, element-wise 1
+    result = reconcile(record, convention, exact.ADAPTER)
+    assert result.adjustments == [] and result.residual < 0
+    assert {r.place for r in result.residuals} == {"encoder"}

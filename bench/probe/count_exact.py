@@ -23,10 +23,11 @@ ROOT = "(the model's own forward)"  # ops outside every submodule
 
 
 class T(object):
-    """A tensor argument, as the formulas see it: its shape."""
+    """A tensor argument, as the formulas see it: its shape, and whether it is a layer's bias parameter."""
 
-    def __init__(self, shape):
+    def __init__(self, shape, bias=False):
         self.shape = tuple(int(d) for d in shape)
+        self.bias = bias
 
     @property
     def numel(self):
@@ -52,6 +53,13 @@ def _per_value(component):
     def price(args, out):
         return {component: out.numel}
     return price
+
+
+def _sum(args, out):
+    """add / sub (a, b): one op per output value; a layer's bias parameter added (as torch 1.10's nn.Linear adds
+    it after a matmul of 3-d input) is the layer's bias."""
+    biased = [a for a in args[:2] if isinstance(a, T) and a.bias]
+    return {"bias" if biased else "elementwise": out.numel}
 
 
 def _matrix(args, out):
@@ -98,6 +106,20 @@ def _aten_convolution(args, out):
 
 def _conv_transpose(args, out):
     return _convolution(args, out, True)
+
+
+def _native_convolution(args, out):
+    """A backend's own convolution (input, weight, bias, padding, stride, ...): oneDNN's mkldnn_convolution, as
+    torch 1.10 dispatches it under grad."""
+    return _convolution(args[:3], out)
+
+
+def _sized(transposed):
+    """aten's own convolution kernels that take the kernel size before the bias (input, weight, kernel_size,
+    bias, stride, ...): thnn_conv2d_forward, slow_conv_transpose2d (torch 1.10 under grad, or without oneDNN)."""
+    def price(args, out):
+        return _convolution([args[0], args[1], args[3] if len(args) > 3 else None], out, transposed)
+    return price
 
 
 def _batch_norm(args, out):
@@ -246,6 +268,7 @@ ZERO = (
     "aten.is_same_size", "aten._has_compatible_shallow_copy_type", "aten.resize_", "aten.set_",
     "aten._local_scalar_dense", "aten.sym_size", "aten.sym_stride", "aten.sym_numel", "aten.sym_storage_offset",
     "aten.arange", "aten.triu", "aten.tril", "aten.index", "aten.gather", "prim.device", "prim.layout",
+    "aten._nnpack_available",
 )
 
 # op packet -> (formula, its words); each returns the op's components
@@ -259,7 +282,9 @@ FORMULAS = {
     "aten.convolution": (_aten_convolution, "output values x in/groups x kernel taps (transposed: input"
                                             " positions x the whole weight), one bias add per output"),
     "aten._convolution": (_aten_convolution, "as aten.convolution"),
-    "aten.mkldnn_convolution": (_aten_convolution, "as aten.convolution"),
+    "aten.mkldnn_convolution": (_native_convolution, "as aten.convolution"),
+    "aten.thnn_conv2d_forward": (_sized(False), "as aten.convolution"),
+    "aten.slow_conv_transpose2d": (_sized(True), "as aten.convolution, transposed"),
     "aten.conv1d": (_convolution, "output values x in/groups x kernel taps, one bias add per output"),
     "aten.conv2d": (_convolution, "output values x in/groups x kernel taps, one bias add per output"),
     "aten.conv_transpose1d": (_conv_transpose, "input positions x the whole weight, one bias add per output"),
@@ -279,8 +304,8 @@ FORMULAS = {
     "aten._adaptive_avg_pool2d": (_adaptive_avg_pool, "one op per input value"),
     "aten.mean": (_reduce, "one op per input value"),
     "aten.sum": (_reduce, "one op per input value"),
-    "aten.add": (_per_value("elementwise"), "one per output value"),
-    "aten.sub": (_per_value("elementwise"), "one per output value"),
+    "aten.add": (_sum, "one per output value (a bias parameter's: bias)"),
+    "aten.sub": (_sum, "one per output value (a bias parameter's: bias)"),
     "aten.rsub": (_per_value("elementwise"), "one per output value"),
     "aten.mul": (_per_value("elementwise"), "one per output value"),
     "aten.div": (_per_value("elementwise"), "one per output value"),
@@ -390,10 +415,46 @@ def _layer_cost(module, x):
     return recurrent(kind, steps, batch, features, module.hidden_size, directions, biases)
 
 
+def op_name(func):
+    """An aten op as FORMULAS names it: its overload packet (torch >= 1.12: aten.add), or the builtin torch 1.10
+    hands __torch_dispatch__, which carries the bare name (add)."""
+    packet = getattr(func, "_overloadpacket", None)
+    return str(packet) if packet is not None else "aten." + func.__name__
+
+
+def dispatching(torch, then):
+    """A context manager under which every aten op that reaches the dispatcher's Python key is run and then
+    handed to then(func, args, out): a TorchDispatchMode where torch has one (1.12 on), else torch
+    1.10's python mode, a Tensor subclass's __torch_dispatch__ that every op is sent to, run with the python
+    key disabled so that the op does not come back (torch/utils/_python_dispatch.py enable_python_mode)."""
+    from torch.utils import _python_dispatch
+
+    if hasattr(_python_dispatch, "TorchDispatchMode"):
+        class Mode(_python_dispatch.TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                then(func, args, out)
+                return out
+
+        return Mode()
+
+    class Seen(torch.Tensor):
+        @classmethod
+        def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+            guard = torch._C._DisableTorchDispatch()
+            try:
+                out = func(*args, **(kwargs or {}))
+            finally:
+                del guard
+            then(func, args, out)
+            return out
+
+    return _python_dispatch.enable_python_mode(Seen)
+
+
 def exact_count(model_name):
-    """Every aten op of one forward pass in eval mode, priced by FORMULAS inside a TorchDispatchMode."""
+    """Every aten op of one forward pass in eval mode, priced by FORMULAS at the dispatcher (dispatching)."""
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
 
     import answer
     import build_torch
@@ -402,6 +463,9 @@ def exact_count(model_name):
 
     abstract = bool(zoo.MODELS[model_name].get("abstract"))
     if abstract:  # too big to hold: shapes alone, on the meta device
+        if not hasattr(torch.device("meta"), "__enter__"):
+            raise NotImplementedError("exact: torch %s cannot build a model on the meta device (torch.device as a"
+                                      " context manager came in torch 2.0)" % torch.__version__)
         model, x = build_torch.on_meta(model_name)
     else:
         model = build_torch.builder(model_name)()
@@ -437,33 +501,32 @@ def exact_count(model_name):
     def leave(module, inputs, output):
         inside.pop()
 
+    biases = set(id(p) for n, p in model.named_parameters() if n.rpartition(".")[2].startswith("bias"))
+
     def convert(value):
         if isinstance(value, torch.Tensor):
-            return T(value.shape)
+            return T(value.shape, id(value) in biases)
         if isinstance(value, (list, tuple)):
             return [convert(v) for v in value]
         return value
 
-    class Exact(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            out = func(*args, **(kwargs or {}))
-            if inside and _recurrent_kind(inside[-1]):
-                return out  # part of the recurrent layer's op, priced when it was entered
-            op = str(func._overloadpacket)
-            first = out[0] if isinstance(out, (list, tuple)) and out else out
-            shape = T(first.shape) if isinstance(first, torch.Tensor) else T(())
-            given = convert(list(args))
-            components = price(op, given, shape)
-            add(place(), op, components, str(shape.shape),
-                [str(a.shape) for a in given if isinstance(a, T)], FORMULAS[op if op in FORMULAS else op[:-1]][1])
-            return out
+    def priced(func, args, out):
+        if inside and _recurrent_kind(inside[-1]):
+            return  # part of the recurrent layer's op, priced when it was entered
+        op = op_name(func)
+        first = out[0] if isinstance(out, (list, tuple)) and out else out
+        shape = T(first.shape) if isinstance(first, torch.Tensor) else T(())
+        given = convert(list(args))
+        components = price(op, given, shape)
+        add(place(), op, components, str(shape.shape),
+            [str(a.shape) for a in given if isinstance(a, T)], FORMULAS[op if op in FORMULAS else op[:-1]][1])
 
     handles = []
     for module in names:
         handles.append(module.register_forward_pre_hook(enter))
         handles.append(module.register_forward_hook(leave))
     try:
-        with Exact():
+        with dispatching(torch, priced):
             model(x)
     finally:
         for handle in handles:
@@ -473,9 +536,10 @@ def exact_count(model_name):
                   "components": dict(sorted(items[where].items()))} for where in order]
     total = sum(item["raw"] for item in breakdown)
     notes = [
-        "a TorchDispatchMode priced every aten op the forward pass dispatched by its formula"
-        " (bench/probe/count_exact.py FORMULAS), per module and component: 'nodes'; raw is FLOPs under the"
-        " reference's default convention (a multiply-accumulate 2, everything else 1)",
+        "every aten op the forward pass dispatched was priced by its formula (bench/probe/count_exact.py"
+        " FORMULAS) at the dispatcher (a TorchDispatchMode; torch 1.10: its python mode), per module and"
+        " component: 'nodes'; raw is FLOPs under the reference's default convention (a multiply-accumulate 2,"
+        " everything else 1)",
         "an nn.RNN/GRU/LSTM is priced once as its recurrent op, from its input and weights, whichever kernel"
         " runs it",
     ]
@@ -491,8 +555,9 @@ COUNTERS = {
     "exact": {
         "framework": "torch",
         "unit": "FLOP",
-        "recipe": "the project's own TorchDispatchMode: every aten op of one forward pass in eval mode priced by"
-            " a formula from its shapes, per module and reference component (FLOPs under the default convention)",
+        "recipe": "the project's own TorchDispatchMode (torch 1.10: its python mode): every aten op of one"
+            " forward pass in eval mode priced by a formula from its shapes, per module and reference component"
+            " (FLOPs under the default convention)",
         "function": "exact_count",
         "breakdown": "module",
         "nodes_add_up": True,

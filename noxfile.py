@@ -1,5 +1,5 @@
-"""Sessions: `nox -s matrix`, `nox -s count`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`, `nox -s lock`,
-`nox -s lookup`.
+"""Sessions: `nox -s matrix`, `nox -s count`, `nox -s report`, `nox -s tests`, `nox -s lint`, `nox -s perf`,
+`nox -s lock`, `nox -s lookup`.
 The work lives in bench/."""
 
 import hashlib

@@ -164,14 +164,20 @@ def test_an_expected_failure_can_name_the_models_it_holds_for(tmp_path: Path) ->
     unavailable = 'registry = { unavailable = "u" }\nlocal = { unavailable = "u" }\n'
     good = tmp_path / "good.toml"
     good.write_text(
-        text + entry + 'expected_failures = { "fvcore" = { avgpool = "why" }, "*" = { vgg16 = "all" } }\n' + unavailable
+        text
+        + entry
+        + 'expected_failures = { "fvcore" = { avgpool = "why", llama-7b = "big" }, "*" = { vgg16 = "all" } }\n'
+        + unavailable
     )
     cell = cells.load(good)["x"]
     assert cell.expected("fvcore", "avgpool") == "why" and cell.expected("thop", "vgg16") == "all"
+    assert cell.expected("fvcore", "llama-7b") == "big"  # a model too big to hold is a model too
     assert cell.expected("fvcore", "maxpool") == "" and cell.expected("thop", "avgpool") == ""  # the twins
     bad = tmp_path / "bad.toml"
-    bad.write_text(text + entry + 'expected_failures = { "fvcore" = { avgpol = "why" } }\n' + unavailable)
-    with pytest.raises(cells.CellError, match="expected_failures names models \\['avgpol'\\]"):
+    bad.write_text(
+        text + entry + 'expected_failures = { "fvcore" = { avgpol = "why", llama-8b = "w" } }\n' + unavailable
+    )
+    with pytest.raises(cells.CellError, match="expected_failures names models \\['avgpol', 'llama-8b'\\]"):
         cells.load(bad)
 
 

@@ -20,7 +20,7 @@ from bench.models import selection
 from bench.probe import catalog, zoo
 from bench.publish import counted, explained
 from bench.records import results
-from bench.reference.convention import PRESETS
+from bench.reference.convention import PRESETS, parse
 from bench.run import cells, matrix, runner
 from tests import test_counters_fvcore_ptflops as ptflops_tests
 
@@ -229,7 +229,8 @@ def test_a_python_model_is_found_without_importing_it(tmp_path: Path) -> None:
     assert not model.runs("check", "equivalence")
     torch_cell = cells.load()["torch-latest"]
     planned = matrix.plan([torch_cell, cells.load()["tf-latest"]], ["only_torch"], {"only_torch": model})
-    assert planned["tf-latest"] == [] and len(planned["torch-latest"]) == len(torch_cell.counters)
+    counts = [job for kind, job in torch_cell.jobs() if kind == "count"]  # every variant too: code has no kinds
+    assert planned["tf-latest"] == [] and len(planned["torch-latest"]) == len(counts) > len(torch_cell.counters)
 
 
 @pytest.mark.parametrize(
@@ -260,9 +261,13 @@ def test_the_users_files_travel_beside_the_probe_and_key_its_results(tmp_path: P
 
 
 def _code_entry(job: str, flops: int, cell: str = "torch-latest") -> dict:
+    """A count of a model given as code: its raw total in its counter's unit (FLOPs under the default
+    convention); a counter of the reference's components counts element-wise ops."""
     definition = {"python": "m.py", "summary": "code", "input": [], "layers": []}
+    raw = flops // catalog.COUNTERS[job.split("@")[0]].flops_per_unit
+    items = [{"name": "m", "raw": raw, "components": {"elementwise": raw}}]
     return {"status": "ok", "kind": "count", "model": "m", "cell": cell, "job": job,
-            "probe": {"flops": flops, "definition": definition}}  # fmt: skip
+            "probe": {"flops": flops, "raw_total": raw, "definition": definition, "breakdown": {"items": items}}}  # fmt: skip
 
 
 def test_a_code_models_reference_is_its_exact_count() -> None:
@@ -280,15 +285,15 @@ def test_a_code_models_reference_is_its_exact_count() -> None:
     assert "no exact count: median of 1 counts" in page
 
 
-def _with_modules(entry: dict, per_unit: int, **modules: int) -> dict:
-    items = [{"name": name, "raw": raw, "type": name.title()} for name, raw in modules.items()]
-    return dict(entry, probe=dict(entry["probe"], breakdown={"items": items}, flops_per_unit=per_unit))
+def _with_modules(entry: dict, **modules: int) -> dict:
+    items = [{"name": n, "raw": raw, "type": n.title(), "components": {"elementwise": raw}} for n, raw in modules.items()]
+    return dict(entry, probe=dict(entry["probe"], breakdown={"items": items}))
 
 
 def test_where_a_count_departs_from_exact_is_named_by_module() -> None:
-    exact = _with_modules(_code_entry("exact", 250), 1, conv=200, relu=50)
-    thop = _with_modules(_code_entry("thop", 200), 2, conv=100)  # MACs: 200 FLOPs at conv, the ReLU unpriced
-    fvcore = _with_modules(_code_entry("fvcore", 250), 2, conv=100, relu=25)  # twin: the same work everywhere
+    exact = _with_modules(_code_entry("exact", 250), conv=200, relu=50)
+    thop = _with_modules(_code_entry("thop", 200), conv=100)  # MACs: 200 FLOPs at conv, the ReLU unpriced
+    fvcore = _with_modules(_code_entry("fvcore", 250), conv=100, relu=25)  # twin: the same work everywhere
     (found,) = peers.compare([exact, thop, fvcore])
     assert {c.counter: c.departures for c in found.counts} == {
         "exact": (),
@@ -299,6 +304,9 @@ def test_where_a_count_departs_from_exact_is_named_by_module() -> None:
     assert "| torch_model | torch-latest | thop | 200 | - 50 | 80.0 | relu (Relu) - 50 |" in table
     assert "| torch_model | torch-latest | exact | 250 | + 0 | 100.0 | the reference |" in table
     assert "torch_model,torch-latest,thop,200,250,-50,0.800000,relu (Relu)=-50" in counted.to_csv([found])
+    # under another convention both sides are priced again: a MAC at 1 halves thop's, exact's element-wise stay
+    (macs,) = peers.compare([exact, thop, fvcore], parse("mac=1"))
+    assert macs.reference == 250 and {c.counter: c.flops for c in macs.counts}["thop"] == 100
 
 
 def test_a_code_model_without_an_exact_count_is_set_against_the_median() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bench.counters import adapter_for
 from bench.models.selection import PYTHON_FUNCTIONS
 from bench.probe import catalog, variants
+from bench.reference.convention import PRESETS, Convention
 from bench.run.cells import order_key
 
 LARGEST = 3  # departures kept per count
@@ -61,21 +62,37 @@ def is_exact(job: str) -> bool:
     return adapter_for(counter).components and not variant
 
 
-def _by_module(entry: dict) -> Counter[str] | None:
+def priced(items: list[dict], entry: dict, convention: Convention) -> float:
+    """FLOPs of some of a count's items under the convention: a counter of the reference's components by each
+    component's price, any other by its unit's."""
+    adapter = adapter_for(entry["job"])
+    if adapter.components:
+        return sum(n * convention.weight(c) for item in items for c, n in item.get("components", {}).items())
+    return sum(item["raw"] for item in items) * adapter.unit.flops(convention)
+
+
+def flops(entry: dict, convention: Convention) -> float:
+    """A count's total under the convention (its breakdown's, for a counter of the reference's components)."""
+    if adapter_for(entry["job"]).components:
+        return priced(entry["probe"]["breakdown"]["items"], entry, convention)
+    return entry["probe"]["raw_total"] * adapter_for(entry["job"]).unit.flops(convention)
+
+
+def _by_module(entry: dict, convention: Convention) -> Counter[str] | None:
     """FLOPs per module of a count whose breakdown is per module."""
     probe = entry["probe"]
     if catalog.COUNTERS[variants.split(entry["job"])[0]].breakdown != "module" or "breakdown" not in probe:
         return None
     found: Counter[str] = Counter()
     for item in probe["breakdown"]["items"]:
-        found[item["name"]] += item["raw"] * probe["flops_per_unit"]
+        found[item["name"]] += priced([item], entry, convention)
     return found
 
 
-def departures(entry: dict, exact: dict | None) -> tuple[tuple[str, float], ...]:
+def departures(entry: dict, exact: dict | None, convention: Convention) -> tuple[tuple[str, float], ...]:
     """The modules where a count departs most from the exact count of the same build, by their breakdowns:
     the evidence of where a tool prices the model otherwise, where no rule model can say why."""
-    mine, reference = _by_module(entry), _by_module(exact) if exact else None
+    mine, reference = _by_module(entry, convention), _by_module(exact, convention) if exact else None
     if mine is None or reference is None or entry is exact:
         return ()
     classes = {item["name"]: item.get("type") for item in exact["probe"]["breakdown"]["items"]}
@@ -87,8 +104,9 @@ def departures(entry: dict, exact: dict | None) -> tuple[tuple[str, float], ...]
     return tuple(sorted(gaps, key=lambda gap: -abs(gap[1]))[:LARGEST])
 
 
-def compare(entries: list[dict]) -> list[PeerComparison]:
-    """Per model given as code and per build: each counter's FLOPs and its ratio to the build's reference."""
+def compare(entries: list[dict], convention: Convention = PRESETS["default"]) -> list[PeerComparison]:
+    """Per model given as code and per build: each counter's FLOPs under the convention and its ratio to the
+    build's reference."""
     measured = [e for e in entries if e["status"] == "ok" and e["kind"] == "count" and is_code(e)]
     found = []
     for model, build in sorted({(e["model"], build_of(e["job"])) for e in measured}):
@@ -97,16 +115,13 @@ def compare(entries: list[dict]) -> list[PeerComparison]:
             key=lambda e: (order_key(e["cell"]), e["job"]),
         )
         exact = next((e for e in rows if is_exact(e["job"])), None)
-        reference = exact["probe"]["flops"] if exact else statistics.median(e["probe"]["flops"] for e in rows)
+        totals = [flops(e, convention) for e in rows]
+        reference = flops(exact, convention) if exact else statistics.median(totals)
         counts = tuple(
             PeerCount(
-                e["cell"],
-                e["job"],
-                e["probe"]["flops"],
-                e["probe"]["flops"] / reference if reference else None,
-                departures(e, exact),
+                e["cell"], e["job"], total, total / reference if reference else None, departures(e, exact, convention)
             )
-            for e in rows
+            for e, total in zip(rows, totals, strict=True)
         )
         chosen = next((c for c, e in zip(counts, rows, strict=True) if e is exact), None)
         found.append(PeerComparison(model, build, rows[0]["probe"]["definition"].get("summary", ""), reference,

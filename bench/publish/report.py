@@ -125,6 +125,7 @@ class _Parts:
     measured: list[Row]  # plain runs
     failures: list[Failure]
     published: list[published_rows.PublishedRow]
+    convention: Convention = PRESETS["default"]
 
     def ok(self, model: str | None = None) -> list[dict]:
         return [e for e in self.entries if e["status"] == "ok" and e["kind"] == "count" and model in (None, e["model"])]
@@ -150,7 +151,7 @@ def _parts(
     standing = {_key(e) for e in kept if e["status"] == "ok"}
     failures = rows.failures([e for e in kept if e["status"] != "ok"], standing)
     published = published_rows.build_for(kept, measured) if measured else []
-    return _Parts(kept, found, skipped, everything, measured, failures, published)
+    return _Parts(kept, found, skipped, everything, measured, failures, published, convention)
 
 
 def publish(
@@ -273,7 +274,7 @@ def _model_page(parts: _Parts, model: str) -> str:
         out += [explained.model_answer(answer.model_answer(plain)).removeprefix("- ") + "\n", explained.QUESTION + "\n"]
         out += [heading + "\n", _pictures(model, measured) + rest]
     ok = parts.ok(model)
-    compared = explained.peers(peers.compare(ok))
+    compared = explained.peers(peers.compare(ok, parts.convention))
     if compared:
         out.append(compared)
     out.append(explained.variants_section(variations.tally(ok, reconciled)))

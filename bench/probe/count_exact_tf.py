@@ -137,7 +137,7 @@ ZERO = (
     "TensorListStack", "TensorListLength", "TensorListElementShape", "TensorArrayV3", "TensorArrayReadV3",
     "TensorArrayWriteV3", "TensorArrayGatherV3", "TensorArrayScatterV3", "TensorArraySizeV3", "EnsureShape",
     "CheckNumerics", "Snapshot", "BroadcastArgs", "BroadcastGradientArgs", "OptionalFromValue", "OptionalNone",
-    "DeviceIndex", "Case", "If", "StatelessIf",
+    "DeviceIndex", "ReverseV2", "ReverseSequence",
 )
 
 # op type -> (formula, its words); each returns the op's components from its input shapes, output shape, attrs
@@ -203,6 +203,30 @@ def trip_count(maximum_iterations, list_lengths):
     if maximum_iterations is not None and int(maximum_iterations) >= 0:
         bounds.append(int(maximum_iterations))
     return min(bounds) if bounds else None
+
+
+def swish(ops):
+    """The ops of x * sigmoid(x) (TensorFlow's silu / swish, written with beta as x * sigmoid(beta * x)): op
+    name -> the name of the product that is the activation's value. `ops` are (name, type, input op names,
+    whether the op is a scalar constant) of one graph."""
+    by_name = dict((op[0], op) for op in ops)
+    found = {}
+    for name, op_type, inputs, _ in ops:
+        if op_type != "Mul" or len(inputs) != 2:
+            continue
+        for sigmoid, x in (inputs, inputs[::-1]):
+            if by_name.get(sigmoid, (0, ""))[1] != "Sigmoid":
+                continue
+            argument = by_name[sigmoid][2][0]
+            scaled = by_name.get(argument)
+            beta = scaled and scaled[1] == "Mul" and x in scaled[2] and any(
+                by_name.get(i, (0, 0, 0, False))[3] for i in scaled[2] if i != x)
+            if argument == x or beta:
+                found.update({name: name, sigmoid: name})
+                if beta:
+                    found[argument] = name
+                break
+    return found
 
 
 def activation_scope(segments):
@@ -313,6 +337,8 @@ class _Walk(object):
 
     def walk(self, scope):
         live = _live(scope.graph)
+        self.swish = swish([(op.name, op.type, [t.op.name for t in op.inputs], op.type == "Const" and
+                             _shape(op.outputs[0]) == ()) for op in scope.graph.get_operations()])
         for op in scope.graph.get_operations():
             full = scope.path + op.name
             if op.name not in live:
@@ -370,6 +396,12 @@ class _Walk(object):
                                           " %r" % (full, op.type, inputs, out))
             attrs = self.attrs(op, scope)
             components, rule = price(op.type, inputs, out, attrs), FORMULAS[op.type][1]
+        if op.name in self.swish:
+            value = self.swish[op.name]
+            if value == op.name:
+                components, rule = {"act:silu": _prod(out)}, "x * sigmoid(x): one silu per value"
+            else:
+                components, rule = {}, "part of the silu at %s, priced as one" % value
         activation = activation_scope(segments) if components else None
         if activation:
             index, name = activation

@@ -264,6 +264,11 @@ def _floating(tensor):
     return tensor.dtype.is_floating
 
 
+def _inputs(op):
+    """An op's inputs; a placeholder has none (while_v2's condition placeholders in TensorFlow 2.5 cannot say)."""
+    return [] if op.type == "Placeholder" else list(op.inputs)
+
+
 def _live(graph):
     """The ops the graph's outputs (and control outputs) depend on: the ones TensorFlow runs."""
     pending = [t.op for t in graph.outputs if t is not None] + list(getattr(graph, "control_outputs", []))
@@ -273,8 +278,8 @@ def _live(graph):
         if op.name in seen:
             continue
         seen.add(op.name)
-        pending.extend(t.op for t in op.inputs)
-        pending.extend(op.control_inputs)
+        pending.extend(t.op for t in _inputs(op))
+        pending.extend([] if op.type == "Placeholder" else op.control_inputs)
     return seen
 
 
@@ -337,7 +342,7 @@ class _Walk(object):
 
     def walk(self, scope):
         live = _live(scope.graph)
-        self.swish = swish([(op.name, op.type, [t.op.name for t in op.inputs], op.type == "Const" and
+        self.swish = swish([(op.name, op.type, [t.op.name for t in _inputs(op)], op.type == "Const" and
                              _shape(op.outputs[0]) == ()) for op in scope.graph.get_operations()])
         for op in scope.graph.get_operations():
             full = scope.path + op.name
@@ -381,8 +386,8 @@ class _Walk(object):
 
     def op(self, op, scope, place, full):
         segments = full.split("/")
-        inputs = [_shape(t) for t in op.inputs]
-        floating = [t for t in list(op.outputs) + list(op.inputs) if _floating(t)]
+        inputs = [_shape(t) for t in _inputs(op)]
+        floating = [t for t in list(op.outputs) + _inputs(op) if _floating(t)]
         if not floating and op.type not in FORMULAS:  # index, shape or handle arithmetic: no number computed
             self.add(place, full, op.type, {}, scope.count, "no floating-point value in or out: index arithmetic",
                      "", [])

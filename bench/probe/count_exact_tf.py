@@ -150,7 +150,8 @@ FORMULAS = {
     "Conv2D": (_conv2d, "output values x kh x kw x in/groups multiply-accumulates"),
     "DepthwiseConv2dNative": (_depthwise, "output values x kh x kw multiply-accumulates"),
     "Conv2DBackpropInput": (_conv_transpose, "input values x kh x kw x out multiply-accumulates"),
-    "BiasAdd": (_per_value("bias"), "one bias add per output value"),
+    "BiasAdd": (_elementwise, "one add per output value (of a layer's bias variable: its bias; Keras 3 writes"
+                              " other broadcast adds as BiasAdd too)"),
     "FusedBatchNorm": (_fused_batch_norm, "inference: 2 element-wise per value; statistics: 7n element-wise"
                                           " and one rsqrt per channel"),
     "FusedBatchNormV3": (_fused_batch_norm, "inference: 2 element-wise per value; statistics: 7n element-wise"
@@ -295,6 +296,7 @@ class _Walk(object):
         self.tf, self.layer_names, self.variables = tf, layer_names, variables
         self.nodes, self.items, self.order, self.pruned, self.loops = [], {}, [], [], []
         self.scopes = {}  # (path, scope) -> node index of a multi-op activation
+        self.dependent = set()  # tensors (path + name) whose value depends on the model's input
 
     def layer(self, segments):
         """The top-level Keras layer whose name scope holds the op (Keras 3 traces `conv` as `conv_1`)."""
@@ -340,6 +342,9 @@ class _Walk(object):
         for component, value in components.items():
             self.items[place][component] = self.items[place].get(component, 0) + value
 
+    def depends(self, tensor, scope):
+        return scope.path + tensor.name in self.dependent
+
     def walk(self, scope):
         live = _live(scope.graph)
         self.swish = swish([(op.name, op.type, [t.op.name for t in _inputs(op)], op.type == "Const" and
@@ -351,6 +356,8 @@ class _Walk(object):
                 continue
             segments = full.split("/")
             place = scope.place or self.layer(segments) or ROOT
+            if any(self.depends(t, scope) for t in _inputs(op)):
+                self.dependent.update(scope.path + t.name for t in op.outputs)
             if op.type in LOOPS:
                 self.loop(op, scope, place, full)
             elif op.type in CALLS:
@@ -361,6 +368,7 @@ class _Walk(object):
     def call(self, op, scope, place, full):
         inner = _function(scope.graph, op, "f")
         feeds = dict((t.name, o) for t, o in zip(inner.inputs, op.inputs))
+        self.dependent.update(full + "/" + t.name for t, o in zip(inner.inputs, op.inputs) if self.depends(o, scope))
         self.add(place, full, op.type, {}, 1, "calls %s: its ops priced below" % op.get_attr("f").name, "", [])
         self.walk(_Scope(inner, place, scope.count, feeds, full + "/", scope))
 
@@ -382,6 +390,8 @@ class _Walk(object):
                  " %d times" % (trips, trips, trips + 1), "", [], {"trips": trips})
         for graph, count, tag in ((body, trips, "body"), (cond, trips + 1, "cond")):
             feeds = dict((t.name, o) for t, o in zip(graph.inputs, op.inputs))
+            if any(self.depends(t, scope) for t in op.inputs):  # loop-carried: any input may reach any variable
+                self.dependent.update("%s/%s/%s" % (full, tag, t.name) for t in graph.inputs)
             self.walk(_Scope(graph, place, scope.count * count, feeds, "%s/%s/" % (full, tag), scope))
 
     def op(self, op, scope, place, full):
@@ -401,6 +411,8 @@ class _Walk(object):
                                           " %r" % (full, op.type, inputs, out))
             attrs = self.attrs(op, scope)
             components, rule = price(op.type, inputs, out, attrs), FORMULAS[op.type][1]
+            if components and not any(self.depends(t, scope) for t in _inputs(op)):
+                components, rule = {}, "depends on the weights and constants alone: folded (the same every call)"
         if op.name in self.swish:
             value = self.swish[op.name]
             if value == op.name:
@@ -437,7 +449,7 @@ class _Walk(object):
             except ValueError:
                 continue
             found[name] = value.decode("ascii") if isinstance(value, bytes) else value
-        if op.type in ("Add", "AddV2"):
+        if op.type in ("Add", "AddV2", "BiasAdd"):
             names = [self.variable(t, scope) for t in op.inputs]
             found["bias"] = any(n and n.split("/")[-1].split(":")[0] == "bias" for n in names)
         return found
@@ -475,6 +487,7 @@ def exact_count(model_name):
     variables = dict((inner.name, handles[id(outer)]) for outer, inner in graph.captures if id(outer) in handles)
     layers = [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
     walk = _Walk(tf, set(layers), variables)
+    walk.dependent.update(t.name for t in graph.inputs[:1])  # the model's input; the rest are captures
     walk.walk(_Scope(graph, None, 1, {}, "", None))
     classes = dict((layer.name, type(layer).__name__) for layer in model.layers)
     breakdown = [{"name": place, "type": classes.get(place, ""), "raw": flops(walk.items[place]),

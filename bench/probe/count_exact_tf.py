@@ -34,6 +34,11 @@ def _prod(values):
     return total
 
 
+def _paired(first, second):
+    """(first[i], second[i]) as far as both go (zip, without Python 3's strict)."""
+    return [(first[i], second[i]) for i in range(min(len(first), len(second)))]
+
+
 def _per_value(component):
     """One `component` per value of the op's output."""
     def price(inputs, out, attrs):
@@ -116,8 +121,10 @@ def _einsum(inputs, out, attrs):
     if len(terms) != 2 or len(inputs) != 2 or "." in equation:
         raise NotImplementedError("exact-tf: no formula for Einsum %r over %d operands" % (equation, len(inputs)))
     sizes = {}
-    for letters, shape in zip(terms, inputs):
-        for letter, size in zip(letters, shape):
+    for letters, shape in _paired(terms, inputs):
+        if len(letters) != len(shape):
+            raise NotImplementedError("exact-tf: Einsum %r does not name every axis of %r" % (equation, shape))
+        for letter, size in _paired(letters, shape):
             sizes[letter] = max(size, sizes.get(letter, 1))
     return {"mac": _prod(sizes.values())}
 
@@ -367,8 +374,9 @@ class _Walk(object):
 
     def call(self, op, scope, place, full):
         inner = _function(scope.graph, op, "f")
-        feeds = dict((t.name, o) for t, o in zip(inner.inputs, op.inputs))
-        self.dependent.update(full + "/" + t.name for t, o in zip(inner.inputs, op.inputs) if self.depends(o, scope))
+        feeds = dict((t.name, o) for t, o in _paired(inner.inputs, op.inputs))
+        self.dependent.update(full + "/" + t.name for t, o in _paired(inner.inputs, op.inputs)
+                              if self.depends(o, scope))
         self.add(place, full, op.type, {}, 1, "calls %s: its ops priced below" % op.get_attr("f").name, "", [])
         self.walk(_Scope(inner, place, scope.count, feeds, full + "/", scope))
 
@@ -389,7 +397,7 @@ class _Walk(object):
         self.add(place, full, op.type, {}, 1, "a loop of %d iterations: its body priced %d times, its condition"
                  " %d times" % (trips, trips, trips + 1), "", [], {"trips": trips})
         for graph, count, tag in ((body, trips, "body"), (cond, trips + 1, "cond")):
-            feeds = dict((t.name, o) for t, o in zip(graph.inputs, op.inputs))
+            feeds = dict((t.name, o) for t, o in _paired(graph.inputs, op.inputs))
             if any(self.depends(t, scope) for t in op.inputs):  # loop-carried: any input may reach any variable
                 self.dependent.update("%s/%s/%s" % (full, tag, t.name) for t in graph.inputs)
             self.walk(_Scope(graph, place, scope.count * count, feeds, "%s/%s/" % (full, tag), scope))

@@ -41,11 +41,14 @@ def read(definition: dict, probe: dict) -> Reading:
     return reading
 
 
+# its own tool (the front page shows each tool of a family at its latest version: TensorFlow's and torch's
+# versions are not one scale), in exact's family
 ADAPTER = Adapter(
     "exact-tf",
-    "exact",
+    "exact-tf",
     read,
     outside="exact-tf prices every op of the traced forward pass, whichever layer runs it",
+    family="exact",
     components=True,
 )
 ADAPTERS = (ADAPTER,)

@@ -3,10 +3,17 @@ reconciled: the reference with no adjustment and residual 0 under every conventi
 formula off by one, an op left out, a loop priced once) a residual at the layer and component it touches, naming
 the op."""
 
+import json
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
+from bench import paths
 from bench.counters import exact_tf
 from bench.explain.reconcile import reconcile
 from bench.probe import count_exact_tf, zoo
@@ -211,3 +218,37 @@ def test_work_on_no_layer_is_a_residual_too() -> None:
     record["probe"]["breakdown"]["items"].append(samples.item(count_exact_tf.ROOT, 10, "", components=stray))
     record["probe"]["raw_total"] += 10
     assert reconcile(record, PRESETS["default"], exact_tf.ADAPTER).residual == 10
+
+
+@pytest.mark.docker
+def test_a_real_tensorflow_graph_reconciles_and_a_decomposed_layer_norm_is_residual(
+    client: object, tmp_path: Path
+) -> None:
+    """exact-tf alone in tf-latest's image (reused, not rebuilt): the seed (a GRU loop in a called function)
+    and an LSTM give the reference with no adjustment and residual 0; tf.keras's LayerNormalization, written
+    as moments and batch_normalization, is 2n + 1 element-wise per row of n over the reference's formula."""
+    text = paths.CELLS_FILE.read_text()
+    cell = next(block for block in text.split("[[cell]]") if 'name = "tf-latest"' in block)
+    cell = re.sub(r"counters = \[.*\]", 'counters = ["exact-tf"]', re.sub(r"expected_failures = .*\n", "", cell))
+    (tmp_path / "cells.toml").write_text("[[cell]]" + cell)
+    command = [sys.executable, "-m", "bench", "matrix", "--cells", "tf-latest", "--models", "seed,lstm,layernorm"]
+    environment = {**os.environ, "FLOPS_MATRIX_CELLS_FILE": str(tmp_path / "cells.toml")}
+    done = subprocess.run(
+        [*command, "--results", str(tmp_path / "results")],
+        cwd=paths.ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = {}
+    for model in ("seed", "lstm", "layernorm"):
+        record = json.loads((tmp_path / "results" / "tf-latest" / model / "exact-tf.json").read_text())
+        results[model] = reconcile(record, PRESETS["default"], exact_tf.ADAPTER)
+        assert results[model].adjustments == []
+    assert results["seed"].residuals == [] and results["lstm"].residuals == []
+    assert results["seed"].total == results["seed"].reference
+    rows, n = 32, 64
+    (residual,) = results["layernorm"].residuals
+    assert (residual.place, residual.flops) == ("norm", 2 * n * rows + rows)

@@ -178,7 +178,7 @@ FORMULAS = {
 }
 for _op in ("Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "DivNoNan", "Maximum", "Minimum", "Neg", "Square",
             "Pow", "Sqrt", "Abs", "Exp", "Log", "Reciprocal", "Erf", "Erfc", "Floor", "SelectV2", "Select",
-            "ClipByValue"):
+            "ClipByValue", "Greater", "GreaterEqual", "Less", "LessEqual", "Equal", "NotEqual"):
     FORMULAS[_op] = (_elementwise, "one per output value (an add of a layer's bias variable: its bias)")
 FORMULAS.update(dict((op, (_nothing, "computes nothing")) for op in ZERO))
 
@@ -259,6 +259,7 @@ class _Scope(object):
 
     def __init__(self, graph, place, count, feeds, path, outer):
         self.graph, self.place, self.count, self.feeds, self.path, self.outer = graph, place, count, feeds, path, outer
+        self.swish = {}  # its ops that write x * sigmoid(x) (`swish`)
 
 
 def _shape(tensor):
@@ -302,7 +303,7 @@ class _Walk(object):
     def __init__(self, tf, layer_names, variables):
         self.tf, self.layer_names, self.variables = tf, layer_names, variables
         self.nodes, self.items, self.order, self.pruned, self.loops = [], {}, [], [], []
-        self.scopes = {}  # (path, scope) -> node index of a multi-op activation
+        self.activations = {}  # (layer, scope, activation, iterations) -> values of a multi-op activation
         self.dependent = set()  # tensors (path + name) whose value depends on the model's input
 
     def layer(self, segments):
@@ -354,8 +355,8 @@ class _Walk(object):
 
     def walk(self, scope):
         live = _live(scope.graph)
-        self.swish = swish([(op.name, op.type, [t.op.name for t in _inputs(op)], op.type == "Const" and
-                             _shape(op.outputs[0]) == ()) for op in scope.graph.get_operations()])
+        scope.swish = swish([(op.name, op.type, [t.op.name for t in _inputs(op)], op.type == "Const" and
+                              _shape(op.outputs[0]) == ()) for op in scope.graph.get_operations()])
         for op in scope.graph.get_operations():
             full = scope.path + op.name
             if op.name not in live:
@@ -403,51 +404,37 @@ class _Walk(object):
             self.walk(_Scope(graph, place, scope.count * count, feeds, "%s/%s/" % (full, tag), scope))
 
     def op(self, op, scope, place, full):
-        segments = full.split("/")
         inputs = [_shape(t) for t in _inputs(op)]
-        floating = [t for t in list(op.outputs) + _inputs(op) if _floating(t)]
-        if not floating and op.type not in FORMULAS:  # index, shape or handle arithmetic: no number computed
-            self.add(place, full, op.type, {}, scope.count, "no floating-point value in or out: index arithmetic",
-                     "", [])
-            return
         out = _shape(op.outputs[0]) if op.outputs else ()
-        if op.outputs and not _floating(op.outputs[0]) and op.type not in ZERO:
-            components, rule = {}, "no floating-point result: index arithmetic"
+        if not [t for t in list(op.outputs) + _inputs(op) if _floating(t)]:
+            components, rule = {}, "no floating-point value in or out: index, shape or handle arithmetic"
         else:
             if op.type in FORMULAS and op.type not in ZERO and (out is None or None in inputs):
                 raise NotImplementedError("exact-tf: %s (%s) has shapes the graph does not know: inputs %r, output"
                                           " %r" % (full, op.type, inputs, out))
-            attrs = self.attrs(op, scope)
-            components, rule = price(op.type, inputs, out, attrs), FORMULAS[op.type][1]
+            components, rule = price(op.type, inputs, out, self.attrs(op, scope)), FORMULAS[op.type][1]
             if components and not any(self.depends(t, scope) for t in _inputs(op)):
                 components, rule = {}, "depends on the weights and constants alone: folded (the same every call)"
-        if op.name in self.swish:
-            value = self.swish[op.name]
+        if components and op.name in scope.swish:
+            value = scope.swish[op.name]
             if value == op.name:
                 components, rule = {"act:silu": _prod(out)}, "x * sigmoid(x): one silu per value"
             else:
-                components, rule = {}, "part of the silu at %s, priced as one" % value
+                components, rule = {}, "part of the silu at %s%s, priced there" % (scope.path, value)
+        segments = full.split("/")
         activation = activation_scope(segments) if components else None
-        if activation:
+        if activation:  # priced once the walk is done, by the scope's widest op (each touches every value once)
             index, name = activation
-            key = (place, "/".join(segments[:index + 1]))
-            values = max(components.values())  # an element-wise activation's ops each touch every value once
-            if key not in self.scopes:
-                self.scopes[key] = len(self.nodes)
-                self.add(place, key[1], "activation scope", {}, 1, "one %s per value, whatever ops write it" % name,
-                         str(out), [], {"values": 0, "activation": name, "count": scope.count})
-            node = self.nodes[self.scopes[key]]
-            if values > node["attrs"]["values"]:  # price the scope by its widest op
-                self.retract(place, node)
-                self.add(place, key[1], "activation scope", {"act:" + name: values}, scope.count, node["attrs"]
-                         ["formula"], str(out), [], {"values": values, "activation": name, "count": scope.count})
-                self.nodes[self.scopes[key]] = self.nodes.pop()
+            key = (place, "/".join(segments[:index + 1]), name, scope.count)
+            self.activations[key] = max(self.activations.get(key, 0), max(components.values()))
             components, rule = {}, "part of the activation %s, priced as one" % key[1]
         self.add(place, full, op.type, components, scope.count, rule, out, [str(s) for s in inputs])
 
-    def retract(self, place, node):
-        for component, value in node["attrs"]["components"].items():
-            self.items[place][component] -= value
+    def finish(self):
+        """One node per activation written as several ops: one evaluation per value."""
+        for (place, name, activation, count), values in sorted(self.activations.items()):
+            self.add(place, name, "activation scope", {"act:" + activation: values}, count,
+                     "one %s per value, whatever ops write it" % activation, "", [])
 
     def attrs(self, op, scope):
         found = {}
@@ -497,6 +484,7 @@ def exact_count(model_name):
     walk = _Walk(tf, set(layers), variables)
     walk.dependent.update(t.name for t in graph.inputs[:1])  # the model's input; the rest are captures
     walk.walk(_Scope(graph, None, 1, {}, "", None))
+    walk.finish()
     classes = dict((layer.name, type(layer).__name__) for layer in model.layers)
     breakdown = [{"name": place, "type": classes.get(place, ""), "raw": flops(walk.items[place]),
                   "components": dict(sorted((k, v) for k, v in walk.items[place].items() if v))}

@@ -12,10 +12,12 @@ an op type without a formula is a loud failure naming it, never a silent 0, and 
 It prices what runs: an op no output of its function depends on is pruned by TensorFlow before the function
 runs (Keras's RNN runs its step once on time step 0 only to learn the output's shape), so it costs nothing.
 
-Activations TensorFlow writes as several ops under a name scope of their own (tf.nn.gelu's `Gelu`, swish's)
-are one evaluation per value, as the reference counts an activation. Everything else is priced op by op, as
-TensorFlow decomposes the layer (LayerNormalization as moments and batch_normalization, for one): where that
-differs from the reference's formula the difference shows, at the layer and component.
+Work on the weights alone (Keras 3's BatchNormalization folding its statistics into a scale and a shift) is the
+same every call: folded, as the reference folds it. An activation TensorFlow writes as several ops (tf.nn.gelu's
+`Gelu` name scope, silu's x * sigmoid(beta * x)) is one evaluation per value, as the reference counts an
+activation. Everything else is priced op by op, as TensorFlow decomposes the layer (LayerNormalization as
+moments and batch_normalization, for one): where that differs from the reference's formula the difference
+shows, at the layer and component.
 
 The formulas are plain functions of shapes (no TensorFlow), so the host tests them on recorded shapes.
 """

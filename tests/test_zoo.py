@@ -51,7 +51,7 @@ def test_conv2d_transpose_by_hand() -> None:
 def test_norms_and_pools_by_hand() -> None:
     assert one("batch_norm", (1, 4, 4, 3)).once == {"elementwise": 96}
     assert one("batch_norm", (1, 4, 4, 3)).params == 12
-    assert one("layer_norm", (2, 5, 8)).once == {"elementwise": 7 * 8 * 10, "act:rsqrt": 10}
+    assert one("layer_norm", (2, 5, 8)).once == {"elementwise": (7 * 8 + 1) * 10, "act:rsqrt": 10}  # + eps per row
     assert one("rms_norm", (2, 5, 8)).once == {"elementwise": (4 * 8 + 1) * 10, "act:rsqrt": 10}  # + eps per row
     pool = one("max_pool2d", (1, 6, 6, 2), pool=[2, 2], strides=[2, 2])
     assert pool.out_shape == (1, 3, 3, 2) and pool.once == {"elementwise": 18 * 3}

@@ -128,12 +128,12 @@ def _batch_norm(args, out):
 
 
 def _layer_norm(args, out):
-    """LayerNorm over the normalized axes, n values per row: 7n element-wise and one rsqrt per row (the
-    reference's layer_norm)."""
+    """LayerNorm over the normalized axes, n values per row: 7n + 1 element-wise (epsilon added to the variance)
+    and one rsqrt per row (the reference's layer_norm)."""
     x, normalized = args[0], args[1]
     n = _prod(normalized)
     rows = x.numel // n
-    return {"elementwise": 7 * n * rows, "act:rsqrt": rows}
+    return {"elementwise": (7 * n + 1) * rows, "act:rsqrt": rows}
 
 
 def _reduce(args, out):
@@ -294,8 +294,8 @@ FORMULAS = {
     "aten.native_batch_norm": (_batch_norm, "2 element-wise per value"),
     "aten._native_batch_norm_legit": (_batch_norm, "2 element-wise per value"),
     "aten._native_batch_norm_legit_no_training": (_batch_norm, "2 element-wise per value"),
-    "aten.layer_norm": (_layer_norm, "7n element-wise and one rsqrt per row"),
-    "aten.native_layer_norm": (_layer_norm, "7n element-wise and one rsqrt per row"),
+    "aten.layer_norm": (_layer_norm, "7n + 1 element-wise and one rsqrt per row"),
+    "aten.native_layer_norm": (_layer_norm, "7n + 1 element-wise and one rsqrt per row"),
     "aten.max_pool2d": (_max_pool, "k - 1 comparisons per output"),
     "aten.max_pool2d_with_indices": (_max_pool, "k - 1 comparisons per output"),
     "aten.mkldnn_max_pool2d": (_max_pool, "k - 1 comparisons per output"),

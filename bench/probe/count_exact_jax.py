@@ -14,7 +14,7 @@ Where JAX's decomposition of a layer is not the reference's formula, a known com
 count_exact.py prices aten.native_layer_norm, and the primitive-level count is kept beside it as evidence (a
 node's attrs.primitives):
 - a Keras LayerNormalization, BatchNormalization or RMSNorm layer (by its class, found by its name scope): the
-  reference's layer_norm (7n element-wise, one rsqrt per row), batch_norm (2 per value, the inference scale and
+  reference's layer_norm (7n + 1 element-wise, one rsqrt per row), batch_norm (2 per value, the inference scale and
   shift folded) and rms_norm (4n + 1, one rsqrt per row);
 - softmax (exp, its sum and the division, with the max subtracted first): one act:softmax per value;
 - the exact GELU (x * erfc(-x / sqrt 2) / 2): one act:gelu per value;
@@ -177,9 +177,10 @@ def price(primitive, ins, outs, params=None):
 
 
 def layer_norm(x):
-    """The reference's layer_norm over the last axis: 7n element-wise and one rsqrt per row."""
+    """The reference's layer_norm over the last axis: 7n + 1 element-wise (epsilon added to the variance) and one
+    rsqrt per row."""
     rows = x.numel // x.shape[-1]
-    return {"elementwise": 7 * x.numel, "act:rsqrt": rows}
+    return {"elementwise": 7 * x.numel + rows, "act:rsqrt": rows}
 
 
 def rms_norm(x):

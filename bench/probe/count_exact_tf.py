@@ -107,13 +107,13 @@ def _fused_batch_norm(inputs, out, attrs):
     """FusedBatchNorm(V3) (x, scale, offset, mean, variance). At inference (is_training false) an affine map per
     channel, scale and shift folded from the running statistics: 2 element-wise per value (the reference's
     batch_norm). Computing the statistics (is_training, n values per channel): the mean (n), x - mean (n), its
-    square (n), the variance (n), the division by the deviation (n), the scale (n) and the offset (n): 7n
-    element-wise and one rsqrt per channel."""
+    square (n), the variance (n), epsilon added to it (1), the division by the deviation (n), the scale (n) and
+    the offset (n): 7n + 1 element-wise and one rsqrt per channel."""
     values = _prod(inputs[0])
     if not attrs.get("is_training"):
         return {"elementwise": 2 * values}
     channels = inputs[1][0]
-    return {"elementwise": 7 * values, "act:rsqrt": channels}
+    return {"elementwise": 7 * values + channels, "act:rsqrt": channels}
 
 
 def _einsum(inputs, out, attrs):
@@ -161,9 +161,9 @@ FORMULAS = {
     "Conv2DBackpropInput": (_conv_transpose, "input values x kh x kw x out multiply-accumulates"),
     "BiasAdd": (_elementwise, "one add per output value (of a layer's bias variable: its bias; Keras 3 writes"
                               " other broadcast adds as BiasAdd too)"),
-    "FusedBatchNorm": (_fused_batch_norm, "inference: 2 element-wise per value; statistics: 7n element-wise"
+    "FusedBatchNorm": (_fused_batch_norm, "inference: 2 element-wise per value; statistics: 7n + 1 element-wise"
                                           " and one rsqrt per channel"),
-    "FusedBatchNormV3": (_fused_batch_norm, "inference: 2 element-wise per value; statistics: 7n element-wise"
+    "FusedBatchNormV3": (_fused_batch_norm, "inference: 2 element-wise per value; statistics: 7n + 1 element-wise"
                                             " and one rsqrt per channel"),
     "SquaredDifference": (_squared_difference, "a subtraction and a square per output value"),
     "Mean": (_reduce, "one op per input value"),
@@ -248,6 +248,18 @@ def activation_scope(segments):
     return None
 
 
+def layer_norm(values, width):
+    """A Keras LayerNormalization over its last axis (`values` in all, `width` per row), priced whole as the
+    reference's layer_norm: 7n + 1 element-wise and one rsqrt per row. TensorFlow writes it as moments and a
+    batch_normalization whose algebra (x * inv + (beta - mean * inv), the scale made per value) costs 2n more per
+    row than the layer's own arithmetic, as count_exact.py prices aten.native_layer_norm whole and
+    count_exact_jax.py Keras 3's decomposition; the ops' own count stays on the node (attrs.ops)."""
+    rows = values // width
+    return {"elementwise": 7 * values + rows, "act:rsqrt": rows}
+
+
+# Keras layer class -> (its formula, priced whole, its words)
+NORMS = {"LayerNormalization": (layer_norm, "the layer priced whole: 7n + 1 element-wise and one rsqrt per row")}
 LOOPS = ("While", "StatelessWhile")
 CALLS = ("PartitionedCall", "StatefulPartitionedCall")
 # single-input views a variable passes through on its way to an add: (op type, index of the input it views)
@@ -302,20 +314,35 @@ def _function(graph, op, attr):
 class _Walk(object):
     """Every op of the traced forward pass, placed on its Keras layer and priced times the iterations it runs."""
 
-    def __init__(self, tf, layer_names, variables):
+    def __init__(self, tf, layer_names, variables, norms=None):
         self.tf, self.layer_names, self.variables = tf, layer_names, variables
+        self.norms = norms or {}  # name -> class of every (nested) layer priced whole (NORMS)
+        self.norm_parts = {}  # (layer, scope, class, iterations) -> [values, width, the ops' own components]
         self.nodes, self.items, self.order, self.pruned, self.loops = [], {}, [], [], []
         self.activations = {}  # (layer, scope, activation, iterations) -> values of a multi-op activation
         self.dependent = set()  # tensors (path + name) whose value depends on the model's input
 
+    def named(self, segment, names):
+        """The name among `names` a scope segment is (Keras 3 traces `conv` as `conv_1`), or None."""
+        if segment in names:
+            return segment
+        base, _, number = segment.rpartition("_")
+        return base if number.isdigit() and base in names else None
+
+    def norm_scope(self, segments):
+        """(index, class) of the innermost scope that is a layer priced whole (NORMS), or None."""
+        for index in range(len(segments) - 2, -1, -1):
+            name = self.named(segments[index], self.norms)
+            if name:
+                return index, self.norms[name]
+        return None
+
     def layer(self, segments):
         """The top-level Keras layer whose name scope holds the op (Keras 3 traces `conv` as `conv_1`)."""
         for segment in segments[:-1]:
-            if segment in self.layer_names:
-                return segment
-            base, _, number = segment.rpartition("_")
-            if number.isdigit() and base in self.layer_names:
-                return base
+            name = self.named(segment, self.layer_names)
+            if name:
+                return name
         return None
 
     def source(self, tensor, scope):
@@ -424,6 +451,16 @@ class _Walk(object):
             else:
                 components, rule = {}, "part of the silu at %s%s, priced there" % (scope.path, value)
         segments = full.split("/")
+        norm = self.norm_scope(segments) if components else None
+        if norm:  # priced once the walk is done, from the widest value it touches
+            index, kind = norm
+            key = (place, "/".join(segments[:index + 1]), kind, scope.count)
+            part = self.norm_parts.setdefault(key, [0, 1, {}])
+            if _prod(out) > part[0]:
+                part[0], part[1] = _prod(out), out[-1]
+            for component, count in components.items():
+                part[2][component] = part[2].get(component, 0) + count
+            components, rule = {}, "part of the %s %s, priced as one" % (kind, key[1])
         activation = activation_scope(segments) if components else None
         if activation:  # priced once the walk is done, by the scope's widest op (each touches every value once)
             index, name = activation
@@ -433,7 +470,10 @@ class _Walk(object):
         self.add(place, full, op.type, components, scope.count, rule, out, [str(s) for s in inputs])
 
     def finish(self):
-        """One node per activation written as several ops: one evaluation per value."""
+        """One node per layer priced whole and per activation written as several ops: one evaluation per value."""
+        for (place, name, kind, count), (values, width, ops) in sorted(self.norm_parts.items()):
+            formula, words = NORMS[kind]
+            self.add(place, name, kind, formula(values, width), count, words, "", [], {"ops": ops})
         for (place, name, activation, count), values in sorted(self.activations.items()):
             self.add(place, name, "activation scope", {"act:" + activation: values}, count,
                      "one %s per value, whatever ops write it" % activation, "", [])
@@ -483,7 +523,9 @@ def exact_count(model_name):
             handles[id(handle)] = getattr(variable, "path", None) or variable.name
     variables = dict((inner.name, handles[id(outer)]) for outer, inner in graph.captures if id(outer) in handles)
     layers = [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    walk = _Walk(tf, set(layers), variables)
+    norms = dict((layer.name, type(layer).__name__) for layer in model._flatten_layers(include_self=False)
+                 if type(layer).__name__ in NORMS)
+    walk = _Walk(tf, set(layers), variables, norms)
     walk.dependent.update(t.name for t in graph.inputs[:1])  # the model's input; the rest are captures
     walk.walk(_Scope(graph, None, 1, {}, "", None))
     walk.finish()

@@ -221,11 +221,11 @@ def batch_norm(spec: dict, in_shape: Shape) -> LayerCost:
 @formula("layer_norm")
 def layer_norm(spec: dict, in_shape: Shape) -> LayerCost:
     """LayerNorm over the last axis, n values per row: the mean (n adds), x - mean (n), its square (n),
-    the variance (n adds), the division by the deviation (n), gamma (n) and beta (n): 7n element-wise,
-    and one reciprocal square root per row."""
+    the variance (n adds), epsilon added to it (1), the division by the deviation (n), gamma (n) and beta (n):
+    7n + 1 element-wise, and one reciprocal square root per row."""
     rows, n = prod(in_shape[:-1]), in_shape[-1]
     return LayerCost(
-        spec["name"], "layer_norm", in_shape, 2 * n, Counter({"elementwise": 7 * n * rows, "act:rsqrt": rows})
+        spec["name"], "layer_norm", in_shape, 2 * n, Counter({"elementwise": (7 * n + 1) * rows, "act:rsqrt": rows})
     )
 
 
@@ -233,7 +233,7 @@ def layer_norm(spec: dict, in_shape: Shape) -> LayerCost:
 def rms_norm(spec: dict, in_shape: Shape) -> LayerCost:
     """RMSNorm over the last axis: squares (n), their mean (n adds), epsilon added to it (1 per row), the
     division by the root mean square (n) and the weight (n): 4n + 1 element-wise and one reciprocal square
-    root per row. (LayerNorm's fused kernels fold their epsilon; RMSNorm is written out in both builds.)"""
+    root per row."""
     rows, n = prod(in_shape[:-1]), in_shape[-1]
     return LayerCost(
         spec["name"], "rms_norm", in_shape, n, Counter({"elementwise": (4 * n + 1) * rows, "act:rsqrt": rows})

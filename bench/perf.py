@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         target = TARGETS.get(name)
         verdict = "met" if isinstance(value, float) and target and value <= target else "MISSED"
         mark = "" if target is None else f"  (target <= {target:g} s: {verdict})"
-        with_unit = isinstance(value, float) and not name.endswith(("(s)", "(GiB)"))
+        with_unit = isinstance(value, float) and not name.endswith(("(s)", "(GiB)", "(x)"))
         shown = f"{value:.1f} s" if with_unit else f"{value:,}" if isinstance(value, int) else str(value)
         print(f"{name}: {shown}{mark}")
     print(f"written to {args.out}")

@@ -266,8 +266,8 @@ def _code_entry(job: str, flops: int, cell: str = "torch-latest") -> dict:
     definition = {"python": "m.py", "summary": "code", "input": [], "layers": []}
     raw = flops // catalog.COUNTERS[job.split("@")[0]].flops_per_unit
     items = [{"name": "m", "raw": raw, "components": {"elementwise": raw}}]
-    return {"status": "ok", "kind": "count", "model": "m", "cell": cell, "job": job,
-            "probe": {"flops": flops, "raw_total": raw, "definition": definition, "breakdown": {"items": items}}}  # fmt: skip
+    probe = {"flops": flops, "raw_total": raw, "definition": definition, "breakdown": {"items": items}}
+    return {"status": "ok", "kind": "count", "model": "m", "cell": cell, "job": job, "probe": probe}
 
 
 def test_a_code_models_reference_is_its_exact_count() -> None:
@@ -286,7 +286,9 @@ def test_a_code_models_reference_is_its_exact_count() -> None:
 
 
 def _with_modules(entry: dict, **modules: int) -> dict:
-    items = [{"name": n, "raw": raw, "type": n.title(), "components": {"elementwise": raw}} for n, raw in modules.items()]
+    items = [
+        {"name": n, "raw": raw, "type": n.title(), "components": {"elementwise": raw}} for n, raw in modules.items()
+    ]
     return dict(entry, probe=dict(entry["probe"], breakdown={"items": items}))
 
 
@@ -328,3 +330,18 @@ def test_a_code_model_without_an_exact_count_is_set_against_the_median() -> None
 def test_a_recorded_variant_is_matched_with_todays_definition() -> None:
     assert selection.today("seed-conv@2x1x100x256")["input"] == [2, 1, 100, 256]
     assert selection.today("nothing@2x1") is None and selection.today("seed-conv@2x1") is None
+
+
+def test_where_a_count_departs_is_read_against_the_exact_count_of_its_own_cell() -> None:
+    """A Keras build names its layers by what its process built before (conv2d here, conv2d_1 there): a count is
+    compared module by module with the exact count of its own cell, and its distance with the build's reference."""
+    here = _with_modules(_code_entry("exact", 250, "torch-1.10.1"), conv_1=200, relu=50)
+    there = _with_modules(_code_entry("exact", 250), conv=200, relu=50)
+    thop = _with_modules(_code_entry("thop", 200, "torch-1.10.1"), conv_1=100)
+    (found,) = peers.compare([there, here, thop])
+    assert found.exact.cell == "torch-1.10.1"  # the first cell in the cells' order
+    assert {c.counter: c.departures for c in found.counts if c.cell == "torch-1.10.1"}["thop"] == (
+        ("relu (Relu)", -50),
+    )
+    # the twin: read against the other cell's exact count, every module would depart
+    assert len(peers.departures(thop, there, PRESETS["default"])) == 3

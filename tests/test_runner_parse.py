@@ -68,3 +68,19 @@ def test_a_check_document_is_judged_by_its_own_schema() -> None:
     document = {"schema": "flops-matrix/check/1", "cell": "twins", "model": "seed", "check": "equivalence"}
     with pytest.raises(ValueError, match="breaks schema flops-matrix/check/1"):
         runner.parse(encode(document), Key("twins", "seed", "equivalence", "check"))
+
+
+def test_a_failed_jobs_reason_is_its_exception_line_not_keras_last_bullet() -> None:
+    tail = (
+        'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: Exception encountered when calling'
+        " Functional.call().\n\nan input of the wrong rank\n\nArguments received by Functional.call():\n"
+        "  \u2022 inputs=tf.Tensor(shape=(1, 3))\n  \u2022 kwargs=<class 'inspect._empty'>\n"
+    )
+    reason = "probe exited with code 1: \u2022 kwargs=<class 'inspect._empty'>"
+    assert (
+        runner._why(reason, tail) == "probe exited with code 1: ValueError: Exception encountered when calling"
+        " Functional.call()."
+    )
+    # the twins: a tail with no exception line keeps its last line; other failures keep their reason
+    assert runner.reason_line("warning: x\nlast words\n") == "last words"
+    assert runner._why("probe timed out after 5 s", tail) == "probe timed out after 5 s"

@@ -115,11 +115,18 @@ def compare(entries: list[dict], convention: Convention = PRESETS["default"]) ->
             key=lambda e: (order_key(e["cell"]), e["job"]),
         )
         exact = next((e for e in rows if is_exact(e["job"])), None)
+        # where a count departs is read against the exact count of its own cell: the same build, the same names
+        # (a Keras build names its layers by what its process built before: conv2d in one cell, conv2d_1 in another)
+        beside = {e["cell"]: e for e in reversed(rows) if is_exact(e["job"])}
         totals = [flops(e, convention) for e in rows]
         reference = flops(exact, convention) if exact else statistics.median(totals)
         counts = tuple(
             PeerCount(
-                e["cell"], e["job"], total, total / reference if reference else None, departures(e, exact, convention)
+                e["cell"],
+                e["job"],
+                total,
+                total / reference if reference else None,
+                departures(e, beside.get(e["cell"], exact), convention),
             )
             for e, total in zip(rows, totals, strict=True)
         )

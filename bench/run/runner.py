@@ -282,7 +282,7 @@ def _one_container(launch: Launch, keys: list[Key]) -> Iterator[ProbeRun]:
                     run = ProbeRun(key, None, str(error), "", seconds, startup)
             else:
                 tail = event.get("log_tail", "")[-TAIL_CHARS:]
-                run = ProbeRun(key, None, event["reason"][:400], tail, seconds, startup)
+                run = ProbeRun(key, None, _why(event["reason"], tail)[:400], tail, seconds, startup)
             reported += 1
             if reported < len(keys):
                 _go(container, reported)
@@ -346,6 +346,24 @@ def _misfit(event: dict, current: int, reported: int, jobs: int) -> str:
     return ""
 
 
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)(: |$)")
+
+
+def reason_line(tail: str) -> str:
+    """The line of a failed probe's stderr that says why: the last exception line (a traceback's own words;
+    Keras ends its messages with the call's arguments, one bullet each), else the last line."""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    raised = [line for line in lines if EXCEPTION_LINE.match(line)]
+    return (raised or lines or [""])[-1]
+
+
+def _why(reason: str, tail: str) -> str:
+    """A failed job's reason as the probe gives it ("probe exited with code N: " and its stderr's last line),
+    with the line that says why in place of the last one."""
+    head, said = reason.partition(": ")[0], reason_line(tail)
+    return f"{head}: {said[:300]}" if head.startswith("probe exited with code") and said else reason
+
+
 def _container_failure(
     container: docker.models.containers.Container,
     key: Key,
@@ -366,9 +384,9 @@ def _container_failure(
         failure = f"probe printed no JSON document (stdout began: {garbage.decode('utf-8', 'replace')[:120]!r})"
     else:
         failure = f"probe exited with code {state.get('ExitCode')}"
-        last = [line for line in tail.splitlines() if line.strip()][-1:]
-        if last:
-            failure += f": {last[0].strip()[:300]}"
+        said = reason_line(tail)
+        if said:
+            failure += f": {said[:300]}"
     return ProbeRun(key, None, failure, tail, round(time.monotonic() - began, 1))
 
 

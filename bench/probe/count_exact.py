@@ -13,6 +13,17 @@ layer's recurrent op, from its input and weights (RECURRENT). The formulas read 
 fake tensors give the same number.
 
 The formulas are plain functions of shapes (no torch), so the host tests them on recorded shapes.
+
+Beyond the zoo (WIDER, MOVES), the choices the reference's vocabulary leaves open: a comparison is an
+element-wise op, as the reference's max pooling counts its k - 1 comparisons (eq/lt/..., clamp, maximum, max and
+min, logical and bitwise ops, one per output value; sort n x ceil(log2 n) per row, topk n x max(1, ceil(log2 k)));
+a selection that computes no value costs nothing (where, masked_fill: their mask is priced by the op that made
+it), as do permutations (roll, flip, pixel and channel shuffles) and nearest upsampling (a lookup); linear
+interpolation is taps products and taps - 1 adds per output value (bilinear 7); a reduction is one op per input
+value (amax, argmax, any, prod, cumsum), a variance 4 (std: and a sqrt per result), a p-norm 2 (and the root per
+result); a transcendental function is an act:<name> (exp, log, sqrt, erf), as the reference's rsqrt is; a norm
+that computes its statistics (group, instance, a batch norm without running statistics) is the reference's
+layer_norm per row of statistics: 7n + 1 element-wise and one rsqrt.
 """
 from __future__ import absolute_import, division, print_function
 

@@ -457,6 +457,7 @@ WIDER = {
     "aten.mish": (_per_value("act:mish"), "one mish per value"),
     "aten.log_softmax": (_per_value("act:log_softmax"), "one log_softmax evaluation per value"),
     "aten._log_softmax": (_per_value("act:log_softmax"), "one log_softmax evaluation per value"),
+    "aten._safe_softmax": (_per_value("act:softmax"), "one softmax evaluation per value"),
     "aten.exp": (_per_value("act:exp"), "one exp per value"),
     "aten.log": (_per_value("act:log"), "one log per value"),
     "aten.sqrt": (_per_value("act:sqrt"), "one sqrt per value"),

@@ -459,6 +459,9 @@ BEYOND = [
     ("aten.log", [ROWS], ROWS, {"act:log": 128}, OUT),
     ("aten.sqrt", [ROWS], ROWS, {"act:sqrt": 128}, OUT),
     ("aten.erf", [ROWS], ROWS, {"act:erf": 128}, OUT),
+    ("aten._safe_softmax", [T((2, 4, 17, 17)), -1], T((2, 4, 17, 17)), {"act:softmax": 2312}, OUT),
+    ("aten.log_sigmoid_forward", [ROWS], ROWS, {"act:log_sigmoid": 128}, OUT),
+    ("aten.glu", [T((4, 64)), -1], ROWS, {"act:sigmoid": 128, "elementwise": 128}, OUT),
     # element-wise arithmetic and comparisons: one per output value (comparisons as max pooling's)
     ("aten.abs", [ROWS], ROWS, {"elementwise": 128}, OUT),
     ("aten.clamp", [UNET, -3.0, 3.0], UNET, {"elementwise": 8192}, OUT),

@@ -411,6 +411,11 @@ def _interpolate(taps):
     return price
 
 
+def _glu(args, out):
+    """glu (x, dim): one half gated by the sigmoid of the other, one sigmoid and one product per output value."""
+    return {"act:sigmoid": out.numel, "elementwise": out.numel}
+
+
 def _fused_multiply_add(args, out):
     """addcmul / addcdiv (input, t1, t2, value=): input + value x t1 * t2 (or / t2): 3 per output value."""
     return {"elementwise": 3 * out.numel}
@@ -458,6 +463,9 @@ WIDER = {
     "aten.log_softmax": (_per_value("act:log_softmax"), "one log_softmax evaluation per value"),
     "aten._log_softmax": (_per_value("act:log_softmax"), "one log_softmax evaluation per value"),
     "aten._safe_softmax": (_per_value("act:softmax"), "one softmax evaluation per value"),
+    "aten.log_sigmoid": (_per_value("act:log_sigmoid"), "one log_sigmoid per value"),
+    "aten.log_sigmoid_forward": (_per_value("act:log_sigmoid"), "one log_sigmoid per value"),
+    "aten.glu": (_glu, "one sigmoid and one product per output value"),
     "aten.exp": (_per_value("act:exp"), "one exp per value"),
     "aten.log": (_per_value("act:log"), "one log per value"),
     "aten.sqrt": (_per_value("act:sqrt"), "one sqrt per value"),
@@ -486,10 +494,11 @@ WIDER = {
 for _op in ("abs", "clamp", "clamp_min", "clamp_max", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt",
             "gt", "ge", "le", "isfinite", "isnan", "isinf", "logical_and", "logical_or", "logical_xor",
             "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "__and__", "__or__",
-            "__xor__", "__invert__", "square", "reciprocal", "sign", "floor", "ceil", "round", "trunc",
+            "__xor__", "__invert__", "__iand__", "__ior__", "__ixor__", "threshold", "square", "reciprocal", "sign", "floor", "ceil", "round", "trunc",
             "remainder", "fmod", "floor_divide", "true_divide"):
     WIDER.setdefault("aten." + _op, (_per_value("elementwise"), _EACH))
-for _op in ("amax", "amin", "argmax", "argmin", "any", "all", "prod", "cumsum", "cumprod", "logsumexp"):
+for _op in ("amax", "amin", "argmax", "argmin", "any", "all", "prod", "cumsum", "cumprod", "logsumexp", "nansum",
+            "count_nonzero"):
     WIDER["aten." + _op] = (_reduce, _REDUCE)
 
 # Ops that move, select or place values without computing any: a selection (where, masked_fill: the mask is

@@ -250,8 +250,8 @@ def test_both_dispatchers_name_an_op_as_the_formulas_do() -> None:
     assert count_exact.op_name(_Packet("addmm")) == count_exact.op_name(_builtin("addmm")) == "aten.addmm"
     assert count_exact.op_name(_builtin("add_")) == "aten.add_"
     # an op torch 1.10 dispatches that has no formula is still a loud failure naming it
-    with pytest.raises(NotImplementedError, match="aten.slow_conv3d"):
-        price(count_exact.op_name(_builtin("slow_conv3d")), [T((1, 1, 4, 4, 4))], T((1, 1, 2, 2, 2)))
+    with pytest.raises(NotImplementedError, match="aten.fft_rfft"):
+        price(count_exact.op_name(_builtin("fft_rfft")), [T((1, 1, 4, 4, 4))], T((1, 1, 4, 4, 3)))
 
 
 def test_torch_1_10_linear_on_3d_input_a_matmul_and_its_bias_added_is_the_linear_whole() -> None:
@@ -346,3 +346,223 @@ def test_in_torch_1_10_a_bias_added_as_an_element_wise_op_is_a_residual_at_its_l
     result = reconcile(record, convention, exact.ADAPTER)
     assert result.adjustments == [] and result.residual < 0
     assert {r.place for r in result.residuals} == {"encoder"}
+
+
+# Beyond the zoo: the ops user models reach, on shapes recorded from hand-built models (a UNet block, a 3-d
+# conv net, an EfficientNet block, a small ViT, a point-wise MLP) in torch 2.13 and 1.10.1. Each case: the op,
+# its arguments, its output, what the formula gives, and a twin (a wrong shape or argument) that departs.
+UNET, VOLUME, ROWS = T((2, 16, 16, 16)), T((1, 8, 8, 8, 8)), T((4, 32))
+OUT = "a wrong output shape"  # the twin of an op priced per output value
+BEYOND = [
+    # 3-d convolution: output values x in/groups x 27 taps; transposed: input positions x the whole weight
+    (
+        "aten.conv3d",
+        [T((1, 2, 8, 8, 8)), T((8, 2, 3, 3, 3)), T((8,)), [1, 1, 1], [1, 1, 1]],
+        T((1, 8, 8, 8, 8)),
+        {"mac": 4096 * 54, "bias": 4096},
+        [T((1, 2, 8, 8, 8)), T((8, 2, 3, 3)), T((8,))],
+    ),
+    (
+        "aten.convolution",
+        [T((1, 8, 4, 4, 4)), T((8, 4, 3, 3, 3)), None, [1, 1, 1], [1, 1, 1], [1, 1, 1], False, [0, 0, 0], 2],
+        T((1, 8, 4, 4, 4)),
+        {"mac": 512 * 108},
+        [T((1, 8, 4, 4, 4)), T((8, 4, 3, 3)), None, [1, 1, 1], [1, 1, 1], [1, 1, 1], False, [0, 0, 0], 2],
+    ),
+    (
+        "aten.slow_conv3d_forward",
+        [T((1, 2, 8, 8, 8)), T((8, 2, 3, 3, 3)), [3, 3, 3], T((8,)), [1, 1, 1], [1, 1, 1]],
+        T((1, 8, 8, 8, 8)),
+        {"mac": 4096 * 54, "bias": 4096},
+        [T((1, 2, 8, 8, 8)), T((8, 2, 3, 3, 3)), [3, 3, 3], None, [1, 1, 1], [1, 1, 1]],
+    ),
+    (
+        "aten.conv_transpose3d",
+        [T((1, 8, 4, 4, 4)), T((8, 4, 2, 2, 2)), T((4,)), [2, 2, 2]],
+        T((1, 4, 8, 8, 8)),
+        {"mac": 64 * 8 * 32, "bias": 2048},
+        [T((1, 8, 4, 4)), T((8, 4, 2, 2, 2)), T((4,)), [2, 2, 2]],
+    ),
+    (
+        "aten.slow_conv_transpose3d",
+        [T((1, 8, 4, 4, 4)), T((8, 4, 2, 2, 2)), [2, 2, 2], T((4,)), [2, 2, 2]],
+        T((1, 4, 8, 8, 8)),
+        {"mac": 64 * 8 * 32, "bias": 2048},
+        [T((1, 8, 4, 4, 4)), T((8, 4, 2, 2)), [2, 2, 2], T((4,)), [2, 2, 2]],
+    ),
+    # pooling of any rank: k - 1 comparisons, or k adds and a division, per output value
+    ("aten.max_pool1d", [T((4, 1, 32)), [2], [2]], T((4, 1, 16)), {"elementwise": 64}, [T((4, 1, 32)), [3], [2]]),
+    ("aten.max_pool1d_with_indices", [T((4, 1, 32)), 2], T((4, 1, 16)), {"elementwise": 64}, [T((4, 1, 32)), 4]),
+    ("aten.max_pool3d", [VOLUME, [2, 2, 2], [2, 2, 2]], T((1, 8, 4, 4, 4)), {"elementwise": 512 * 7}, [VOLUME, [2, 2]]),
+    ("aten.max_pool3d_with_indices", [VOLUME, [2]], T((1, 8, 4, 4, 4)), {"elementwise": 512 * 7}, [VOLUME, [3]]),
+    ("aten.avg_pool1d", [T((4, 1, 32)), [2], [2]], T((4, 1, 16)), {"elementwise": 128}, [T((4, 1, 32)), [4]]),
+    ("aten.avg_pool3d", [T((1, 8, 4, 4, 4)), [2, 2, 2]], T((1, 8, 2, 2, 2)), {"elementwise": 512}, [VOLUME, [2, 2]]),
+    ("aten.adaptive_avg_pool1d", [T((4, 1, 16)), [4]], T((4, 1, 4)), {"elementwise": 64}, [T((4, 1, 32)), [4]]),
+    ("aten.adaptive_avg_pool3d", [T((1, 8, 2, 2, 2)), [1]], T((1, 8, 1, 1, 1)), {"elementwise": 64}, [VOLUME, [1]]),
+    (
+        "aten.adaptive_max_pool2d",
+        [T((1, 8, 16, 16)), [2, 2]],
+        T((1, 8, 2, 2)),
+        {"elementwise": 2048 - 32},
+        [T((1, 8, 16, 8)), [2, 2]],
+    ),
+    # norms that compute their statistics: 7n + 1 element-wise and one rsqrt per row (the reference's layer_norm)
+    ("aten.group_norm", [UNET, 4, T((16,)), T((16,))], UNET, {"elementwise": 8 * 7169, "act:rsqrt": 8}, [UNET, 8]),
+    (
+        "aten.native_group_norm",
+        [UNET, T((16,)), T((16,)), 2, 16, 256, 4, 1e-05],
+        UNET,
+        {"elementwise": 8 * 7169, "act:rsqrt": 8},
+        [UNET, T((16,)), T((16,)), 2, 16, 256, 2, 1e-05],
+    ),
+    (
+        "aten.instance_norm",
+        [T((2, 16, 8, 8)), T((16,)), T((16,)), None, None, True, 0.1, 1e-05, True],
+        T((2, 16, 8, 8)),
+        {"elementwise": 32 * 449, "act:rsqrt": 32},
+        [T((2, 16, 8, 8)), T((16,)), T((16,)), T((16,)), T((16,)), False, 0.1, 1e-05, True],
+    ),
+    # the batch norm InstanceNorm runs as outside inference_mode: (1, N x C, H, W), training set
+    (
+        "aten.native_batch_norm",
+        [T((1, 32, 8, 8)), T((32,)), T((32,)), None, None, True, 0.1, 1e-05],
+        T((1, 32, 8, 8)),
+        {"elementwise": 32 * 449, "act:rsqrt": 32},
+        [T((1, 32, 8, 8)), T((32,)), T((32,)), T((32,)), T((32,)), False, 0.1, 1e-05],
+    ),
+    (
+        "aten._native_batch_norm_legit",
+        [T((1, 32, 8, 8)), None, None, True, 0.1, 1e-05],
+        T((1, 32, 8, 8)),
+        {"elementwise": 32 * 449, "act:rsqrt": 32},
+        [T((1, 32, 8, 8)), None, None, False, 0.1, 1e-05],
+    ),
+    (
+        "aten._batch_norm_no_update",
+        [T((1, 32, 8, 8)), None, None, None, None, 0.1, 1e-05],
+        T((1, 32, 8, 8)),
+        {"elementwise": 32 * 449, "act:rsqrt": 32},
+        [T((1, 32, 8, 8)), None, None, T((32,)), T((32,)), 0.1, 1e-05],
+    ),
+    # activations: one act:<name> per value; SELU reaches the mode as ELU with its constants outside inference_mode
+    ("aten.leaky_relu", [UNET, 0.1], UNET, {"act:leaky_relu": 8192}, OUT),
+    ("aten.elu", [VOLUME, 1.0], VOLUME, {"act:elu": 4096}, [VOLUME, 1.0, 1.0507009873554805]),
+    ("aten.elu", [ROWS, 1.6732632423543772, 1.0507009873554805], ROWS, {"act:selu": 128}, [ROWS, 1.67, 1.0]),
+    ("aten.selu", [ROWS], ROWS, {"act:selu": 128}, OUT),
+    ("aten.hardswish", [T((1, 32, 16, 16))], T((1, 32, 16, 16)), {"act:hardswish": 8192}, OUT),
+    ("aten.hardsigmoid", [T((1, 8, 16, 16))], T((1, 8, 16, 16)), {"act:hardsigmoid": 2048}, OUT),
+    ("aten.softplus", [ROWS, 1.0, 20.0], ROWS, {"act:softplus": 128}, OUT),
+    ("aten.mish", [ROWS], ROWS, {"act:mish": 128}, OUT),
+    ("aten.log_softmax", [T((4, 10)), -1], T((4, 10)), {"act:log_softmax": 40}, OUT),
+    ("aten._log_softmax", [T((4, 10)), -1, False], T((4, 10)), {"act:log_softmax": 40}, OUT),
+    ("aten.exp", [ROWS], ROWS, {"act:exp": 128}, OUT),
+    ("aten.log", [ROWS], ROWS, {"act:log": 128}, OUT),
+    ("aten.sqrt", [ROWS], ROWS, {"act:sqrt": 128}, OUT),
+    ("aten.erf", [ROWS], ROWS, {"act:erf": 128}, OUT),
+    ("aten._safe_softmax", [T((2, 4, 17, 17)), -1], T((2, 4, 17, 17)), {"act:softmax": 2312}, OUT),
+    ("aten.log_sigmoid_forward", [ROWS], ROWS, {"act:log_sigmoid": 128}, OUT),
+    ("aten.glu", [T((4, 64)), -1], ROWS, {"act:sigmoid": 128, "elementwise": 128}, OUT),
+    # element-wise arithmetic and comparisons: one per output value (comparisons as max pooling's)
+    ("aten.abs", [ROWS], ROWS, {"elementwise": 128}, OUT),
+    ("aten.clamp", [UNET, -3.0, 3.0], UNET, {"elementwise": 8192}, OUT),
+    ("aten.clamp_min", [T((4, 1)), 1e-12], T((4, 1)), {"elementwise": 4}, OUT),
+    ("aten.clamp_max", [ROWS, 5.0], ROWS, {"elementwise": 128}, OUT),
+    ("aten.maximum", [ROWS, ROWS], ROWS, {"elementwise": 128}, OUT),
+    ("aten.minimum", [ROWS, ROWS], ROWS, {"elementwise": 128}, OUT),
+    ("aten.eq", [T((4, 10)), 2], T((4, 10)), {"elementwise": 40}, OUT),
+    ("aten.gt", [ROWS, 0], ROWS, {"elementwise": 128}, OUT),
+    ("aten.logical_and", [T((4, 10)), T((4, 10))], T((4, 10)), {"elementwise": 40}, OUT),
+    ("aten.bitwise_not", [T((4, 10))], T((4, 10)), {"elementwise": 40}, OUT),
+    ("aten.__xor__", [T((4, 10)), T((4, 10))], T((4, 10)), {"elementwise": 40}, OUT),
+    ("aten.addcmul", [ROWS, ROWS, ROWS], ROWS, {"elementwise": 384}, OUT),
+    ("aten.addcdiv", [ROWS, ROWS, ROWS], ROWS, {"elementwise": 384}, OUT),
+    ("aten.max", [ROWS, ROWS], ROWS, {"elementwise": 128}, [T((4, 64)), -1, True]),
+    # reductions: one op per input value; variance 4 per input value (and a sqrt per result for std)
+    ("aten.amax", [ROWS, [-1], True], T((4, 1)), {"elementwise": 128}, [T((4, 16)), [-1], True]),
+    ("aten.argmax", [T((2, 10)), -1], T((2,)), {"elementwise": 20}, [T((2, 11)), -1]),
+    ("aten.any", [T((4, 10))], T(()), {"elementwise": 40}, [T((4, 11))]),
+    ("aten.prod", [ROWS, -1, True], T((4, 1)), {"elementwise": 128}, [T((4, 31)), -1, True]),
+    ("aten.cumsum", [ROWS, -1], ROWS, {"elementwise": 128}, [T((4, 31)), -1]),
+    ("aten.max", [T((4, 4)), -1, True], T((4, 1)), {"elementwise": 16}, [T((4, 4)), T((4, 4))]),
+    ("aten.min", [T((3,))], T(()), {"elementwise": 3}, [T((4,))]),
+    ("aten.var", [ROWS, [-1]], T((4,)), {"elementwise": 512}, [T((4, 31)), [-1]]),
+    ("aten.var_mean", [ROWS, [-1]], T((4,)), {"elementwise": 512}, [T((4, 31)), [-1]]),
+    ("aten.std", [ROWS, [-1]], T((4,)), {"elementwise": 512, "act:sqrt": 4}, [T((4, 31)), [-1]]),
+    # vector norms: |x|^p and the sum per input value, a sqrt per result for p = 2, no root for p = 1
+    ("aten.linalg_vector_norm", [ROWS, 2.0, [-1], True], T((4, 1)), {"elementwise": 256, "act:sqrt": 4}, [ROWS, 1]),
+    ("aten.norm", [ROWS, 2.0, [-1], True], T((4, 1)), {"elementwise": 256, "act:sqrt": 4}, [ROWS, 3.0, [-1]]),
+    ("aten.frobenius_norm", [ROWS, [-1], True], T((4, 1)), {"elementwise": 256, "act:sqrt": 4}, [ROWS, 1, [-1]]),
+    # sort: n x ceil(log2 n) comparisons per row; topk: n x max(1, ceil(log2 k))
+    ("aten.sort", [T((4, 10))], T((4, 10)), {"elementwise": 4 * 10 * 4}, [T((4, 8))]),
+    ("aten.sort", [T((4, 10)), 0], T((4, 10)), {"elementwise": 10 * 4 * 2}, [T((4, 10))]),
+    ("aten.topk", [T((2, 10)), 3], T((2, 3)), {"elementwise": 2 * 10 * 2}, [T((2, 10)), 8]),
+    ("aten.topk", [T((2, 10)), 1], T((2, 1)), {"elementwise": 2 * 10}, [T((2, 10)), 3]),
+    # interpolation: taps products and taps - 1 adds per output value; nearest is a lookup
+    (
+        "aten.upsample_bilinear2d",
+        [T((2, 16, 8, 8)), [16, 16], False, 2.0, 2.0],
+        T((2, 16, 16, 16)),
+        {"elementwise": 8192 * 7},
+        OUT,
+    ),
+    ("aten.upsample_nearest2d", [T((2, 4, 8, 8)), [16, 16], 2.0, 2.0], T((2, 4, 16, 16)), {}, None),
+    # selections, permutations and creation compute nothing
+    ("aten.where", [ROWS, ROWS, ROWS], ROWS, {}, None),
+    ("aten.masked_fill", [T((4, 10)), T((4, 10)), 0.0], T((4, 10)), {}, None),
+    ("aten.roll", [T((4, 10)), [1], [-1]], T((4, 10)), {}, None),
+    ("aten.flip", [T((4, 10)), [-1]], T((4, 10)), {}, None),
+    ("aten.pixel_shuffle", [T((2, 4, 16, 16)), 2], T((2, 1, 32, 32)), {}, None),
+    ("aten.new_ones", [T((4, 10)), [4, 10]], T((4, 10)), {}, None),
+    ("aten.ones", [[4, 10]], T((4, 10)), {}, None),
+]
+
+
+@pytest.mark.parametrize(("op", "args", "out", "expected", "twin"), BEYOND, ids=[c[0] for c in BEYOND])
+def test_the_ops_beyond_the_zoo_are_priced_from_their_recorded_shapes(
+    op: str, args: list, out: T, expected: dict, twin: list | str | None
+) -> None:
+    assert price(op, args, out) == expected
+    if twin is None:  # an op that computes nothing: its twin is that a priced op of the same shape is not free
+        assert price("aten.mul", [out, out], out) != expected
+    elif twin == OUT:  # priced per output value: one more output column departs
+        assert price(op, args, T((*out.shape[:-1], out.shape[-1] + 1))) != expected
+    else:
+        assert price(op, twin, out) != expected
+
+
+def test_every_op_name_is_listed_once_and_well_formed() -> None:
+    names = [*count_exact.ZERO, *count_exact.MOVES, *count_exact.WIDER]
+    assert len(names) == len(set(names))
+    # WIDER adds to FORMULAS, never replaces a formula the zoo's records were priced by
+    source = Path(count_exact.__file__).read_text()
+    table = source.split("\nFORMULAS = {\n")[1].split("\n}\n")[0]
+    listed = re.findall(r'^    "([^"]+)": \(', table, flags=re.M)
+    assert len(listed) == len(set(listed)) and not set(listed) & set(names)
+    for name in count_exact.FORMULAS:
+        assert re.fullmatch(r"(aten|prim)\.[a-z_][a-z0-9_]*", name), name
+        # an in-place form (relu_) is priced as its op; one listed must be an op with no out-of-place twin (copy_)
+        assert not name.endswith("_") or name.endswith("__") or name[:-1] not in count_exact.FORMULAS, name
+        formula, words = count_exact.FORMULAS[name]
+        assert callable(formula) and words.strip() == words and words, name
+
+
+def test_the_name_check_catches_a_malformed_or_repeated_name() -> None:
+    """The twin: what the checks above reject."""
+    assert not re.fullmatch(r"(aten|prim)\.[a-z_][a-z0-9_]*", "aten.Conv3d")
+    assert not re.fullmatch(r"(aten|prim)\.[a-z_][a-z0-9_]*", "conv3d")
+    repeated = [*count_exact.ZERO, "aten.view"]
+    assert len(repeated) != len(set(repeated))
+
+
+def test_the_zoo_formulas_are_untouched_where_the_new_ones_branch() -> None:
+    """Inference BatchNorm (training unset) is still 2 per value, the 2-d pools still square a single size."""
+    image = T((1, 16, 32, 32))
+    args = [image, T((16,)), T((16,)), T((16,)), T((16,)), False, 0.1, 1e-05]
+    assert price("aten.native_batch_norm", args, image) == {"elementwise": 2 * image.numel}
+    assert price("aten.native_batch_norm", [*args[:5], True, *args[6:]], image) != {"elementwise": 2 * image.numel}
+    assert price("aten.max_pool2d", [image, [3]], T((1, 16, 10, 10))) == {"elementwise": 1600 * 8}
+
+
+def test_a_bias_parameter_is_known_by_its_name() -> None:
+    assert all(map(count_exact.is_bias, ["fc.bias", "rnn.bias_ih_l0", "attn.in_proj_bias", "bias"]))
+    assert not any(map(count_exact.is_bias, ["fc.weight", "attn.in_proj_weight", "biased.weight", "unbiased"]))

@@ -13,6 +13,17 @@ layer's recurrent op, from its input and weights (RECURRENT). The formulas read 
 fake tensors give the same number.
 
 The formulas are plain functions of shapes (no torch), so the host tests them on recorded shapes.
+
+Beyond the zoo (WIDER, MOVES), the choices the reference's vocabulary leaves open: a comparison is an
+element-wise op, as the reference's max pooling counts its k - 1 comparisons (eq/lt/..., clamp, maximum, max and
+min, logical and bitwise ops, one per output value; sort n x ceil(log2 n) per row, topk n x max(1, ceil(log2 k)));
+a selection that computes no value costs nothing (where, masked_fill: their mask is priced by the op that made
+it), as do permutations (roll, flip, pixel and channel shuffles) and nearest upsampling (a lookup); linear
+interpolation is taps products and taps - 1 adds per output value (bilinear 7); a reduction is one op per input
+value (amax, argmax, any, prod, cumsum), a variance 4 (std: and a sqrt per result), a p-norm 2 (and the root per
+result); a transcendental function is an act:<name> (exp, log, sqrt, erf), as the reference's rsqrt is; a norm
+that computes its statistics (group, instance, a batch norm without running statistics) is the reference's
+layer_norm per row of statistics: 7n + 1 element-wise and one rsqrt.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -122,8 +133,22 @@ def _sized(transposed):
     return price
 
 
+def _statistics(rows, n):
+    """A norm that computes its statistics, n values per row, as the reference's layer_norm prices one: 7n + 1
+    element-wise (epsilon added once per row) and one rsqrt per row (gamma and beta priced as it prices them)."""
+    return {"elementwise": (7 * n + 1) * rows, "act:rsqrt": rows}
+
+
 def _batch_norm(args, out):
-    """Inference BatchNorm: scale and shift per value (2 element-wise), as the reference folds it."""
+    """Inference BatchNorm: scale and shift per value (2 element-wise), as the reference folds it. One that
+    computes its statistics from the input (training is set: BatchNorm without running statistics, and the
+    batch norm InstanceNorm runs as) is a norm per channel over batch and space (_statistics)."""
+    training = len(args) > 5 and args[5] is True
+    if len(args) > 3 and isinstance(args[3], bool):  # _native_batch_norm_legit.no_stats: (x, w, b, training, ...)
+        training = args[3]
+    if training:
+        channels = args[0].shape[1] if len(args[0].shape) > 1 else 1
+        return _statistics(channels, args[0].numel // channels)
     return {"elementwise": 2 * args[0].numel}
 
 
@@ -254,6 +279,244 @@ def _einsum(args, out):
     return {"mac": _prod(sizes.values())}
 
 
+def _window(rank):
+    """Max / average pooling of `rank` spatial axes (input, kernel_size, ...): a kernel given as one size is
+    that size on every axis."""
+    def size(args):
+        kernel = args[1] if isinstance(args[1], (list, tuple)) else [args[1]]
+        return _prod(list(kernel) * rank if len(kernel) == 1 else kernel)
+    return size
+
+
+def _max_pool_of(rank):
+    """max_pool1d / 3d: k - 1 comparisons per output value, as max_pool2d."""
+    def price(args, out):
+        return {"elementwise": out.numel * (_window(rank)(args) - 1)}
+    return price
+
+
+def _avg_pool_of(rank):
+    """avg_pool1d / 3d: k - 1 adds and a division per output value, as avg_pool2d."""
+    def price(args, out):
+        return {"elementwise": out.numel * _window(rank)(args)}
+    return price
+
+
+def _adaptive_max_pool(args, out):
+    """adaptive max pooling: every input value compared once, less one per output (k - 1 per window)."""
+    return {"elementwise": args[0].numel - out.numel}
+
+
+def _group_norm(args, out):
+    """group_norm (input, num_groups, weight, bias, eps, ...): statistics per sample and group (_statistics)."""
+    rows = args[0].shape[0] * int(args[1])
+    return _statistics(rows, args[0].numel // rows)
+
+
+def _native_group_norm(args, out):
+    """native_group_norm (input, weight, bias, N, C, HxW, group, eps)."""
+    rows = int(args[3]) * int(args[6])
+    return _statistics(rows, args[0].numel // rows)
+
+
+def _instance_norm(args, out):
+    """instance_norm (input, weight, bias, running_mean, running_var, use_input_stats, ...): statistics per
+    sample and channel (_statistics); with the running statistics instead, BatchNorm's 2 per value."""
+    x = args[0]
+    if len(args) > 5 and args[5] is False:
+        return {"elementwise": 2 * x.numel}
+    rows = x.shape[0] * x.shape[1]
+    return _statistics(rows, x.numel // rows)
+
+
+def _batch_norm_no_update(args, out):
+    """_batch_norm_no_update (input, weight, bias, running_mean, running_var, momentum, eps): the input's own
+    statistics when it has no running ones."""
+    return _batch_norm(args[:5] + [args[3] is None], out)
+
+
+def _elu(args, out):
+    """elu (x, alpha, scale, input_scale): SELU is ELU with its two constants (how F.selu reaches the mode
+    outside inference_mode)."""
+    scale = float(args[2]) if len(args) > 2 else 1.0
+    return {"act:selu" if abs(scale - 1.0507009873554805) < 1e-6 else "act:elu": out.numel}
+
+
+def _lines(args):
+    """The axis an op works along (args[1], default the last) and its rows: (values per row, rows)."""
+    x = args[0]
+    if not x.shape:
+        return 1, 1
+    dim = args[1] if len(args) > 1 and isinstance(args[1], int) and not isinstance(args[1], bool) else -1
+    n = x.shape[dim]
+    return n, x.numel // max(n, 1)
+
+
+def _ceil_log2(n):
+    return max(int(n) - 1, 0).bit_length()
+
+
+def _sort(args, out):
+    """sort / argsort (x, dim, ...): a comparison sort's n x ceil(log2 n) comparisons per row (comparisons are
+    element-wise ops in the reference's vocabulary, as max pooling's are)."""
+    n, rows = _lines(args)
+    return {"elementwise": rows * n * _ceil_log2(n)}
+
+
+def _topk(args, out):
+    """topk (x, k, dim, ...): every value of a row offered to a heap of k: n x max(1, ceil(log2 k))
+    comparisons per row."""
+    x, k = args[0], int(args[1])
+    dim = args[2] if len(args) > 2 and isinstance(args[2], int) else -1
+    n = x.shape[dim] if x.shape else 1
+    return {"elementwise": (x.numel // max(n, 1)) * n * max(1, _ceil_log2(k))}
+
+
+def _variance(root):
+    """var / std / var_mean / std_mean: the mean (n adds), x - mean (n), the squares (n) and their sum (n),
+    as the reference's layer_norm prices its variance: 4 per input value; std adds one sqrt per result."""
+    def price(args, out):
+        cost = {"elementwise": 4 * args[0].numel}
+        if root:
+            cost["act:sqrt"] = out.numel
+        return cost
+    return price
+
+
+def _vector_norm(args, out):
+    """norm / linalg_vector_norm / frobenius_norm (x, p, ...): |x|^p and the sum, 2 per input value, then the
+    root per result: a sqrt for p = 2, one element-wise op for another p, none for p = 1 or infinity."""
+    p = args[1] if len(args) > 1 and isinstance(args[1], (int, float)) and not isinstance(args[1], bool) else 2
+    cost = {"elementwise": 2 * args[0].numel}
+    if float(p) == 2.0:
+        cost["act:sqrt"] = out.numel
+    elif float(p) not in (1.0, float("inf"), float("-inf")):
+        cost["elementwise"] += out.numel
+    return cost
+
+
+def _extreme(args, out):
+    """max / min: of two tensors, one comparison per output value; along an axis or whole, a reduction (one
+    op per input value)."""
+    if len(args) > 1 and isinstance(args[1], T):
+        return {"elementwise": out.numel}
+    return {"elementwise": args[0].numel}
+
+
+def _interpolate(taps):
+    """Linear interpolation: each output value a weighted sum of its `taps` neighbours, taps products and
+    taps - 1 adds (the weights are computed once per row and column, not per value)."""
+    def price(args, out):
+        return {"elementwise": out.numel * (2 * taps - 1)}
+    return price
+
+
+def _glu(args, out):
+    """glu (x, dim): one half gated by the sigmoid of the other, one sigmoid and one product per output value."""
+    return {"act:sigmoid": out.numel, "elementwise": out.numel}
+
+
+def _fused_multiply_add(args, out):
+    """addcmul / addcdiv (input, t1, t2, value=): input + value x t1 * t2 (or / t2): 3 per output value."""
+    return {"elementwise": 3 * out.numel}
+
+
+_EACH = "one per output value"
+_REDUCE = "one op per input value"
+WIDER = {
+    "aten.conv3d": (_convolution, "output values x in/groups x kernel taps, one bias add per output"),
+    "aten.conv_transpose3d": (_conv_transpose, "input positions x the whole weight, one bias add per output"),
+    "aten.slow_conv3d": (_sized(False), "as aten.convolution"),
+    "aten.slow_conv3d_forward": (_sized(False), "as aten.convolution"),
+    "aten.slow_conv_dilated2d": (_sized(False), "as aten.convolution"),
+    "aten.slow_conv_dilated3d": (_sized(False), "as aten.convolution"),
+    "aten.slow_conv_transpose3d": (_sized(True), "as aten.convolution, transposed"),
+    "aten.max_pool1d": (_max_pool_of(1), "k - 1 comparisons per output"),
+    "aten.max_pool1d_with_indices": (_max_pool_of(1), "k - 1 comparisons per output"),
+    "aten.max_pool3d": (_max_pool_of(3), "k - 1 comparisons per output"),
+    "aten.max_pool3d_with_indices": (_max_pool_of(3), "k - 1 comparisons per output"),
+    "aten.mkldnn_max_pool3d": (_max_pool_of(3), "k - 1 comparisons per output"),
+    "aten.avg_pool1d": (_avg_pool_of(1), "k - 1 adds and a division per output"),
+    "aten.avg_pool3d": (_avg_pool_of(3), "k - 1 adds and a division per output"),
+    "aten.adaptive_avg_pool1d": (_adaptive_avg_pool, _REDUCE),
+    "aten.adaptive_avg_pool3d": (_adaptive_avg_pool, _REDUCE),
+    "aten._adaptive_avg_pool3d": (_adaptive_avg_pool, _REDUCE),
+    "aten.adaptive_max_pool1d": (_adaptive_max_pool, "one comparison per input value, less one per output"),
+    "aten.adaptive_max_pool2d": (_adaptive_max_pool, "one comparison per input value, less one per output"),
+    "aten.adaptive_max_pool3d": (_adaptive_max_pool, "one comparison per input value, less one per output"),
+    "aten.group_norm": (_group_norm, "7n + 1 element-wise and one rsqrt per sample and group"),
+    "aten.native_group_norm": (_native_group_norm, "7n + 1 element-wise and one rsqrt per sample and group"),
+    "aten.instance_norm": (_instance_norm, "7n + 1 element-wise and one rsqrt per sample and channel"),
+    "aten._batch_norm_with_update": (lambda args, out: _batch_norm(args[:5] + [True], out),
+                                     "7n + 1 element-wise and one rsqrt per channel"),
+    "aten._batch_norm_no_update": (_batch_norm_no_update, "2 element-wise per value, or its own statistics"),
+    "aten.leaky_relu": (_per_value("act:leaky_relu"), "one leaky_relu per value"),
+    "aten.elu": (_elu, "one elu (selu: its constants) per value"),
+    "aten.selu": (_per_value("act:selu"), "one selu per value"),
+    "aten.celu": (_per_value("act:celu"), "one celu per value"),
+    "aten.prelu": (_per_value("act:prelu"), "one prelu per value"),
+    "aten._prelu_kernel": (_per_value("act:prelu"), "one prelu per value"),
+    "aten.hardswish": (_per_value("act:hardswish"), "one hardswish per value"),
+    "aten.hardsigmoid": (_per_value("act:hardsigmoid"), "one hardsigmoid per value"),
+    "aten.softplus": (_per_value("act:softplus"), "one softplus per value"),
+    "aten.mish": (_per_value("act:mish"), "one mish per value"),
+    "aten.log_softmax": (_per_value("act:log_softmax"), "one log_softmax evaluation per value"),
+    "aten._log_softmax": (_per_value("act:log_softmax"), "one log_softmax evaluation per value"),
+    "aten._safe_softmax": (_per_value("act:softmax"), "one softmax evaluation per value"),
+    "aten.log_sigmoid": (_per_value("act:log_sigmoid"), "one log_sigmoid per value"),
+    "aten.log_sigmoid_forward": (_per_value("act:log_sigmoid"), "one log_sigmoid per value"),
+    "aten.glu": (_glu, "one sigmoid and one product per output value"),
+    "aten.exp": (_per_value("act:exp"), "one exp per value"),
+    "aten.log": (_per_value("act:log"), "one log per value"),
+    "aten.sqrt": (_per_value("act:sqrt"), "one sqrt per value"),
+    "aten.erf": (_per_value("act:erf"), "one erf per value"),
+    "aten.sin": (_per_value("act:sin"), "one sin per value"),
+    "aten.cos": (_per_value("act:cos"), "one cos per value"),
+    "aten.var": (_variance(False), "4 per input value"),
+    "aten.var_mean": (_variance(False), "4 per input value"),
+    "aten.std": (_variance(True), "4 per input value, one sqrt per result"),
+    "aten.std_mean": (_variance(True), "4 per input value, one sqrt per result"),
+    "aten.norm": (_vector_norm, "2 per input value, the root per result"),
+    "aten.linalg_vector_norm": (_vector_norm, "2 per input value, the root per result"),
+    "aten.frobenius_norm": (_vector_norm, "2 per input value, the root per result"),
+    "aten.max": (_extreme, "of two tensors one per output value, else one op per input value"),
+    "aten.min": (_extreme, "of two tensors one per output value, else one op per input value"),
+    "aten.sort": (_sort, "n x ceil(log2 n) comparisons per row"),
+    "aten.argsort": (_sort, "n x ceil(log2 n) comparisons per row"),
+    "aten.topk": (_topk, "n x max(1, ceil(log2 k)) comparisons per row"),
+    "aten.upsample_linear1d": (_interpolate(2), "3 per output value (2 products, an add)"),
+    "aten.upsample_bilinear2d": (_interpolate(4), "7 per output value (4 products, 3 adds)"),
+    "aten.upsample_trilinear3d": (_interpolate(8), "15 per output value (8 products, 7 adds)"),
+    "aten.upsample_bicubic2d": (_interpolate(16), "31 per output value (16 products, 15 adds)"),
+    "aten.addcmul": (_fused_multiply_add, "3 per output value"),
+    "aten.addcdiv": (_fused_multiply_add, "3 per output value"),
+}
+for _op in ("abs", "clamp", "clamp_min", "clamp_max", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt",
+            "gt", "ge", "le", "isfinite", "isnan", "isinf", "logical_and", "logical_or", "logical_xor",
+            "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "__and__", "__or__",
+            "__xor__", "__invert__", "__iand__", "__ior__", "__ixor__", "threshold", "square", "reciprocal", "sign", "floor", "ceil", "round", "trunc",
+            "remainder", "fmod", "floor_divide", "true_divide"):
+    WIDER.setdefault("aten." + _op, (_per_value("elementwise"), _EACH))
+for _op in ("amax", "amin", "argmax", "argmin", "any", "all", "prod", "cumsum", "cumprod", "logsumexp", "nansum",
+            "count_nonzero"):
+    WIDER["aten." + _op] = (_reduce, _REDUCE)
+
+# Ops that move, select or place values without computing any: a selection (where, masked_fill: the mask is
+# computed by its own op), a lookup (nearest upsampling), a permutation (roll, flip, the shuffles), creation,
+# dropout's eval identity, a scalar read.
+MOVES = (
+    "aten.where", "aten._s_where", "aten.masked_fill", "aten.masked_select", "aten.masked_scatter", "aten.scatter",
+    "aten.index_put", "aten.one_hot", "aten.ones", "aten.new_ones", "aten.new_full", "aten.full_like",
+    "aten.scalar_tensor", "aten.linspace", "aten.roll", "aten.flip", "aten.pixel_shuffle", "aten.pixel_unshuffle",
+    "aten.channel_shuffle", "aten.native_channel_shuffle", "aten.upsample_nearest1d", "aten.upsample_nearest2d",
+    "aten.upsample_nearest3d", "aten._upsample_nearest_exact1d", "aten._upsample_nearest_exact2d",
+    "aten._upsample_nearest_exact3d", "aten.alpha_dropout", "aten.feature_alpha_dropout", "aten.item",
+    "aten.is_nonzero", "aten.resolve_conj", "aten.resolve_neg", "aten.lift_fresh_copy", "aten.diagonal",
+    "aten.unfold", "aten.im2col", "aten.tile", "aten.meshgrid", "aten.broadcast_to", "aten.unsqueeze_copy",
+    "aten.view_copy", "aten.permute_copy",
+)
+
+
 # Ops that compute nothing: views, layout, copies, creation, indexing, lookups.
 ZERO = (
     "aten.view", "aten._unsafe_view", "aten.reshape", "aten._reshape_alias", "aten.permute", "aten.transpose",
@@ -333,7 +596,8 @@ FORMULAS = {
                                                             " transformer_encoder"),
     "aten.softmax": (_per_value("act:softmax"), "one softmax evaluation per value"),
 }
-FORMULAS.update(dict((op, (_nothing, "computes nothing")) for op in ZERO))
+FORMULAS.update(WIDER)
+FORMULAS.update(dict((op, (_nothing, "computes nothing")) for op in ZERO + MOVES))
 
 
 def recurrent(kind, steps, batch, features, units, directions, biases):
@@ -415,6 +679,13 @@ def _layer_cost(module, x):
     return recurrent(kind, steps, batch, features, module.hidden_size, directions, biases)
 
 
+def is_bias(name):
+    """A layer's bias parameter, by its name: bias, bias_ih_l0, nn.MultiheadAttention's in_proj_bias (added by
+    an aten.add where the projection runs as a matmul)."""
+    last = name.rpartition(".")[2]
+    return last.startswith("bias") or last.endswith("_bias")
+
+
 def op_name(func):
     """An aten op as FORMULAS names it: its overload packet (torch >= 1.12: aten.add), or the builtin torch 1.10
     hands __torch_dispatch__, which carries the bare name (add)."""
@@ -449,7 +720,32 @@ def dispatching(torch, then):
             then(func, args, out)
             return out
 
-    return _python_dispatch.enable_python_mode(Seen)
+    return _Visible(torch, _python_dispatch.enable_python_mode(Seen))
+
+
+class _Visible(object):
+    """torch 1.10's max_pool1d runs its CPU kernel without the dispatcher when no gradient is wanted (under
+    no_grad, or on an input that needs none): a silent 0. Inside the mode torch.max_pool1d is routed through
+    max_pool1d_with_indices, which gives the same values and is dispatched."""
+
+    def __init__(self, torch, mode):
+        self.torch, self.mode, self.kept = torch, mode, None
+
+    def __enter__(self):
+        torch = self.torch
+        self.kept = torch.max_pool1d
+
+        def max_pool1d(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+            return torch.max_pool1d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode)[0]
+
+        torch.max_pool1d = max_pool1d
+        return self.mode.__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return self.mode.__exit__(*exc)
+        finally:
+            self.torch.max_pool1d = self.kept
 
 
 def exact_count(model_name):
@@ -501,11 +797,11 @@ def exact_count(model_name):
     def leave(module, inputs, output):
         inside.pop()
 
-    biases = set(id(p) for n, p in model.named_parameters() if n.rpartition(".")[2].startswith("bias"))
+    biases = set(id(p) for n, p in model.named_parameters() if is_bias(n))
 
     def convert(value):
-        if isinstance(value, torch.Tensor):
-            return T(value.shape, id(value) in biases)
+        if isinstance(value, torch.Tensor):  # a bias parameter, or a view of one (MHA's in_proj_bias.chunk(3))
+            return T(value.shape, id(value) in biases or id(getattr(value, "_base", None)) in biases)
         if isinstance(value, (list, tuple)):
             return [convert(v) for v in value]
         return value

@@ -23,7 +23,7 @@ import docker
 import pytest
 
 from bench import paths
-from bench.run import cells, cluster, images, matrix
+from bench.run import cells, cluster, images, matrix, runner
 from tests import samples
 
 CELLS = "tf-1.12.0,torch-latest"
@@ -170,9 +170,7 @@ def one_engine(second_engine: str, tmp_path_factory: pytest.TempPathFactory) -> 
     assert run.returncode == 0, run.stderr[-2000:]
     print(f"\n1 engine: {time.monotonic() - started:.1f} s", file=sys.stderr)
     for name in CELLS.split(","):
-        declared, _ = matrix.declarations(cells.load()[name], "local")
-        tag = images.tag_for(declared["local"])
-        saved = subprocess.Popen(["docker", "-H", DEFAULT, "save", tag], stdout=subprocess.PIPE)
+        saved = subprocess.Popen(["docker", "-H", DEFAULT, "save", _image(name)], stdout=subprocess.PIPE)
         loaded = subprocess.run(["docker", "-H", second_engine, "load"], stdin=saved.stdout, capture_output=True)
         assert saved.wait() == 0 and loaded.returncode == 0, loaded.stderr
     return where
@@ -257,3 +255,39 @@ def test_different_numbers_are_seen(tmp_path: Path) -> None:
         results.write(where, entry)
     assert numbers(one) != numbers(two)
     assert engines_of(two) != {DEFAULT, "unix:///run/flops-matrix-ray/docker.sock"}
+
+
+@pytest.mark.docker
+def test_sigterm_stops_a_ray_run_in_one_line_and_removes_its_containers(
+    one_engine: Path, ray_cluster: Cluster, second_engine: str, tmp_path: Path
+) -> None:
+    """Ray's driver installs its own SIGTERM handler, which would end the run with no word: the CLI's stands."""
+    command = [sys.executable, "-m", "bench", "matrix", "--base", "local", "--cells", KILLED, "--models", MODELS]
+    run = subprocess.Popen(
+        [*command, "--results", str(tmp_path), "--ray", ray_cluster.address],
+        cwd=paths.ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=samples.default_signals,
+    )
+    try:
+        _first_records(tmp_path / KILLED, 1)
+        workers = {pid for node in ray_cluster.nodes.values() for pid in _tree(node.pid)}  # the probes' owners
+        run.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, stderr = run.communicate(timeout=120)
+        took = time.monotonic() - sent
+    finally:
+        run.kill()
+    assert run.returncode == 143 and took < 10, (took, stderr[-2000:])
+    assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM; results written so far are kept")
+    time.sleep(runner.STOP_S)  # the node's task removes its containers once cancelled
+    owners = {f"{socket.gethostname()}:{pid}" for pid in workers}
+    for url in (DEFAULT, second_engine):
+        found = docker.DockerClient(base_url=url).containers.list(all=True, filters={"label": runner.LABEL})
+        assert [c.name for c in found if c.labels.get(runner.LABEL_OWNER) in owners] == [], url
+
+
+def _image(cell: str) -> str:
+    declared, _ = matrix.declarations(cells.load()[cell], "local")
+    return images.tag_for(declared["local"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import socket
 import sys
 import tempfile
@@ -182,10 +183,14 @@ def run(
     summary = matrix.Summary()
     keys = matrix.planned(cells, models, options)
     _answers(address)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         ray.init(address=address, log_to_driver=False, logging_level="WARNING")
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise engine.EngineUnavailable(f"no Ray cluster answers at {address} ({first_line(error)})") from None
+    finally:
+        for number, handler in handlers.items():  # Ray's own would end the process, bypassing the CLI's one line
+            signal.signal(number, handler)
     running: dict = {}  # the cells' streams: ObjectRefGenerator -> (cell, attempt)
     received: set[results.Key] = set()  # the jobs whose records came home in this run
     try:

@@ -31,7 +31,7 @@ from bench.records import results, seal
 from bench.records.memo import Memo
 from bench.reference import convention
 from bench.reference.convention import Convention
-from bench.run import bases, cells, context, engine, images, matrix, runner, verify
+from bench.run import bases, cells, cluster, context, engine, images, matrix, runner, verify
 
 EXIT_FAILED_CELLS = 1
 EXIT_USAGE = 2
@@ -198,6 +198,13 @@ def _run_options(run: argparse.ArgumentParser, sizes: bool = True) -> None:
         help="a Docker engine to spread cells over (repeatable: unix://, tcp:// with TLS, ssh://; default: DOCKER_HOST"
         " or the local socket)",
     )
+    run.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the cells on this Ray cluster (HOST:PORT, or auto) instead of here: each node runs its share on"
+        f" the Docker engine it was started with (DOCKER_HOST) and offers it as the resource {cluster.RESOURCE}:N"
+        " (N cells at a time; --jobs and --engine do not apply); the records come back to --results",
+    )
     run.add_argument("--shard", type=_shard, help="run the i-th of n stable subsets of the cells (i/n), for CI jobs")
     run.add_argument(
         "--registry",
@@ -290,6 +297,8 @@ def _report(where: Path, used: Convention = convention.PRESETS["default"], if_ch
 
 
 def _matrix(args: argparse.Namespace) -> int:
+    if args.ray and args.engine:
+        raise ValueError("--ray and --engine: choose one (a Ray node runs cells on the engine it was started with)")
     selected = cells.pick(cells.load(cells_file()), args.cells)
     if args.shard:
         selected = matrix.shard(selected, *args.shard)
@@ -317,15 +326,10 @@ def _matrix(args: argparse.Namespace) -> int:
             "warning: the checkout differs from its commit outside results/: what is measured now is recorded as"
             f" from a dirty tree ({results.DIRTY}) and marked so in the report; commit first to publish it"
         )
-    engines = engine.engines(args.engine)
-    for each in engines:
-        removed = runner.remove_leftovers(each.client)
-        if removed:
-            say(f"removed {removed} probe container(s) an interrupted run left on {each.url}")
     progress, cancel = Progress(), threading.Event()
     started = time.monotonic()
     try:
-        summary = matrix.run(engines, selected, [m.name for m in chosen], options, progress, cancel)
+        summary = _spread(args, selected, [m.name for m in chosen], options, progress, cancel)
     except BaseException:
         cancel.set()
         runner.stop_all()  # the records stay; the report is rewritten by the next run or `nox -s report`
@@ -335,6 +339,25 @@ def _matrix(args: argparse.Namespace) -> int:
     say(matrix.describe(summary, time.monotonic() - started))
     _report(args.results, if_changed=True)
     return EXIT_FAILED_CELLS if summary.counts["failed"] or summary.broken else 0
+
+
+def _spread(
+    args: argparse.Namespace,
+    selected: list,
+    names: list[str],
+    options: matrix.Options,
+    progress: Progress,
+    cancel: threading.Event,
+) -> matrix.Summary:
+    """The cells over a Ray cluster's nodes (--ray), else over this host's engines (--engine) and workers."""
+    if args.ray:
+        return cluster.run(args.ray, selected, names, options, progress, cancel)
+    engines = engine.engines(args.engine)
+    for each in engines:
+        removed = runner.remove_leftovers(each.client)
+        if removed:
+            say(f"removed {removed} probe container(s) an interrupted run left on {each.url}")
+    return matrix.run(engines, selected, names, options, progress, cancel)
 
 
 def _count_file(args: argparse.Namespace) -> int:
@@ -373,12 +396,11 @@ def _verify(args: argparse.Namespace, selected: list, names: list[str], options:
     say(f"verify: re-measuring {len(drawn)} recorded job(s) drawn with --seed {seed}")
     if not drawn:
         raise ValueError("verify: no recorded measurement among the chosen cells and models to draw from")
-    engines = engine.engines(args.engine)
     with tempfile.TemporaryDirectory(prefix="flops-matrix-verify-") as scratch:
         again = replace(options, results=Path(scratch), force=True, only=frozenset(drawn))
         progress, cancel = Progress(), threading.Event()
         try:
-            matrix.run(engines, selected, names, again, progress, cancel)
+            _spread(args, selected, names, again, progress, cancel)
         finally:
             progress.stop()
         differences = verify.differences(options.results, Path(scratch), drawn)

@@ -6,7 +6,7 @@ measured with `-- --cold`, which first removes every flops-matrix image):
 - nothing changed: `nox -s matrix` end to end, when every job is recorded for its inputs;
 - one model changed: the records of one model made stale, so its jobs alone run again;
 - per job: the time a job takes beyond its counter's own work, and each container's start and
-  framework import.
+  framework import; per engine: jobs per second of its probe time (from the records).
 - the report: written from scratch, rewritten with nothing changed, and rewritten after one model's
   records changed (those validated and reconciled again and its charts drawn again, the rest from the
   memo and the chart cache); `-- --report-only` runs this alone, with no engine.
@@ -90,6 +90,20 @@ def per_job(where: Path) -> dict[str, float]:
         "per-job overhead beyond the counter's work (median s)": round(statistics.median(overhead), 2),
         "container start + framework import per cell (median s)": round(statistics.median(startup), 2),
     }
+
+
+def per_engine(where: Path) -> dict[str, float]:
+    """Jobs per second of each engine's probe time (its jobs' wall and its containers' start, from the records;
+    one engine's cells at a time add up, so --jobs N shows as N times the rate): what a node adds to a cluster."""
+    jobs: dict[str, int] = {}
+    busy: dict[str, float] = {}
+    for entry in results.load(where).records:
+        host = entry.get("host") or {}
+        if entry.get("status") == "ok" and "probe_wall_s" in host:
+            url = str(host.get("engine", "default"))
+            jobs[url] = jobs.get(url, 0) + 1
+            busy[url] = busy.get(url, 0.0) + host["probe_wall_s"] + host.get("probe_startup_s", 0.0)
+    return {f"jobs per second on engine {url} (jobs/s)": round(jobs[url] / busy[url], 2) for url in busy if busy[url]}
 
 
 def big_model(bench: list[str], where: Path) -> dict[str, float | str]:
@@ -193,6 +207,7 @@ def _matrix_speed(bench: list[str], where: Path, model: str) -> dict[str, float 
     shutil.copytree(paths.RESULTS, where, dirs_exist_ok=True)
     figures["uncached re-measure"], figures["uncached summary"] = timed([*bench, "--results", str(where), "--force"])
     figures.update(per_job(where))
+    figures.update(per_engine(where))
     figures["nothing changed (nox -s matrix)"], figures["nothing changed summary"] = timed(
         ["nox", "-s", "matrix", "--", "--results", str(where)]
     )
@@ -234,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         target = TARGETS.get(name)
         verdict = "met" if isinstance(value, float) and target and value <= target else "MISSED"
         mark = "" if target is None else f"  (target <= {target:g} s: {verdict})"
-        with_unit = isinstance(value, float) and not name.endswith(("(s)", "(GiB)", "(x)"))
+        with_unit = isinstance(value, float) and not name.endswith(("(s)", "(GiB)", "(x)", "(jobs/s)"))
         shown = f"{value:.1f} s" if with_unit else f"{value:,}" if isinstance(value, int) else str(value)
         print(f"{name}: {shown}{mark}")
     print(f"written to {args.out}")

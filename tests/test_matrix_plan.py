@@ -91,7 +91,7 @@ def test_a_failure_said_again_in_the_same_words_is_not_rewritten(tmp_path: Path)
     """A rerun that changed nothing leaves `git diff results/` empty, not-run cells included."""
 
     def write(reason: str, when: str) -> str:
-        matrix._write_all(tmp_path, [KEY], "not-run", reason, "", {"finished_at": when}, matrix.Summary(), Progress())
+        matrix.write_all(tmp_path, [KEY], "not-run", reason, "", {"finished_at": when}, matrix.Summary(), Progress())
         return KEY.path(tmp_path, "not-run").read_text()
 
     first = write("no base", "monday")

@@ -12,7 +12,7 @@ import fcntl
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -59,6 +59,7 @@ class Summary:
     broken: list[str] = field(default_factory=list)  # checks whose claim did not hold
     engine_errors: list[str] = field(default_factory=list)
     fatal: BaseException | None = None  # what stopped a worker and must stop the run (a full disk, say)
+    sink: Callable[[dict], None] | None = None  # also given each record written (a Ray node: to its driver)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, status: str) -> None:
@@ -142,10 +143,8 @@ def run(
 ) -> Summary:
     """Every cell once, on whichever engine's worker is free first."""
     summary = Summary()
-    keys = plan(cells, models, options.models)
-    if options.only is not None:
-        keys = {cell: [k for k in planned if k in options.only] for cell, planned in keys.items()}
-    pending = sorted(cells, key=lambda cell: -_expected_seconds(options.results, keys[cell.name]))
+    keys = planned(cells, models, options)
+    pending = by_length(options.results, cells, keys)
     take = threading.Lock()
 
     def next_cell() -> Cell | None:
@@ -154,29 +153,7 @@ def run(
 
     def worker(engine: Engine) -> None:
         while not engine.broken and (cell := next_cell()) is not None:  # a broken engine leaves cells to others
-            finished: set[results.Key] = set()
-            try:
-                _cell(engine, cell, keys[cell.name], options, summary, progress, cancel, finished)
-            except Cancelled:
-                return
-            except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
-                if cancel.is_set():
-                    return
-                if not engine.broken:
-                    engine.broken = f"engine {engine.url} stopped answering: {first_line(error)}"
-                    progress.fail(cell.name, engine.broken)
-                with summary.lock:
-                    summary.engine_errors.append(f"{cell.name}: {engine.broken}")
-                left = [k for k in keys[cell.name] if k not in finished]
-                try:
-                    _write_all(options.results, left, "failed", engine.broken, "", {}, summary, progress)
-                except Exception as fatal:  # handed to the main thread below
-                    summary.fatal = fatal
-                    cancel.set()
-                    return
-            except Exception as error:  # a full disk, say: the main thread raises it
-                summary.fatal = error
-                cancel.set()
+            if not guarded(engine, cell, keys[cell.name], options, summary, progress, cancel):
                 return
 
     progress.start(sum(len(k) for k in keys.values()))
@@ -196,8 +173,59 @@ def run(
         raise Cancelled
     for cell in pending:  # every engine stopped answering before these were taken
         why = "; ".join(sorted({e.broken for e in engines}))
-        _write_all(options.results, keys[cell.name], "failed", why, "", {}, summary, progress)
+        write_all(options.results, keys[cell.name], "failed", why, "", {}, summary, progress)
     return summary
+
+
+def planned(cells: list[Cell], models: list[str], options: Options) -> dict[str, list[results.Key]]:
+    """The run's jobs by cell: the plan, or those of it that `options.only` names."""
+    keys = plan(cells, models, options.models)
+    if options.only is not None:
+        keys = {cell: [k for k in jobs if k in options.only] for cell, jobs in keys.items()}
+    return keys
+
+
+def by_length(where: Path, cells: list[Cell], keys: dict[str, list[results.Key]]) -> list[Cell]:
+    """The cells, the longest first (see _expected_seconds)."""
+    return sorted(cells, key=lambda cell: -_expected_seconds(where, keys[cell.name]))
+
+
+def guarded(
+    engine: Engine,
+    cell: Cell,
+    keys: list[results.Key],
+    options: Options,
+    summary: Summary,
+    progress: Progress,
+    cancel: threading.Event,
+) -> bool:
+    """One cell on one engine (_cell); an engine that stops answering fails the cell's unfinished jobs in one
+    line and is marked broken. False when the worker must stop: cancelled, or `summary.fatal` is set."""
+    finished: set[results.Key] = set()
+    try:
+        _cell(engine, cell, keys, options, summary, progress, cancel, finished)
+    except Cancelled:
+        return False
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+        if cancel.is_set():
+            return False
+        if not engine.broken:
+            engine.broken = f"engine {engine.url} stopped answering: {first_line(error)}"
+            progress.fail(cell.name, engine.broken)
+        with summary.lock:
+            summary.engine_errors.append(f"{cell.name}: {engine.broken}")
+        left = [k for k in keys if k not in finished]
+        try:
+            write_all(options.results, left, "failed", engine.broken, "", {}, summary, progress)
+        except Exception as fatal:  # handed to the main thread by the caller
+            summary.fatal = fatal
+            cancel.set()
+            return False
+    except Exception as error:  # a full disk, say: the main thread raises it
+        summary.fatal = error
+        cancel.set()
+        return False
+    return True
 
 
 def _expected_seconds(where: Path, keys: list[results.Key]) -> float:
@@ -230,7 +258,7 @@ def _cell(
     declared, unavailable = declarations(cell, options.base_mode)
     if not declared:
         say(f"not run: {unavailable}", cell.name)
-        _write_all(options.results, keys, "not-run", unavailable, "", host, summary, progress)
+        write_all(options.results, keys, "not-run", unavailable, "", host, summary, progress)
         return
     chosen = options.models
     wanted = {
@@ -252,11 +280,11 @@ def _cell(
             image = _image(engine, cell, declared, options)
     except BaseUnavailable as why:
         say(f"not run: {why}", cell.name)
-        _write_all(options.results, todo, "not-run", str(why), "", host, summary, progress)
+        write_all(options.results, todo, "not-run", str(why), "", host, summary, progress)
         return
     except images.BuildFailed as failure:
         progress.fail(cell.name, str(failure))
-        _write_all(options.results, todo, "failed", str(failure), failure.log_tail, host, summary, progress)
+        write_all(options.results, todo, "failed", str(failure), failure.log_tail, host, summary, progress)
         return
     wanted_here = wanted[image.declaration.base.kind]
     with summary.lock:
@@ -327,7 +355,7 @@ def _not_for_this_model(
             told.add(key.model)
         reason = reason or too_big
         if reason:
-            _write_all(options.results, [key], "not-run", reason, "", host, summary, progress)
+            write_all(options.results, [key], "not-run", reason, "", host, summary, progress)
         else:
             left.append(key)
     return left
@@ -363,20 +391,20 @@ def _record(
         host["probe_startup_s"] = run.startup_s  # the container's start and the frameworks' import
     if run.document is None and expected:
         host["expected_failure"] = expected
-        results.write(where, results.record(key, "failed", reason=run.failure, log_tail=run.log_tail, host=host))
+        _write(where, summary, results.record(key, "failed", reason=run.failure, log_tail=run.log_tail, host=host))
         with summary.lock:
             summary.expected += 1
         progress.done(key.cell, f"{key.model} / {key.job}: failed, as expected ({expected}): {run.failure}")
         return
     if run.document is None:
         progress.fail(key.cell, f"{key.model} / {key.job}: {run.failure}")
-        results.write(where, results.record(key, "failed", reason=run.failure, log_tail=run.log_tail, host=host))
+        _write(where, summary, results.record(key, "failed", reason=run.failure, log_tail=run.log_tail, host=host))
         summary.add("failed")
         progress.advance()
         return
     if expected and surprise:
         say(f"{key.model} / {key.job}: counted, though cells.toml expects it to fail ({expected})", key.cell)
-    results.write(where, results.record(key, "ok", probe=run.document, host=host))
+    _write(where, summary, results.record(key, "ok", probe=run.document, host=host))
     summary.add("ok")
     if run.document.get("holds") is False:
         with summary.lock:
@@ -390,7 +418,7 @@ def _verdict(doc: dict) -> str:
     return "holds" if doc["holds"] else "DOES NOT HOLD"
 
 
-def _write_all(
+def write_all(
     where: Path,
     keys: list[results.Key],
     status: str,
@@ -402,9 +430,15 @@ def _write_all(
 ) -> None:
     for key in keys:
         if not _same_failure(where, key, status, reason):  # a rerun that changed nothing rewrites nothing
-            results.write(where, results.record(key, status, reason=reason, log_tail=log_tail, host=host))
+            _write(where, summary, results.record(key, status, reason=reason, log_tail=log_tail, host=host))
         summary.add(status)
         progress.advance()
+
+
+def _write(where: Path, summary: Summary, entry: dict) -> None:
+    results.write(where, entry)
+    if summary.sink is not None:
+        summary.sink(entry)
 
 
 def _same_failure(where: Path, key: results.Key, status: str, reason: str) -> bool:

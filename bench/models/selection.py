@@ -83,7 +83,10 @@ def variant_name(name: str, shape: tuple[int, ...]) -> str:
 
 def select(request: Request) -> list[Model]:
     """The models to run, resolved and checked; ModelError (one line) for anything that cannot run."""
-    names = libraries.expand(request.names) if request.names is not None else list(zoo.MODELS)
+    try:
+        names = libraries.expand(request.names) if request.names is not None else list(zoo.MODELS)
+    except libraries.LibraryError as error:
+        raise ModelError(str(error)) from None
     stray = sorted(set(request.shapes) - set(names))
     if stray:
         raise ModelError(f"--shape names {', '.join(stray)}, which this run does not measure (--models)")

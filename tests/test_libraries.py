@@ -66,7 +66,10 @@ def test_the_builders_take_random_weights_and_no_hub() -> None:
 @pytest.mark.parametrize(
     ("name", "words"),
     [
-        ("torchvision:resnet51", r"unknown torchvision model 'resnet51' \(did you mean torchvision:resnet50\?\); known: "),
+        (
+            "torchvision:resnet51",
+            r"unknown torchvision model 'resnet51' \(did you mean torchvision:resnet50\?\); known: ",
+        ),
         ("timm:nope", r"unknown timm model 'nope'; known: .*convnext_tiny"),
         ("keras:MobileNetV2", r"unknown library 'keras' in 'keras:MobileNetV2' \(known: torchvision, timm, hf;"),
         ("nope:*", r"unknown library 'nope'"),

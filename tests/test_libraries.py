@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import paths
 from bench.models import libraries, selection
 from bench.probe import zoo
 from bench.records import results
@@ -168,3 +169,24 @@ def test_a_cell_naming_a_library_and_its_models_failures_loads(tmp_path: Path) -
 
 def test_a_library_model_is_not_the_zoos() -> None:
     assert not set(m.replace(":", "-") for m in EVERY) & set(zoo.MODELS)
+
+
+def listed_in_docs(text: str) -> dict[str, list[str]]:
+    """The models docs/extending.md lists per library ("- `timm` (...): `a`, `b` (288), ...")."""
+    section = text.split("### Library models", 1)[1].split("\n## ", 1)[0]
+    found = {}
+    for line in section.splitlines():
+        if line.startswith("- `"):
+            library, rest = line[3:].split("`", 1)
+            found[library] = re.findall(r"`([^`]+)`", rest.split(":", 1)[1])
+    return found
+
+
+def test_the_docs_list_every_registry_model_and_no_other() -> None:
+    text = (paths.ROOT / "docs" / "extending.md").read_text()
+    assert listed_in_docs(text) == {name: list(library.models) for name, library in libraries.LIBRARIES.items()}
+
+
+def test_a_model_the_docs_leave_out_is_seen() -> None:
+    text = (paths.ROOT / "docs" / "extending.md").read_text().replace("`vit_b_32`, ", "", 1)
+    assert "vit_b_32" not in listed_in_docs(text)["torchvision"]

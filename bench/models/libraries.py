@@ -125,7 +125,11 @@ HF = {
         "bert", _TOKENS, "transformers.BertModel(transformers.BertConfig(return_dict=False))", "int64", "BertModel"
     ),
     "gpt2": Entry(
-        "gpt2", _TOKENS, "transformers.GPT2Model(transformers.GPT2Config(return_dict=False))", "int64", "GPT2Model"
+        "gpt2",
+        _TOKENS,
+        "transformers.GPT2Model(transformers.GPT2Config(use_cache=False, return_dict=False))",
+        "int64",
+        "GPT2Model, no key-value cache",
     ),
     "t5-small-encoder": Entry(
         "t5",

@@ -136,8 +136,8 @@ def _check_name(path: Path) -> None:
         raise ModelError(f"{shown(path)}: a model file name (its name) takes lower-case letters, digits, - and _")
     if path.stem in zoo.MODELS:
         raise ModelError(f"{shown(path)}: {path.stem} is a zoo model already: rename the file")
-    if path.stem.partition(libraries.ON_DISK)[0] in libraries.LIBRARIES:
-        library = path.stem.partition(libraries.ON_DISK)[0]
+    library = path.stem.partition(libraries.ON_DISK)[0]
+    if library in libraries.LIBRARIES:
         raise ModelError(f"{shown(path)}: a name starting {library}- is a {library} model's: rename the file")
 
 
@@ -149,8 +149,7 @@ def _definition(path: Path) -> Model:
 
 
 def _python(path: Path) -> Model:
-    """A Python file that builds the model itself: its functions are found without importing it (the
-    host need not have torch or TensorFlow); the probe imports it in the cell."""
+    """The user's Python file that builds the model itself."""
     _check_name(path)
     return _code(path.stem, path.read_bytes(), shown(path), f"Python code in {path.name}")
 

@@ -228,7 +228,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--models",
         type=_names,
-        help="comma-separated models: the zoo's, or yours in --models-dir as <name>.toml or <name>.py (default:"
+        help="comma-separated models: the zoo's, a library's as library:name (torchvision:resnet50, timm:*; cells"
+        " that hold the library measure them), or yours in --models-dir as <name>.toml or <name>.py (default:"
         " the zoo's)",
     )
     run.add_argument("--models-dir", type=Path, default=paths.MODELS, help="where your models are (default: models/)")

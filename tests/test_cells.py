@@ -17,6 +17,7 @@ def test_every_cell_in_the_file_is_complete() -> None:
         "tf-latest",
         "torch-latest",
         "torch-ultralytics-thop",
+        "torch-libraries",
         "keras3-jax",
         "keras3-tf",
         "twins",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench import paths
-from bench.models import big, userdefs
+from bench.models import big, libraries, userdefs
 from bench.probe import catalog, variants, zoo
 from bench.reference.formulas import analyse
 
@@ -38,6 +38,7 @@ class Model:
     source: str  # "zoo", or the user's file, relative to the models folder's parent
     files: tuple[tuple[str, bytes], ...] = ()  # (file name in USER_FOLDER, content)
     frameworks: tuple[str, ...] = ()  # for Python models: the frameworks it builds for (empty: all)
+    library: str = ""  # a library model's library (bench/models/libraries.py): it runs where the cell holds it
 
     @property
     def in_zoo(self) -> bool:
@@ -82,7 +83,10 @@ def variant_name(name: str, shape: tuple[int, ...]) -> str:
 
 def select(request: Request) -> list[Model]:
     """The models to run, resolved and checked; ModelError (one line) for anything that cannot run."""
-    names = request.names if request.names is not None else list(zoo.MODELS)
+    try:
+        names = libraries.expand(request.names) if request.names is not None else list(zoo.MODELS)
+    except libraries.LibraryError as error:
+        raise ModelError(str(error)) from None
     stray = sorted(set(request.shapes) - set(names))
     if stray:
         raise ModelError(f"--shape names {', '.join(stray)}, which this run does not measure (--models)")
@@ -90,7 +94,10 @@ def select(request: Request) -> list[Model]:
 
 
 def find(name: str, folder: Path) -> Model:
-    """A zoo model, or the user's `<folder>/<name>.toml` or `<folder>/<name>.py`."""
+    """A zoo model, a library's (`torchvision:resnet50`, or as recorded `torchvision-resnet50`), or the user's
+    `<folder>/<name>.toml` or `<folder>/<name>.py`."""
+    if libraries.is_library(name) or libraries.is_disk_name(name):
+        return _library(name)
     if name in zoo.MODELS:
         return Model(name, zoo.MODELS[name], "zoo")
     if name in big.MODELS:
@@ -101,8 +108,8 @@ def find(name: str, folder: Path) -> Model:
         yours = ", ".join(user_names(folder)) or "none yet"
         raise ModelError(
             f"unknown model {name} (known: {', '.join(sorted(zoo.MODELS))}; too big to hold:"
-            f" {', '.join(big.MODELS)}; yours in {shown(folder)}/: {yours},"
-            " as <name>.toml or <name>.py)"
+            f" {', '.join(big.MODELS)}; a library's as library:name, library one of"
+            f" {', '.join(libraries.LIBRARIES)}; yours in {shown(folder)}/: {yours}, as <name>.toml or <name>.py)"
         )
     if len(found) > 1:
         raise ModelError(f"{shown(found[0])} and {shown(found[1])} both define {name}: keep one")
@@ -129,6 +136,9 @@ def _check_name(path: Path) -> None:
         raise ModelError(f"{shown(path)}: a model file name (its name) takes lower-case letters, digits, - and _")
     if path.stem in zoo.MODELS:
         raise ModelError(f"{shown(path)}: {path.stem} is a zoo model already: rename the file")
+    library = path.stem.partition(libraries.ON_DISK)[0]
+    if library in libraries.LIBRARIES:
+        raise ModelError(f"{shown(path)}: a name starting {library}- is a {library} model's: rename the file")
 
 
 def _definition(path: Path) -> Model:
@@ -139,28 +149,43 @@ def _definition(path: Path) -> Model:
 
 
 def _python(path: Path) -> Model:
-    """A Python file that builds the model itself: its functions are found without importing it (the
-    host need not have torch or TensorFlow); the probe imports it in the cell."""
+    """The user's Python file that builds the model itself."""
     _check_name(path)
-    source = path.read_bytes()
+    return _code(path.stem, path.read_bytes(), shown(path), f"Python code in {path.name}")
+
+
+def _library(name: str) -> Model:
+    """A library's model: code the registry writes, run like the user's."""
     try:
-        tree = ast.parse(source, filename=str(path))
+        disk = libraries.disk_name(name)
+    except libraries.LibraryError as error:
+        raise ModelError(str(error)) from None
+    library = libraries.split(name)[0]
+    summary = f"{libraries.shown(disk)}, as {libraries.LIBRARIES[library].package} builds it"
+    return replace(_code(disk, libraries.source(name), "bench/models/libraries.py", summary), library=library)
+
+
+def _code(name: str, source: bytes, where: str, summary: str) -> Model:
+    """Code defining torch_model() and/or keras_model(): found without importing it (the host need not have
+    torch or TensorFlow); the probe imports it in the cell."""
+    try:
+        tree = ast.parse(source, filename=where)
     except SyntaxError as error:
-        raise ModelError(f"{shown(path)}: line {error.lineno}: {error.msg}") from None
+        raise ModelError(f"{where}: line {error.lineno}: {error.msg}") from None
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    frameworks = tuple(f for name, fs in PYTHON_FUNCTIONS.items() if name in defined for f in fs)
+    frameworks = tuple(f for function, fs in PYTHON_FUNCTIONS.items() if function in defined for f in fs)
     if not frameworks:
-        raise ModelError(f"{shown(path)}: defines neither torch_model() nor keras_model() at its top level")
-    file_name = f"{path.stem.replace('-', '_')}.py"
+        raise ModelError(f"{where}: defines neither torch_model() nor keras_model() at its top level")
+    file_name = f"{name.replace('-', '_')}.py"
     definition = {
-        "summary": f"Python code in {path.name} ({', '.join(n + '()' for n in PYTHON_FUNCTIONS if n in defined)})",
+        "summary": f"{summary} ({', '.join(n + '()' for n in PYTHON_FUNCTIONS if n in defined)})",
         "verbatim": False,
         "python": file_name,
         "python_sha256": hashlib.sha256(source).hexdigest(),
         "input": [],  # the code's example input decides
         "layers": [],
     }
-    return Model(path.stem, definition, shown(path), ((file_name, source),), frameworks)
+    return Model(name, definition, where, ((file_name, source),), frameworks)
 
 
 def _at_input(model: Model, batch: int | None, shape: tuple[int, ...] | None) -> Model:

@@ -11,6 +11,7 @@ from bench.explain.batching import BatchingFinding
 from bench.explain.peers import PeerComparison
 from bench.explain.reconcile import Cause, Reconciliation
 from bench.explain.variations import CauseChange, SwitchChange, Tally
+from bench.models import libraries
 from bench.probe import catalog, variants
 from bench.publish.headings import HEADINGS, RESIDUAL, pinned
 from bench.publish.markdown import code, number, signed, table, text
@@ -187,7 +188,8 @@ def peers(found: list[PeerComparison]) -> str:
         return ""
     parts = [
         f"## {PEERS}\n\n"
-        "These models are Python code that builds the model (`models/<name>.py`), not a definition: there is"
+        "These models are Python code that builds the model (`models/<name>.py`, or a library's own builder:"
+        " `torchvision:resnet50`, bench/models/libraries.py), not a definition: there is"
         " no analytic reference to reconcile them with. Their reference is the project's own exact counter,"
         " which prices every op the model runs as the analytic reference prices it (on every model with a"
         " definition it equals that reference); each other count is shown as its distance from it. A build"
@@ -209,7 +211,8 @@ def peers(found: list[PeerComparison]) -> str:
         else:
             said = f"no exact count: median of {len(model.counts)} counts"
         parts.append(
-            f"### {code(model.model)}: {code(model.build + '()')}\n\n{text(model.summary)}; reference, the {said}:"
+            f"### {code(libraries.shown(model.model))}: {code(model.build + '()')}\n\n{text(model.summary)};"
+            f" reference, the {said}:"
             f" {number(model.reference)} FLOPs.\n\n"
             + table(["cell", "counter", "FLOPs", "distance", "x reference"], table_rows)
         )

@@ -13,7 +13,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from bench import paths
-from bench.models import big
+from bench.models import big, libraries
 from bench.probe import catalog, variants
 
 
@@ -52,6 +52,13 @@ class Cell:
     variants: tuple[str, ...] = ()
     # variant job -> why it may fail (the variant's own limit): a failure is a recorded fact, a count no surprise
     may_fail: dict[str, str] = field(default_factory=dict)
+    # the model libraries the image holds (bench/models/libraries.py): a cell that names any measures those
+    # libraries' models and nothing else, and a library's models run only in a cell that names it
+    libraries: tuple[str, ...] = ()
+
+    def measures(self, library: str) -> bool:
+        """Whether this cell measures a model of `library` ("": the zoo's or the user's)."""
+        return library in self.libraries if library else not self.libraries
 
     def expected(self, job: str, model: str) -> str:
         """Why `job` is expected to fail on `model` in this cell ("" when it should count)."""
@@ -90,6 +97,7 @@ CELL_KEYS = {
     "dockerfile": "text",
     "expected_failures": "failures",
     "variants": "names",
+    "libraries": "names",
 }
 BASE_KEYS = {key: "text" for key in ("python", "requirements", "image", "suite", "unavailable")}
 # values that become paths, image names or command arguments: one name each, nothing that climbs out
@@ -184,12 +192,19 @@ def _cell(raw: dict, number: int) -> Cell:
     failures = {
         job: {"*": why} if isinstance(why, str) else dict(why) for job, why in raw.get("expected_failures", {}).items()
     }
+    unknown = [library for library in raw.get("libraries", []) if library not in libraries.LIBRARIES]
+    if unknown:
+        raise CellError(f"cell {name}: unknown libraries {unknown} (known: {', '.join(libraries.LIBRARIES)})")
+    if raw.get("libraries") and raw.get("variants"):
+        raise CellError(f"cell {name}: a cell of library models has no variants (a model given as code runs every one)")
     known = set(catalog.MODELS) | set(big.MODELS)
-    unknown = sorted({m for why in failures.values() for m in why if m != "*" and m not in known})
+    unknown = sorted(
+        {m for why in failures.values() for m in why if m != "*" and m not in known and not libraries.is_disk_name(m)}
+    )
     if unknown:
         raise CellError(
-            f"cell {name}: expected_failures names models {unknown}, which neither the zoo nor bench/models/big.py"
-            " holds"
+            f"cell {name}: expected_failures names models {unknown}, which neither the zoo, bench/models/big.py"
+            " nor bench/models/libraries.py (as library-name) holds"
         )
     cell = Cell(
         name=raw["name"],
@@ -203,6 +218,7 @@ def _cell(raw: dict, number: int) -> Cell:
         dockerfile=raw.get("dockerfile", "Dockerfile"),
         expected_failures=failures,
         variants=tuple(raw.get("variants", [])),
+        libraries=tuple(raw.get("libraries", [])),
     )
     variant_jobs = [variants.split(job) for kind, job in cell.jobs() if kind == "count" and variants.SEPARATOR in job]
     return replace(

@@ -112,10 +112,13 @@ def plan(
     """Every job of every cell for every model, but those a model cannot be asked (a Python model's
     counters of a framework it does not build for, checks of code that has no definition, variants whose
     switches change nothing a defined model runs). A model given as code runs every variant: nothing says
-    which of its layers a switch changes, and exact, its reference, is measured under each."""
+    which of its layers a switch changes, and exact, its reference, is measured under each. A library's model
+    runs only in the cells that hold its library, and those cells measure nothing else."""
     chosen = chosen or {}
 
-    def runs(model: str, kind: str, job: str) -> bool:
+    def runs(cell: Cell, model: str, kind: str, job: str) -> bool:
+        if not cell.measures(chosen[model].library if model in chosen else ""):
+            return False  # a library's model where the image lacks the library, or the zoo where it measures one
         definition = chosen[model].definition if model in chosen else zoo.MODELS[model]
         code = bool(definition.get("python"))
         if kind == "count" and not (code or variants.runs_on(job, definition, big.is_abstract(definition))):
@@ -127,7 +130,7 @@ def plan(
             results.Key(cell.name, model, job, kind)
             for model in names
             for kind, job in cell.jobs()
-            if runs(model, kind, job)
+            if runs(cell, model, kind, job)
         ]
         for cell in cells
     }

@@ -397,6 +397,8 @@ def test_the_exact_counters_are_one_line_not_a_column_and_it_names_where_they_de
     assert found.families == ("thop (thop 0.1.1-2209072238)",)  # exact is no column
     assert "(exact, in torch-x)" in found.exact and "the reference itself on 1 of the 1 models" in found.exact
     assert "elsewhere" not in found.exact
+    code = [dataclasses.replace(r, model="code", reference=None) for r in equal]  # no reference: not counted
+    assert "on 1 of the 1 models" in report.front.summary(thop + equal + code).exact
     # twin: an exact count that is not the reference is named with its share
     off = [dataclasses.replace(r, flops=r.reference + 1) for r in equal]
     found = report.front.summary(thop + off)

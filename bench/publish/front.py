@@ -246,7 +246,7 @@ def _exact(rows: list[Row]) -> str:
 
 
 def summary(rows: list[Row]) -> Summary:
-    exact = [r for r in rows if adapter_for(r.counter).components]
+    exact = [r for r in rows if adapter_for(r.counter).components and r.reference is not None]
     rows = [r for r in rows if not adapter_for(r.counter).components]
     families = latest(rows)
     names = list(families)

@@ -193,8 +193,10 @@ def test_a_job_over_the_memory_limit_says_so_and_nothing_else(
 
 def test_the_report_covers_every_cell(runs: tuple[Path, list]) -> None:
     report = pages(runs[0])
-    for cell in cells.load():
-        assert cell in report
+    planned = matrix.plan(list(cells.load().values()), MODELS)
+    assert [cell for cell, keys in planned.items() if not keys] == ["torch-libraries"]  # library models only
+    for cell, keys in planned.items():
+        assert (cell in report) == bool(keys), cell
     assert 1000 < os.path.getsize(runs[0] / "README.md") < 500_000
 
 

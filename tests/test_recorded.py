@@ -374,3 +374,15 @@ def section_residuals(report: str) -> dict[tuple[str, str, str], str]:
             cells = [cell.strip() for cell in line.strip("|").split("|")]
             found[(model, cells[0], cells[1])] = cells[-1]
     return found
+
+
+@pytest.mark.parametrize("bias", [1, -1])
+def test_pytorchs_second_bias_is_the_only_adjustment_the_check_accepts(bias: int) -> None:
+    """The one adjustment allowed is exactly the definition's bias adds again: one bias add more or less fails."""
+    from tests.test_counters_exact import _record
+
+    definition = zoo.MODELS["lstm"]
+    assert check_every_exact_record_is_the_reference([dict(_record(definition), model="lstm")]) == 1
+    wrong = _record(definition, {definition["layers"][0]["torch"][0]: Counter({"bias": bias})})
+    with pytest.raises(AssertionError, match="lstm"):
+        check_every_exact_record_is_the_reference([dict(wrong, model="lstm")])

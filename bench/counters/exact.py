@@ -17,7 +17,7 @@ from bench.counters.base import BUCKET_UNDEFINED, Adapter, Item, Reading, Steps,
 from bench.probe import zoo
 from bench.reference.formulas import analyse
 
-__all__ = ["ADAPTER", "ADAPTERS", "layer_of"]
+__all__ = ["ADAPTER", "ADAPTERS", "keras_named", "layer_of"]
 
 STEPS = ("every cell evaluation priced: the recurrent layer's op, from its input and weights",)
 # kinds whose PyTorch module holds two bias vectors (b_ih, b_hh) where the definition's layer holds one, as
@@ -33,6 +33,12 @@ def layer_of(definition: dict) -> dict[str, str]:
         for name in spec["torch"]:
             owners[name] = spec["name"]
     return owners
+
+
+def keras_named(definition: dict) -> dict:
+    """The definition with each layer's module named as its Keras layer is (the TF and JAX counters place work
+    by the Keras layer's name scope, and the definition's layer name is the Keras layer's name)."""
+    return {**definition, "layers": [{**spec, "torch": [spec["name"]]} for spec in definition["layers"]]}
 
 
 def _owner(module: str, owners: dict[str, str], composite: dict[str, str]) -> str:

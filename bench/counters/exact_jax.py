@@ -26,7 +26,6 @@ def layer_of(scope: str, layers: set[str]) -> str:
 def read(definition: dict, probe: dict) -> Reading:
     """exact's reading, on the record's name scopes put under the layers they belong to."""
     layers = {spec["name"] for spec in definition["layers"]}
-    keyed = {**definition, "layers": [{**spec, "torch": [spec["name"]]} for spec in definition["layers"]]}
     items = [{**item, "name": layer_of(item["name"], layers)} for item in probe["breakdown"]["items"]]
     nodes = [
         {
@@ -35,7 +34,9 @@ def read(definition: dict, probe: dict) -> Reading:
         }
         for node in probe.get("nodes", [])
     ]
-    return exact.read(keyed, {**probe, "breakdown": {**probe["breakdown"], "items": items}, "nodes": nodes})
+    return exact.read(
+        exact.keras_named(definition), {**probe, "breakdown": {**probe["breakdown"], "items": items}, "nodes": nodes}
+    )
 
 
 ADAPTER = Adapter(

@@ -13,16 +13,9 @@ from __future__ import annotations
 
 from bench.counters import exact
 from bench.counters.base import Adapter, Reading, Steps
+from bench.probe.count_exact_tf import LOOPS
 
-__all__ = ["ADAPTER", "ADAPTERS", "keras_named", "read"]
-
-LOOPS = ("While", "StatelessWhile")
-
-
-def keras_named(definition: dict) -> dict:
-    """The definition with each layer's modules named as its Keras layer is (the probe places ops by the
-    Keras layer's name scope, and the definition's layer name is the Keras layer's name)."""
-    return {**definition, "layers": [{**spec, "torch": [spec["name"]]} for spec in definition["layers"]]}
+__all__ = ["ADAPTER", "ADAPTERS", "read"]
 
 
 def loops(probe: dict, layer: str) -> tuple[str, ...]:
@@ -34,7 +27,7 @@ def loops(probe: dict, layer: str) -> tuple[str, ...]:
 
 
 def read(definition: dict, probe: dict) -> Reading:
-    reading = exact.read(keras_named(definition), probe)
+    reading = exact.read(exact.keras_named(definition), probe)
     for layer, steps in reading.steps.items():
         said = loops(probe, layer) or ("no loop in the layer's graph",)
         reading.steps[layer] = Steps(steps.priced, ("every iteration priced: a loop body times its trip count", *said))

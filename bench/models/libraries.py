@@ -33,9 +33,9 @@ class Entry:
 
 @dataclass(frozen=True)
 class Library:
-    name: str  # as typed before the colon
-    package: str  # the package whose version builds the models (the record's pip freeze holds it)
-    imports: tuple[str, ...]  # what the built file imports inside torch_model()
+    """One library (its registry key is its name as typed before the colon)."""
+
+    package: str  # the package that builds the models: imported by the written file, its version in pip freeze
     build: str  # the builder, an expression of `{name}`
     models: dict[str, Entry]
 
@@ -148,15 +148,9 @@ HF = {
 }
 
 LIBRARIES: dict[str, Library] = {
-    "torchvision": Library(
-        "torchvision",
-        "torchvision",
-        ("torchvision",),
-        "torchvision.models.get_model({name!r}, weights=None)",
-        TORCHVISION,
-    ),
-    "timm": Library("timm", "timm", ("timm",), "timm.create_model({name!r}, pretrained=False)", TIMM),
-    "hf": Library("hf", "transformers", ("transformers",), "", HF),
+    "torchvision": Library("torchvision", "torchvision.models.get_model({name!r}, weights=None)", TORCHVISION),
+    "timm": Library("timm", "timm.create_model({name!r}, pretrained=False)", TIMM),
+    "hf": Library("transformers", "", HF),
 }
 
 
@@ -207,8 +201,8 @@ def is_disk_name(name: str) -> bool:
 
 def every(library: str | None = None) -> list[str]:
     """Every library model (of one library), as typed, library by library in registry order."""
-    chosen = [LIBRARIES[library]] if library else LIBRARIES.values()
-    return [f"{each.name}{SEPARATOR}{model}" for each in chosen for model in each.models]
+    chosen = [library] if library else list(LIBRARIES)
+    return [f"{each}{SEPARATOR}{model}" for each in chosen for model in LIBRARIES[each].models]
 
 
 def expand(names: list[str]) -> list[str]:
@@ -235,14 +229,13 @@ def source(name: str) -> bytes:
     else:
         example = f"torch.randn({entry.input!r}, generator=torch.Generator().manual_seed(0))"
     what = f" ({entry.note})" if entry.note else ""
-    imports = "".join(f"    import {module}\n" for module in library.imports)
     return (
         f'"""{library_name}{SEPARATOR}{model}{what}, as {library.package} builds it, with random weights, on a'
         f" {'x'.join(map(str, entry.input))} {entry.dtype} input.\n\n"
         'Written by bench/models/libraries.py: edit the registry there, not this file."""\n\n\n'
         "def torch_model():\n"
         "    import torch\n"
-        f"{imports}\n"
+        f"    import {library.package}\n\n"
         "    torch.manual_seed(0)\n"
         f"    return {build}, {example}\n"
     ).encode()

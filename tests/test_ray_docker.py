@@ -189,6 +189,8 @@ def ray_cluster(second_engine: str) -> Iterator[Cluster]:
         yield nodes
     finally:
         nodes.stop()
+        for url in (DEFAULT, second_engine):  # what a killed node left: the tests after count leftovers
+            runner.remove_leftovers(docker.DockerClient(base_url=url))
 
 
 @pytest.mark.docker
@@ -225,10 +227,6 @@ def test_a_killed_node_loses_no_record_and_its_cell_finishes_on_the_other(
         _, stderr = run.communicate(timeout=600)
     finally:
         run.kill()
-        # the killed node's probe container, whose owner is gone: the next run would remove it; the tests after
-        # this one count such containers, so it goes now
-        for url in (DEFAULT, second_engine):
-            runner.remove_leftovers(docker.DockerClient(base_url=url))
     assert run.returncode == 0, stderr[-2000:]
     assert all(path.read_bytes() == data for path, data in before.items())  # nothing sent was lost or redone
     assert numbers(tmp_path) == numbers(one_engine)
@@ -285,11 +283,19 @@ def test_sigterm_stops_a_ray_run_in_one_line_and_removes_its_containers(
         run.kill()
     assert run.returncode == 143 and took < 10, (took, stderr[-2000:])
     assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM; results written so far are kept")
-    time.sleep(runner.STOP_S)  # the node's task removes its containers once cancelled
     owners = {f"{socket.gethostname()}:{pid}" for pid in workers}
-    for url in (DEFAULT, second_engine):
-        found = docker.DockerClient(base_url=url).containers.list(all=True, filters={"label": runner.LABEL})
-        assert [c.name for c in found if c.labels.get(runner.LABEL_OWNER) in owners] == [], url
+
+    def left() -> dict[str, list[str]]:
+        found = {}
+        for url in (DEFAULT, second_engine):
+            listed = docker.DockerClient(base_url=url).containers.list(all=True, filters={"label": runner.LABEL})
+            found[url] = [c.name for c in listed if c.labels.get(runner.LABEL_OWNER) in owners]
+        return found
+
+    deadline = time.monotonic() + 6 * runner.STOP_S  # the node's task removes its containers once cancelled
+    while any(left().values()) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not any(left().values()), left()
 
 
 def _image(cell: str) -> str:
